@@ -1,0 +1,65 @@
+import { httpInstrumentationMiddleware } from '@hono/otel';
+import { createNoopMeter, type MeterProvider } from '@opentelemetry/api';
+import { Hono } from 'hono';
+import { requireAuth } from '../shared/http/auth.js';
+import { notFound, onError } from '../shared/http/errors.js';
+import { correlation, requestLog, stampTrace } from '../shared/http/middleware.js';
+import type { AppEnv } from '../shared/http/types.js';
+import type { Services } from '../shared/services.js';
+import { createHealth } from './health/index.js';
+import { createMetricsRoute } from './metrics/index.js';
+import { createReady } from './ready/index.js';
+
+/**
+ * Composes MYCA Edge from one sub-app per function. Runtime-neutral: both entry points (workerd and
+ * Node) hand it their Services and serve what it returns.
+ *
+ * @example
+ * const app = createApp(services);
+ * const response = await app.request('/health');
+ */
+export function createApp(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.use(correlation(services));
+  app.use(
+    httpInstrumentationMiddleware({
+      tracerProvider: services.tracerProvider,
+      // HTTP metrics are recorded by requestLog with bounded labels; this one only traces.
+      meterProvider: noMeters,
+      serviceName: services.config.telemetry.service_name,
+      serviceVersion: services.version,
+      captureActiveRequests: false,
+    }),
+  );
+  app.use(stampTrace());
+  app.use(requestLog());
+
+  // Open: probes and scraping.
+  app.route('/', createHealth());
+  app.route('/', createReady());
+  app.route('/', createMetricsRoute());
+
+  // Everything under /v1 needs a key.
+  app.use('/v1/*', requireAuth());
+  app.get('/v1/whoami', (c) => c.json(c.get('principal')));
+
+  app.onError(onError);
+  app.notFound((c) => notFound(c, (path) => allowedMethods(app.routes, path)));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+const noMeters: MeterProvider = { getMeter: () => createNoopMeter() };
+
+/** Methods registered for `path` by real handlers (not middleware), for 405 and `Allow`. */
+function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    if (route.method === 'ALL' || route.path.includes('*')) continue;
+    const pattern = new RegExp(`^${route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+')}/?$`);
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods];
+}

@@ -1,0 +1,93 @@
+/**
+ * The workerd entry point (wrangler's `main`): builds Services from bindings and serves the same app
+ * as the Node server. Config is parsed once per isolate; the database client is made per request,
+ * because workerd forbids reusing a socket across requests.
+ */
+import appYaml from '../config/app.yaml';
+import authYaml from '../config/auth.yaml';
+import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
+import { createDatabase } from '../shared/db/index.js';
+import { type ApiKeyStore, createApiKeyStore } from '../shared/http/auth.js';
+import type { KeyValueStore } from '../shared/kv/index.js';
+import { createMemoryStore } from '../shared/kv/memory.js';
+import { createUpstashStore } from '../shared/kv/upstash.js';
+import { createLogger, type Logger } from '../shared/log/index.js';
+import { type Services, systemClock } from '../shared/services.js';
+import { createCorrelatedFetch } from '../shared/telemetry/correlation.js';
+import { noopMetrics } from '../shared/telemetry/metrics.js';
+import { createWorkerTelemetry, type WorkerTelemetry } from '../shared/telemetry/worker-telemetry.js';
+import { createQdrantStore } from '../shared/vector/qdrant.js';
+import { VERSION } from '../shared/version.js';
+import { type App, createApp } from './app.js';
+
+type Bindings = Record<string, unknown>;
+
+interface Isolate {
+  config: Config;
+  logger: Logger;
+  auth: ApiKeyStore;
+  kv: KeyValueStore;
+  telemetry: WorkerTelemetry;
+  startedAt: number;
+}
+
+let isolate: Promise<Isolate> | undefined;
+
+function stringBindings(env: Bindings): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
+async function setUp(env: Bindings): Promise<Isolate> {
+  const config = loadConfig({ env: stringBindings(env), files: { 'app.yaml': appYaml, 'auth.yaml': authYaml } });
+  const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name, runtime: 'workerd' } });
+  if (config.env === 'production' && config.apiKeys.length === 0) {
+    throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: 'production needs API keys' }]);
+  }
+  const kv =
+    config.kv.upstash_url && config.kv.upstash_token ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token }) : createMemoryStore();
+  const telemetry = createWorkerTelemetry({ serviceName: config.telemetry.service_name, version: VERSION, otlpEndpoint: config.telemetry.otlp_endpoint });
+  return { config, logger, auth: await createApiKeyStore(config.apiKeys), kv, telemetry, startedAt: systemClock.now() };
+}
+
+function servicesFor(base: Isolate): Services {
+  const { config } = base;
+  const outbound = createCorrelatedFetch(fetch);
+  return {
+    config,
+    runtime: 'workerd',
+    version: VERSION,
+    startedAt: base.startedAt,
+    db: config.database.url ? createDatabase(config.database.url, { max: 1, fetchTypes: false, idleTimeoutSeconds: 0, connectTimeoutSeconds: 5 }) : null,
+    kv: base.kv,
+    vector: config.vector.qdrant_url ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound }) : null,
+    logger: base.logger,
+    metrics: noopMetrics,
+    tracerProvider: base.telemetry.tracerProvider,
+    clock: systemClock,
+    fetch: outbound,
+    auth: base.auth,
+    renderMetrics: null,
+  };
+}
+
+export default {
+  async fetch(request: Request, env: Bindings, ctx: ExecutionContext): Promise<Response> {
+    isolate ??= setUp(env);
+    let base: Isolate;
+    try {
+      base = await isolate;
+    } catch (error) {
+      isolate = undefined;
+      const detail = error instanceof ConfigError ? error.message : String(error);
+      console.error(detail);
+      return Response.json(
+        { type: 'https://myca.dev/problems/unavailable', title: 'Service unavailable', status: 503, code: 'UNAVAILABLE', detail: 'invalid configuration', hint: detail },
+        { status: 503, headers: { 'content-type': 'application/problem+json' } },
+      );
+    }
+    const app: App = createApp(servicesFor(base));
+    const response = await app.fetch(request, env, ctx);
+    ctx.waitUntil(base.telemetry.flush());
+    return response;
+  },
+} satisfies ExportedHandler<Bindings>;

@@ -1,0 +1,78 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../../shared/http/types.js';
+import type { Services } from '../../shared/services.js';
+
+export const CheckSchema = z.object({
+  status: z.enum(['up', 'down', 'skipped']),
+  latency_ms: z.number().optional(),
+  /** What is used: `postgres`, `embedded` (PGlite), `upstash`, `memory`, `qdrant`. */
+  mode: z.string().optional(),
+  error: z.string().optional(),
+});
+export const ReadyResponseSchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.object({ postgres: CheckSchema, redis: CheckSchema, qdrant: CheckSchema }),
+});
+export type Check = z.infer<typeof CheckSchema>;
+export type ReadyResponse = z.infer<typeof ReadyResponseSchema>;
+
+type Probe = { mode: string; run: (signal: AbortSignal) => Promise<void> } | { skipped: string; mode?: string };
+
+/** Runs one probe with a deadline; a probe that hangs counts as down, never as a hung request. */
+async function check(probe: Probe, timeoutMs: number, now: () => number): Promise<Check> {
+  if ('skipped' in probe) return { status: 'skipped', ...(probe.mode ? { mode: probe.mode } : {}), error: probe.skipped };
+  const controller = new AbortController();
+  const started = now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([probe.run(controller.signal), deadline]);
+    return { status: 'up', mode: probe.mode, latency_ms: now() - started };
+  } catch (error) {
+    return { status: 'down', mode: probe.mode, latency_ms: now() - started, error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function probes(services: Services): Record<keyof ReadyResponse['checks'], Probe> {
+  const { db, kv, vector } = services;
+  return {
+    postgres: db ? { mode: db.kind, run: () => db.ping() } : { skipped: 'DATABASE_URL is not set' },
+    // The in-memory store cannot be down; it is shown so that an operator sees Redis is not in use.
+    redis:
+      kv.kind === 'upstash' ? { mode: 'upstash', run: () => kv.ping() } : { skipped: 'UPSTASH_REDIS_REST_URL is not set', mode: kv.kind },
+    qdrant: vector ? { mode: vector.kind, run: (signal) => vector.ping(signal) } : { skipped: 'QDRANT_URL is not set' },
+  };
+}
+
+/**
+ * `GET /ready`: readiness of Postgres, Redis (Upstash REST) and Qdrant, probed in parallel, each
+ * bounded by `READY_TIMEOUT_MS`. 503 names what is down.
+ */
+export function createReady() {
+  return new Hono<AppEnv>().get('/ready', async (c) => {
+    const services = c.get('services');
+    const timeoutMs = services.config.ready.timeout_ms;
+    const now = () => performance.now();
+    const entries = await Promise.all(
+      Object.entries(probes(services)).map(async ([name, probe]) => {
+        const result = await check(probe, timeoutMs, now);
+        if (result.latency_ms !== undefined) result.latency_ms = Math.round(result.latency_ms * 10) / 10;
+        return [name, result] as const;
+      }),
+    );
+    const checks = Object.fromEntries(entries) as ReadyResponse['checks'];
+    const down = entries.filter(([, result]) => result.status === 'down').map(([name]) => name);
+    if (down.length > 0) c.set('logFields', { ...c.get('logFields'), down });
+    const body: ReadyResponse = { status: down.length === 0 ? 'ready' : 'not_ready', checks };
+    c.header('cache-control', 'no-store');
+    return c.json(body, down.length === 0 ? 200 : 503);
+  });
+}

@@ -1,0 +1,113 @@
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { isSecretKey, redact, redactString } from '../redact/index.js';
+import { type EnvSource, interpolate } from './interpolate.js';
+import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema } from './schema.js';
+
+export type { EnvSource } from './interpolate.js';
+export type { ApiKeyEntry, AppConfig, LogLevel, Role } from './schema.js';
+export { ROLES } from './schema.js';
+
+/** The YAML files the loader reads, by name. Node reads them from `config/`; workerd gets them bundled. */
+export interface ConfigFiles {
+  'app.yaml': string;
+  'auth.yaml'?: string;
+}
+
+/** Everything that runs reads its settings from this one object. */
+export interface Config extends AppConfig {
+  /** API keys from MYCA_API_KEYS, else from auth.yaml. */
+  apiKeys: ApiKeyEntry[];
+}
+
+export interface ConfigIssue {
+  /** Dotted key in the YAML file, e.g. `server.port`. */
+  key: string;
+  /** Environment variables that fed that key. */
+  env: string[];
+  message: string;
+  /** The offending value, or `***` when the key is secret. */
+  value?: string;
+}
+
+/** A configuration that cannot run. Its message lists every issue and how to fix it. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(
+      `Invalid configuration in ${file}:\n${issues
+        .map((issue) => {
+          const where = issue.env.length > 0 ? `${issue.key} (set by ${issue.env.join(', ')})` : issue.key;
+          const value = issue.value === undefined ? '' : ` — got ${JSON.stringify(issue.value)}`;
+          const fix = issue.env.length > 0 ? `; fix ${issue.env.join(' / ')} in your environment or .env` : '';
+          return `  - ${where}: ${issue.message}${value}${fix}`;
+        })
+        .join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses and validates the configuration once. Throws {@link ConfigError} naming each bad key.
+ *
+ * @example
+ * const config = loadConfig({ env: process.env, files: { 'app.yaml': text } });
+ */
+export function loadConfig(input: { env: EnvSource; files: ConfigFiles }): Config {
+  const app = parseFile('app.yaml', input.files['app.yaml'], input.env, AppConfigSchema);
+  const auth = input.files['auth.yaml'] ? parseFile('auth.yaml', input.files['auth.yaml'], input.env, AuthFileSchema) : { keys: [] };
+  const apiKeys = app.auth.api_keys.length > 0 ? app.auth.api_keys : auth.keys;
+  const duplicate = apiKeys.find((key, index) => apiKeys.findIndex((other) => other.id === key.id) !== index);
+  if (duplicate) {
+    throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: `the id "${duplicate.id}" is used twice` }]);
+  }
+  return { ...app, apiKeys };
+}
+
+function parseFile<S extends z.ZodType>(name: string, text: string, env: EnvSource, schema: S): z.output<S> {
+  let tree: unknown;
+  try {
+    tree = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(name, [{ key: '(file)', env: [], message: `not valid YAML: ${(error as Error).message}` }]);
+  }
+  const { value, sources } = interpolate(tree ?? {}, env);
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    name,
+    result.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const raw = valueAt(value, issue.path);
+      const secret = issue.path.some((part) => typeof part === 'string' && isSecretKey(part));
+      return {
+        key,
+        env: sources.get(key) ?? [],
+        message: issue.message,
+        ...(raw === undefined ? {} : { value: secret ? '***' : redactString(String(raw)) }),
+      };
+    }),
+  );
+}
+
+function valueAt(tree: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let node = tree;
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node === null || typeof node === 'object' ? undefined : node;
+}
+
+/** The effective configuration with every secret shown as `***`: safe to log. */
+export function sanitizeConfig(config: Config): Record<string, unknown> {
+  const { apiKeys, auth: _auth, ...rest } = config;
+  return redact({ ...rest, apiKeys: apiKeys.map((key) => ({ id: key.id, role: key.role })) });
+}
+
+/** The level that applies when none is set: chatty while developing, quiet elsewhere. */
+export const effectiveLogLevel = (config: Pick<Config, 'env' | 'log'>) =>
+  config.log.level ?? (config.env === 'development' ? 'debug' : 'info');

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+export const ROLES = ['agent', 'approver', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** One configured API key: either the raw secret (from env) or its SHA-256 (from files, hashed env). */
+export const ApiKeyEntrySchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'ids are 1-64 of A-Z a-z 0-9 . _ @ -'),
+  role: z.enum(ROLES),
+  secret: z.string().min(16, 'a key secret needs at least 16 characters').optional(),
+  secret_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'secret_sha256 is 64 lower-case hex characters')
+    .optional(),
+});
+export type ApiKeyEntry = z.infer<typeof ApiKeyEntrySchema>;
+
+/**
+ * `id:role:secret` or `id:role:sha256:<hex>` entries, comma-separated. Parsed into entries here so
+ * that a malformed list fails at start with the entry's position, not at the first request.
+ */
+const ApiKeyListSchema = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (!text?.trim()) return [];
+    const entries: ApiKeyEntry[] = [];
+    for (const [index, raw] of text.split(',').entries()) {
+      const parts = raw.trim().split(':');
+      const [id = '', role = '', ...rest] = parts;
+      const hashed = rest[0] === 'sha256' && rest.length === 2;
+      const candidate = hashed ? { id, role, secret_sha256: rest[1] } : { id, role, secret: rest.join(':') };
+      const parsed = ApiKeyEntrySchema.safeParse(candidate);
+      if (!parsed.success || rest.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${index + 1} is not "id:role:secret" or "id:role:sha256:<hex>" with role agent|approver|admin (${parsed.error?.issues[0]?.message ?? 'missing secret'})`,
+        });
+        return z.NEVER;
+      }
+      entries.push(parsed.data);
+    }
+    return entries;
+  });
+
+const port = (allowZero: boolean) =>
+  z.coerce
+    .number({ error: 'expected a port number' })
+    .int('expected a whole number')
+    .min(allowZero ? 0 : 1, allowZero ? 'expected 0-65535' : 'expected 1-65535')
+    .max(65535, 'expected a port of at most 65535');
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const AppConfigSchema = z
+  .object({
+    env: z.enum(['development', 'test', 'production'], { error: 'expected development, test or production' }),
+    server: z.object({ host: z.string().min(1), port: port(true) }),
+    log: z.object({ level: z.enum(LOG_LEVELS, { error: 'expected debug, info, warn or error' }).optional() }),
+    data_dir: z.string().min(1),
+    auth: z.object({ api_keys: ApiKeyListSchema }),
+    database: z.object({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+        .optional(),
+      pool_max: z.coerce.number().int().min(1).max(200),
+      embedded_port: port(true),
+    }),
+    kv: z.object({
+      upstash_url: httpUrl.optional(),
+      upstash_token: z.string().min(1).optional(),
+      redis_url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'expected a redis:// URL')
+        .optional(),
+    }),
+    vector: z.object({ qdrant_url: httpUrl.optional(), qdrant_api_key: z.string().optional() }),
+    telemetry: z.object({ service_name: z.string().min(1), otlp_endpoint: httpUrl.optional() }),
+    ready: z.object({ timeout_ms: z.coerce.number().int().min(10).max(60_000) }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.kv.upstash_url && !config.kv.upstash_token) {
+      ctx.addIssue({ code: 'custom', path: ['kv', 'upstash_token'], message: 'required when UPSTASH_REDIS_REST_URL is set' });
+    }
+  });
+
+export type AppConfig = z.output<typeof AppConfigSchema>;
+
+export const AuthFileSchema = z.object({ keys: z.array(ApiKeyEntrySchema).default([]) });

@@ -1,0 +1,68 @@
+import { context } from '@opentelemetry/api';
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import type { Services } from '../services.js';
+import { currentTraceparent, resolveCorrelation, withCorrelation } from '../telemetry/correlation.js';
+import type { AppEnv } from './types.js';
+
+/**
+ * First middleware of every app: hands out the services, resolves the correlation id and runs the
+ * rest of the request inside an OpenTelemetry context that carries it.
+ */
+export function correlation(services: Services): MiddlewareHandler<AppEnv> {
+  return async function correlationMiddleware(c, next) {
+    const found = resolveCorrelation({ traceparent: c.req.header('traceparent'), correlationId: c.req.header('x-correlation-id') });
+    c.set('services', services);
+    c.set('correlationId', found.id);
+    c.set('logFields', {});
+    c.set('logger', services.logger.child({ correlation_id: found.id }));
+    await context.with(withCorrelation(context.active(), found), next);
+  };
+}
+
+/**
+ * Runs inside the server span: stamps `x-correlation-id` and `traceparent` on the response, so a
+ * caller can find the trace of any answer it got.
+ */
+export function stampTrace(): MiddlewareHandler<AppEnv> {
+  return async function stampTraceMiddleware(c, next) {
+    const traceparent = currentTraceparent();
+    await next();
+    c.header('x-correlation-id', c.get('correlationId'));
+    if (traceparent) c.header('traceparent', traceparent);
+  };
+}
+
+/** The bounded route label of a finished request: its route pattern, or `unmatched`. */
+export function routeLabel(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
+  const path = routePath(c);
+  return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
+}
+
+/** One wide JSON log line per request and the request counter. */
+export function requestLog(): MiddlewareHandler<AppEnv> {
+  return async function requestLogMiddleware(c, next) {
+    const started = performance.now();
+    await next();
+    const services = c.get('services');
+    const status = c.res.status;
+    const route = routeLabel(c);
+    const error = c.get('error');
+    const seconds = (performance.now() - started) / 1000;
+    const labels = { method: c.req.method, route, status: String(status) };
+    services.metrics.httpRequests.add(1, labels);
+    services.metrics.httpRequestDuration.record(seconds, labels);
+    const fields = {
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status,
+      duration_ms: Math.round(seconds * 100_000) / 100,
+      ...c.get('logFields'),
+      ...(error ? { error: { name: error.name, message: error.message, stack: error.stack } } : {}),
+    };
+    const log = c.get('logger');
+    if (status >= 500) log.error('request', fields);
+    else log.info('request', fields);
+  };
+}

@@ -1,0 +1,19 @@
+import type { Logger } from '../log/index.js';
+import type { Services } from '../services.js';
+import type { Principal } from './auth.js';
+
+/** Hono's environment for every MYCA Edge app: what middleware puts on the context. */
+export interface AppEnv {
+  Variables: {
+    services: Services;
+    correlationId: string;
+    /** Request-scoped logger carrying the correlation id. */
+    logger: Logger;
+    /** Set by the auth middleware under /v1. */
+    principal: Principal;
+    /** An unexpected error, for the wide log line. */
+    error: Error;
+    /** Extra fields handlers add to the request's wide log line. */
+    logFields: Record<string, unknown>;
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The key-value port. Holds only what may be lost (rate-limit counters, breaker state, latency
+ * statistics, caches): adapters are the Upstash REST client and an in-memory map.
+ */
+export interface KeyValueStore {
+  /** `upstash` or `memory`, for /ready and logs. */
+  readonly kind: 'upstash' | 'memory';
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options?: { ttlMs?: number }): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Atomically adds `by` and returns the new value; sets the TTL when the key is new. */
+  incr(key: string, options?: { by?: number; ttlMs?: number }): Promise<number>;
+  ping(): Promise<void>;
+}

@@ -1,0 +1,104 @@
+/**
+ * The one redactor of MYCA Edge: logs, traces, audit rows and the approvals page all go through it,
+ * so a secret missed here is missed everywhere and a fix here mends everywhere.
+ *
+ * Two nets: by key name (a field called `authorization`, `api_key`, `password`, … is masked whatever
+ * it holds) and by value pattern (provider keys, bearer tokens, JWTs, private keys, credentials in
+ * URLs are masked wherever they appear, even inside free text).
+ */
+
+export const REDACTED = '***';
+
+/** Key names whose values are always secret (compared lower-case, `-` and `_` ignored). */
+const SECRET_KEY_PARTS = [
+  'authorization',
+  'apikey',
+  'token',
+  'password',
+  'passwd',
+  'secret',
+  'cookie',
+  'privatekey',
+  'credential',
+  'sessionid',
+  'clientsecret',
+  'accesskey',
+];
+
+/** Exact key names that look harmless but are secret, or look secret but are not. */
+const NOT_SECRET_KEYS = new Set(['tokens', 'maxtokens', 'tokenusage', 'prompttokens', 'completiontokens', 'totaltokens']);
+
+const normalizeKey = (key: string): string => key.toLowerCase().replace(/[-_\s.]/g, '');
+
+/** True when a field of this name must never be shown. */
+export function isSecretKey(key: string): boolean {
+  const k = normalizeKey(key);
+  if (NOT_SECRET_KEYS.has(k) || k.endsWith('tokens')) return false;
+  return SECRET_KEY_PARTS.some((part) => k.includes(part));
+}
+
+/**
+ * Value patterns, applied to every string. Each replaces only the secret part so that the text
+ * around it stays readable ("Bearer ***", "postgres://user:***@host").
+ */
+const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  // PEM private keys (multi-line).
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
+  // JWTs: three base64url parts, the first starting with a JSON header.
+  [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g, REDACTED],
+  // Bearer / Basic credentials in free text.
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  // OpenAI / Anthropic style keys (sk-..., sk-proj-..., sk-ant-...), MYCA keys (myca_...).
+  [/\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, REDACTED],
+  [/\bmyca_[A-Za-z0-9]{16,}/g, REDACTED],
+  // Google API keys.
+  [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED],
+  // AWS access key ids.
+  [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
+  // GitHub, Slack, Stripe tokens.
+  [/\bgh[pousr]_[A-Za-z0-9]{30,}/g, REDACTED],
+  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/g, REDACTED],
+  [/\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}/g, REDACTED],
+  // Credentials inside URLs: scheme://user:password@host
+  [/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/\s]+@/gi, `$1${REDACTED}@`],
+  // key=value pairs in query strings or free text.
+  [/\b(api[_-]?key|access[_-]?token|token|password|secret|sig|signature)=([^&\s"']+)/gi, `$1=${REDACTED}`],
+];
+
+/** Masks every secret-looking part of a string. */
+export function redactString(value: string): string {
+  let out = value;
+  for (const [pattern, replacement] of VALUE_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+const MAX_DEPTH = 32;
+
+/**
+ * Returns a deep copy of `value` with secrets masked. Never mutates its input; cycles and depth
+ * beyond 32 are cut, so any value can be passed safely.
+ *
+ * @example
+ * redact({ headers: { authorization: 'Bearer abc' }, note: 'key sk-abc…' })
+ * // → { headers: { authorization: '***' }, note: 'key ***' }
+ */
+export function redact<T>(value: T): T {
+  return redactValue(value, 0, new WeakSet()) as T;
+}
+
+function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[depth]';
+  if (seen.has(value)) return '[cycle]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1, seen));
+  if (value instanceof Error) {
+    return { name: value.name, message: redactString(value.message) };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = isSecretKey(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redactValue(item, depth + 1, seen);
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+import type { Sql } from 'postgres';
+import type { ApiKeyEntry, Config } from '../config/index.js';
+import { sha256Hex } from '../http/auth.js';
+import type { Logger } from '../log/index.js';
+import { randomHex } from '../telemetry/correlation.js';
+
+export class MissingKeysError extends Error {
+  constructor() {
+    super(
+      'MYCA_ENV=production and no API keys are configured: set MYCA_API_KEYS (id:role:secret or id:role:sha256:<hex>, comma-separated) or config/auth.yaml',
+    );
+    this.name = 'MissingKeysError';
+  }
+}
+
+/**
+ * The keys this server accepts. Configured keys win. Without any, production refuses to start;
+ * elsewhere the first start creates an agent and an approver key, prints them once and keeps only
+ * their hashes in `api_keys`, so that a restart accepts the same keys.
+ */
+export async function resolveApiKeys(
+  config: Config,
+  sql: Sql,
+  logger: Logger,
+  print: (text: string) => void = console.log,
+): Promise<ApiKeyEntry[]> {
+  if (config.apiKeys.length > 0) return config.apiKeys;
+  if (config.env === 'production') throw new MissingKeysError();
+  const stored = async () =>
+    (
+      await sql<{ id: string; role: ApiKeyEntry['role']; secret_sha256: string }[]>`
+      select id, role, secret_sha256 from api_keys where revoked_at is null order by id`
+    ).map((row) => ({ ...row }));
+  const existing = await stored();
+  if (existing.length > 0) {
+    logger.info('using the API keys created at first start (hashed in api_keys)', { ids: existing.map((key) => key.id) });
+    return existing;
+  }
+  const created = [
+    { id: 'dev-agent', role: 'agent' as const, secret: `myca_${randomHex(24)}` },
+    { id: 'dev-approver', role: 'approver' as const, secret: `myca_${randomHex(24)}` },
+  ];
+  const inserted: typeof created = [];
+  for (const key of created) {
+    const rows = await sql`
+      insert into api_keys (id, role, secret_sha256) values (${key.id}, ${key.role}, ${await sha256Hex(key.secret)})
+      on conflict (id) do nothing returning id`;
+    // Another instance starting at the same moment may have won: show only keys that were stored.
+    if (rows.length > 0) inserted.push(key);
+  }
+  const kept = await stored();
+  if (inserted.length === 0) return kept;
+  // Printed once, on purpose outside the (redacting) logger: this is the only time they are shown.
+  print(
+    [
+      '',
+      '  MYCA Edge created development API keys (shown once; only their hashes are stored):',
+      ...inserted.map((key) => `    ${key.role.padEnd(8)} ${key.id.padEnd(13)} ${key.secret}`),
+      '  Use: Authorization: Bearer <key>. Delete the rows in api_keys (or the data dir) to make new ones.',
+      '',
+    ].join('\n'),
+  );
+  return kept;
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../config/index.js';
+import { createDatabase, type Database } from '../db/index.js';
+import { createApiKeyStore } from '../http/auth.js';
+import type { KeyValueStore } from '../kv/index.js';
+import { createMemoryStore } from '../kv/memory.js';
+import { createUpstashStore } from '../kv/upstash.js';
+import type { Logger } from '../log/index.js';
+import { type Services, systemClock } from '../services.js';
+import { createCorrelatedFetch } from '../telemetry/correlation.js';
+import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
+import { createQdrantStore } from '../vector/qdrant.js';
+import { VERSION } from '../version.js';
+
+export interface NodeServiceParts {
+  config: Config;
+  logger: Logger;
+  telemetry: NodeTelemetry;
+  /** The database to use (the configured server, or the embedded one). */
+  db: Database | null;
+  apiKeys: Config['apiKeys'];
+  kv?: KeyValueStore;
+  fetch?: typeof fetch;
+}
+
+/** Builds the Node server's Services from its parts; the app never sees how they were made. */
+export async function createNodeServices(parts: NodeServiceParts): Promise<Services> {
+  const { config } = parts;
+  const outbound = createCorrelatedFetch(parts.fetch ?? fetch);
+  const kv =
+    parts.kv ??
+    (config.kv.upstash_url && config.kv.upstash_token
+      ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
+      : createMemoryStore());
+  return {
+    config,
+    runtime: 'node',
+    version: VERSION,
+    startedAt: systemClock.now(),
+    db: parts.db,
+    kv,
+    vector: config.vector.qdrant_url
+      ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound })
+      : null,
+    logger: parts.logger,
+    metrics: parts.telemetry.metrics,
+    tracerProvider: parts.telemetry.tracerProvider,
+    clock: systemClock,
+    fetch: outbound,
+    auth: await createApiKeyStore(parts.apiKeys),
+    renderMetrics: parts.telemetry.renderMetrics,
+  };
+}
+
+/** The Node pool for a configured server, or a small one for the embedded database. */
+export function createNodeDatabase(config: Config, url: string, embedded: boolean): Database {
+  return createDatabase(url, { kind: embedded ? 'embedded' : 'postgres', max: embedded ? 4 : config.database.pool_max, fetchTypes: false });
+}

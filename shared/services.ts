@@ -1,0 +1,41 @@
+import type { TracerProvider } from '@opentelemetry/api';
+import type { Config } from './config/index.js';
+import type { Database } from './db/index.js';
+import type { ApiKeyStore } from './http/auth.js';
+import type { KeyValueStore } from './kv/index.js';
+import type { Logger } from './log/index.js';
+import type { Metrics } from './telemetry/metrics.js';
+import type { VectorStore } from './vector/index.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Every dependency a handler may use, built by an entry point (the only code that knows the
+ * runtime) and handed to the app. Handlers reach it as `c.get('services')`.
+ */
+export interface Services {
+  config: Config;
+  runtime: 'node' | 'workerd';
+  version: string;
+  /** Epoch ms when this process / isolate started. */
+  startedAt: number;
+  /** Null only when no database is configured (workerd without DATABASE_URL). */
+  db: Database | null;
+  kv: KeyValueStore;
+  /** Null when QDRANT_URL is not set. */
+  vector: VectorStore | null;
+  logger: Logger;
+  metrics: Metrics;
+  /** Where spans go; the app's server spans and every span a handler starts use it. */
+  tracerProvider: TracerProvider;
+  clock: Clock;
+  /** Outbound fetch; adds the correlation headers of the current request. */
+  fetch: typeof fetch;
+  auth: ApiKeyStore;
+  /** Renders the Prometheus text (Node only; null where metrics live elsewhere). */
+  renderMetrics: (() => Promise<string>) | null;
+}

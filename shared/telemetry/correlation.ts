@@ -1,0 +1,99 @@
+import { type Context, context, createContextKey, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
+import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
+
+/**
+ * The correlation id rides in the OpenTelemetry context, so that everything running inside a request
+ * (outbound fetch, spans, audit writes) can find it without being handed it.
+ */
+const CORRELATION_KEY = createContextKey('myca.correlation_id');
+const TRACE_ID_KEY = createContextKey('myca.trace_id');
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+
+export function randomHex(bytes: number): string {
+  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+export interface Correlation {
+  /** Returned in `x-correlation-id` and carried by every log line and audit row. */
+  id: string;
+  /** The W3C trace id this request's spans use. Equal to `id` unless the caller sent a non-hex id. */
+  traceId: string;
+  /** True when a valid `traceparent` came in (the server span continues that trace). */
+  continued: boolean;
+}
+
+/**
+ * The W3C trace id when a `traceparent` arrives, else `x-correlation-id` (a UUID or 32-hex id is
+ * used as the trace id too; any other safe string is kept as is), else a new trace id.
+ */
+export function resolveCorrelation(headers: { traceparent?: string | undefined; correlationId?: string | undefined }): Correlation {
+  const parent = TRACEPARENT.exec(headers.traceparent?.trim().toLowerCase() ?? '');
+  if (parent?.[1] && parent[1] !== ZERO_TRACE && parent[2] !== '0000000000000000') {
+    return { id: parent[1], traceId: parent[1], continued: true };
+  }
+  const given = headers.correlationId?.trim();
+  if (given) {
+    const compact = given.toLowerCase().replaceAll('-', '');
+    if (HEX32.test(compact) && compact !== ZERO_TRACE) return { id: compact, traceId: compact, continued: false };
+    if (/^[A-Za-z0-9._:-]{1,128}$/.test(given)) return { id: given, traceId: randomHex(16), continued: false };
+  }
+  const fresh = randomHex(16);
+  return { id: fresh, traceId: fresh, continued: false };
+}
+
+/** A context carrying the request's correlation (and the trace id new root spans must take). */
+export function withCorrelation(parent: Context, correlation: Correlation): Context {
+  return parent.setValue(CORRELATION_KEY, correlation.id).setValue(TRACE_ID_KEY, correlation.traceId);
+}
+
+export function activeCorrelationId(): string | undefined {
+  return context.active().getValue(CORRELATION_KEY) as string | undefined;
+}
+
+/**
+ * Lets a root server span take the trace id chosen from the request, so that the correlation id
+ * the caller sees is the trace id they find in Grafana.
+ */
+export class CorrelationIdGenerator implements IdGenerator {
+  generateTraceId(): string {
+    const wanted = context.active().getValue(TRACE_ID_KEY);
+    return typeof wanted === 'string' ? wanted : randomHex(16);
+  }
+  generateSpanId(): string {
+    return randomHex(8);
+  }
+}
+
+/** `traceparent` for the active span, or a synthetic one on the correlation's trace id. */
+export function currentTraceparent(fallbackTraceId?: string): string | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (spanContext && isSpanContextValid(spanContext)) {
+    return `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags & 1}`;
+  }
+  const traceId = fallbackTraceId ?? (context.active().getValue(TRACE_ID_KEY) as string | undefined);
+  return traceId ? `00-${traceId}-${randomHex(8)}-01` : undefined;
+}
+
+/**
+ * Wraps a fetch so every outbound call carries `traceparent` and `x-correlation-id` of the request
+ * it runs in. Headers the caller set win.
+ */
+export function createCorrelatedFetch(base: typeof fetch): typeof fetch {
+  const correlatedFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const correlationId = activeCorrelationId();
+    if (!correlationId) return base(input, init);
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    const traceparent = carrier.traceparent ?? currentTraceparent();
+    if (traceparent && !headers.has('traceparent')) headers.set('traceparent', traceparent);
+    if (carrier.tracestate && !headers.has('tracestate')) headers.set('tracestate', carrier.tracestate);
+    if (!headers.has('x-correlation-id')) headers.set('x-correlation-id', correlationId);
+    return base(input, { ...init, headers });
+  };
+  return correlatedFetch as typeof fetch;
+}

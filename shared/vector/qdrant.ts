@@ -1,0 +1,40 @@
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { VectorStore } from './index.js';
+
+export interface QdrantOptions {
+  url: string;
+  apiKey?: string | undefined;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Qdrant through its official REST client. The readiness probe is a bare `GET /readyz` through the
+ * injected fetch: it is the endpoint Qdrant documents for probes and costs one small request.
+ */
+export function createQdrantStore(options: QdrantOptions): VectorStore {
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  let client: QdrantClient | undefined;
+  // Built on first use: the client pulls in an HTTP agent that a probe-only process does not need.
+  const getClient = () => {
+    client ??= new QdrantClient({
+      url: base,
+      checkCompatibility: false,
+      timeout: 10_000,
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    });
+    return client;
+  };
+  return {
+    kind: 'qdrant',
+    ping: async (signal) => {
+      const response = await doFetch(`${base}/readyz`, {
+        headers: options.apiKey ? { 'api-key': options.apiKey } : {},
+        ...(signal ? { signal } : {}),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`Qdrant /readyz answered ${response.status}`);
+    },
+    listCollections: async () => (await getClient().getCollections()).collections.map((collection) => collection.name),
+  };
+}
