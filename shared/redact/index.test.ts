@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { isSecretKey, REDACTED, redact, redactString } from './index.js';
+
+// Canaries are assembled at run time so that no committed file holds a real-looking secret.
+const canary = {
+  openai: ['sk', 'proj', 'Z'.repeat(10) + '9'.repeat(20)].join('-'),
+  google: `AIza${'x'.repeat(35)}`,
+  jwt: ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiIxMjM0NTY3ODkwIn0', 'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'].join('.'),
+  pem: ['-----BEGIN PRIVATE KEY-----', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', '-----END PRIVATE KEY-----'].join('\n'),
+  myca: `myca_${'f'.repeat(48)}`,
+};
+
+describe('redact', () => {
+  it('masks values of secret-named keys at any depth, whatever they hold', () => {
+    const out = redact({ headers: { Authorization: 'anything', 'X-Api-Key': 'k' }, nested: [{ password: 'p', client_secret: 'c' }], max_tokens: 100 });
+    expect(out).toEqual({ headers: { Authorization: REDACTED, 'X-Api-Key': REDACTED }, nested: [{ password: REDACTED, client_secret: REDACTED }], max_tokens: 100 });
+  });
+
+  it('masks secret patterns inside free text and keeps the text around them', () => {
+    for (const secret of Object.values(canary)) {
+      const out = redactString(`before ${secret} after`);
+      expect(out).not.toContain(secret);
+      expect(out).toContain('before');
+    }
+    expect(redactString('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer ***');
+    expect(redactString('postgres://user:pw123@db/x')).toBe('postgres://user:***@db/x');
+    expect(redactString('https://h/x?api_key=abc&q=1')).toBe('https://h/x?api_key=***&q=1');
+  });
+
+  it('leaves ordinary text, numbers and token counts alone', () => {
+    const input = { message: 'hello world', prompt_tokens: 12, total_tokens: 20, model: 'gpt-4o', path: 'scratch/a.txt' };
+    expect(redact(input)).toEqual(input);
+    expect(isSecretKey('completion_tokens')).toBe(false);
+    expect(isSecretKey('refresh_token')).toBe(true);
+  });
+
+  it('never mutates its input and survives cycles and errors', () => {
+    const input: Record<string, unknown> = { token: 't' };
+    input.self = input;
+    const out = redact({ input, error: new Error(`failed with ${canary.openai}`) }) as Record<string, Record<string, unknown>>;
+    expect(input.token).toBe('t');
+    expect(out.input?.self).toBe('[cycle]');
+    expect(JSON.stringify(out)).not.toContain(canary.openai);
+  });
+});
