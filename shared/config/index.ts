@@ -112,3 +112,10 @@ export function sanitizeConfig(config: Config): Record<string, unknown> {
 /** The level that applies when none is set: chatty while developing, quiet elsewhere. */
 export const effectiveLogLevel = (config: Pick<Config, 'env' | 'log'>) =>
   config.log.level ?? (config.env === 'development' ? 'debug' : 'info');
+
+/**
+ * Variables read outside the YAML files (by the Node entry, the dev runner and the test setup).
+ * Together with the `${VAR}`s of config/*.yaml they are every variable the project reads; a test
+ * holds .env.example to exactly that set.
+ */
+export const OTHER_ENV_VARS = ['MYCA_CONFIG_DIR', 'MYCA_DEV_PORT', 'TEST_DATABASE_URL', 'TEST_REDIS_URL'] as const;

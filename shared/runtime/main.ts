@@ -1,70 +1,11 @@
 /**
- * The Node entry point (composition root): loads config, starts what embedded mode needs, migrates,
- * builds Services and serves the same app as workerd with @hono/node-server.
+ * The Node entry point (`npm start`): loads and validates config, then runs the server until
+ * SIGINT/SIGTERM. An invalid config exits 2 with a message naming each bad key.
  */
-
-import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../functions/app.js';
 import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../config/index.js';
-import { migrate, readMigrations } from '../db/migrate.js';
-import { createLogger, type Logger } from '../log/index.js';
-import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
-import { VERSION } from '../version.js';
-import { resolveApiKeys } from './bootstrap-keys.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
-import { loadNodeConfig, ROOT_DIR } from './node-config.js';
-import { createNodeDatabase, createNodeServices } from './node-services.js';
-
-export interface RunningServer {
-  url: string;
-  stop(): Promise<void>;
-}
-
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const telemetry = createNodeTelemetry({
-    serviceName: config.telemetry.service_name,
-    version: VERSION,
-    otlpEndpoint: config.telemetry.otlp_endpoint,
-  });
-  let embedded: EmbeddedPostgres | undefined;
-  if (!config.database.url) {
-    const started = Date.now();
-    embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
-    logger.info('embedded mode: Postgres is PGlite (set DATABASE_URL to use a server)', {
-      data_dir: embedded.dataDir,
-      listening: embedded.url,
-      startup_ms: Date.now() - started,
-    });
-  }
-  const db = createNodeDatabase(config, config.database.url ?? (embedded as EmbeddedPostgres).url, Boolean(embedded));
-  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
-  logger.info('schema is current', { applied });
-  const apiKeys = await resolveApiKeys(config, db.sql, logger);
-  const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
-  if (services.kv.kind === 'memory') logger.info('embedded mode: key-value store is in memory (set UPSTASH_REDIS_REST_URL to use Redis)');
-  if (!services.vector) logger.info('no vector store (set QDRANT_URL to use Qdrant)');
-
-  const app = createApp(services);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const created = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(created));
-    created.once('error', reject);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
-  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
-
-  return {
-    url,
-    stop: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await db.close();
-      await embedded?.stop();
-      await telemetry.shutdown();
-    },
-  };
-}
+import { createLogger } from '../log/index.js';
+import { loadNodeConfig } from './node-config.js';
+import { type RunningServer, startServer } from './server.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -102,5 +43,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) await main();
-else if (process.argv[1]?.endsWith('main.ts')) await main();
+await main();

@@ -1,0 +1,58 @@
+import { describe, expect, inject, it } from 'vitest';
+import { randomHex } from '../telemetry/correlation.js';
+import type { KeyValueStore } from './index.js';
+import { createMemoryStore } from './memory.js';
+import { createUpstashStore } from './upstash.js';
+
+const stores: Array<[string, () => KeyValueStore]> = [
+  ['memory', () => createMemoryStore()],
+  // The real Redis of this machine, through the project's Upstash REST server and the real client.
+  ['upstash', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken') })],
+];
+
+describe.each(stores)('key-value store: %s', (_name, make) => {
+  const key = () => `myca:test:${randomHex(6)}`;
+
+  it('gets, sets and deletes strings', async () => {
+    const kv = make();
+    const k = key();
+    expect(await kv.get(k)).toBeNull();
+    await kv.set(k, 'value with "quotes" and ünïcode');
+    expect(await kv.get(k)).toBe('value with "quotes" and ünïcode');
+    await kv.set(k, '42');
+    expect(await kv.get(k)).toBe('42');
+    await kv.del(k);
+    expect(await kv.get(k)).toBeNull();
+  });
+
+  it('expires keys after their TTL', async () => {
+    const kv = make();
+    const k = key();
+    await kv.set(k, 'short', { ttlMs: 60 });
+    expect(await kv.get(k)).toBe('short');
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await kv.get(k)).toBeNull();
+  });
+
+  it('increments atomically and sets the TTL only when the key is new', async () => {
+    const kv = make();
+    const k = key();
+    const values = await Promise.all(Array.from({ length: 20 }, () => kv.incr(k, { ttlMs: 150 })));
+    expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await kv.incr(k, { by: 5, ttlMs: 10_000 })).toBe(25);
+    await new Promise((resolve) => setTimeout(resolve, 220));
+    // The first TTL held: a later incr with another TTL did not extend the window.
+    expect(await kv.get(k)).toBeNull();
+  });
+
+  it('answers ping', async () => {
+    await expect(make().ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('upstash store against a wrong token', () => {
+  it('fails ping clearly', async () => {
+    const kv = createUpstashStore({ url: inject('upstashUrl'), token: 'wrong' });
+    await expect(kv.ping()).rejects.toThrow(/Unauthorized/i);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * The Node server: starts what embedded mode needs, migrates, builds Services and serves the same
+ * app as workerd with @hono/node-server.
+ */
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { createApp } from '../../functions/app.js';
+import type { Config } from '../config/index.js';
+import { migrate, readMigrations } from '../db/migrate.js';
+import type { Logger } from '../log/index.js';
+import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
+import { VERSION } from '../version.js';
+import { resolveApiKeys } from './bootstrap-keys.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { ROOT_DIR } from './node-config.js';
+import { createNodeDatabase, createNodeServices } from './node-services.js';
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const telemetry = createNodeTelemetry({
+    serviceName: config.telemetry.service_name,
+    version: VERSION,
+    otlpEndpoint: config.telemetry.otlp_endpoint,
+  });
+  let embedded: EmbeddedPostgres | undefined;
+  if (!config.database.url) {
+    const started = Date.now();
+    embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
+    logger.info('embedded mode: Postgres is PGlite (set DATABASE_URL to use a server)', {
+      data_dir: embedded.dataDir,
+      listening: embedded.url,
+      startup_ms: Date.now() - started,
+    });
+  }
+  const db = createNodeDatabase(config, config.database.url ?? (embedded as EmbeddedPostgres).url, Boolean(embedded));
+  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
+  logger.info('schema is current', { applied });
+  const apiKeys = await resolveApiKeys(config, db.sql, logger);
+  const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
+  if (services.kv.kind === 'memory') logger.info('embedded mode: key-value store is in memory (set UPSTASH_REDIS_REST_URL to use Redis)');
+  if (!services.vector) logger.info('no vector store (set QDRANT_URL to use Qdrant)');
+
+  const app = createApp(services);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const created = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(created));
+    created.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+  logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
+
+  return {
+    url,
+    stop: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.close();
+      await embedded?.stop();
+      await telemetry.shutdown();
+    },
+  };
+}
+

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT_DIR } from '../shared/runtime/node-config.js';
+import { type TestDatabase, createTestDatabase } from './support/databases.js';
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  url: string;
+}
+
+/** `npm start` as a user runs it: a clean environment, only what the test names. */
+function run(env: Record<string, string>) {
+  const child = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts'], {
+    cwd: ROOT_DIR,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function start(env: Record<string, string>): Promise<Started> {
+  const running = run({ PORT: '0', ...env });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const match = /"msg":"MYCA Edge is listening"[^\n]*"url":"([^"]+)"/.exec(running.output());
+    if (match?.[1]) return { child: running.child, output: running.output, url: match[1] };
+    if (running.child.exitCode !== null) throw new Error(`server exited ${running.child.exitCode}:\n${running.output()}`);
+    if (Date.now() > deadline) throw new Error(`server did not start in 60 s:\n${running.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stop(server: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+  server.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('npm start in embedded mode (no environment)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'myca-data-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves /health and /ready from embedded Postgres, prints dev keys once and keeps them across a restart', async () => {
+    const first = await start({ MYCA_DATA_DIR: dataDir });
+    let agentKey: string | undefined;
+    try {
+      expect(first.output()).toContain('embedded mode');
+      agentKey = /agent\s+dev-agent\s+(myca_[0-9a-f]+)/.exec(first.output())?.[1];
+      expect(agentKey).toBeTruthy();
+
+      const health = await fetch(`${first.url}/health`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`${first.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ checks: { postgres: { status: 'up', mode: 'embedded' }, redis: { status: 'skipped', mode: 'memory' } } });
+      const whoami = await fetch(`${first.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
+      expect(await whoami.json()).toEqual({ id: 'dev-agent', role: 'agent' });
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+
+    const second = await start({ MYCA_DATA_DIR: dataDir });
+    try {
+      expect(second.output()).not.toMatch(/myca_[0-9a-f]{48}/);
+      const whoami = await fetch(`${second.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
+      expect(whoami.status).toBe(200);
+    } finally {
+      await stop(second);
+    }
+  }, 120_000);
+});
+
+describe('npm start with a configured Postgres', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(() => database?.drop());
+
+  it('exits non-zero on invalid config, naming the key and the variable', async () => {
+    const { exited, output } = run({ PORT: 'abc' });
+    expect(await exited).toBe(2);
+    expect(output()).toContain('server.port (set by PORT)');
+  });
+
+  it('refuses to start in production without API keys', async () => {
+    const { exited, output } = run({ MYCA_ENV: 'production', DATABASE_URL: database.url });
+    expect(await exited).toBe(1);
+    expect(output()).toContain('MYCA_API_KEYS');
+  });
+
+  it('uses DATABASE_URL and Upstash when set, and logs its sanitized config once', async () => {
+    const server = await start({
+      DATABASE_URL: database.url,
+      UPSTASH_REDIS_REST_URL: inject('upstashUrl'),
+      UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
+      MYCA_API_KEYS: `ops:admin:${'z'.repeat(24)}`,
+    });
+    try {
+      const ready = await fetch(`${server.url}/ready`);
+      expect(await ready.json()).toMatchObject({ status: 'ready', checks: { postgres: { mode: 'postgres' }, redis: { status: 'up', mode: 'upstash' } } });
+      expect(server.output().match(/"msg":"effective configuration"/g)?.length).toBe(1);
+      expect(server.output()).not.toContain(inject('upstashToken'));
+      expect(server.output()).not.toContain('z'.repeat(24));
+    } finally {
+      await stop(server);
+    }
+  });
+});
