@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../shared/http/auth.js';
 import { METRIC_FAMILIES } from '../shared/telemetry/metrics.js';
-import { RUNTIMES, type RuntimeHandle, eventually, startRuntime } from '../test/support/runtimes.js';
+import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from '../test/support/runtimes.js';
 
 const agentKey = `myca_${'a1'.repeat(16)}`;
 const approverKey = `myca_${'b2'.repeat(16)}`;
@@ -79,7 +79,7 @@ describe('metrics and traces on node', () => {
   });
 
   it('names the server span METHOD routePath and continues the caller’s trace', async () => {
-    const traceId = 'a'.repeat(31) + '1';
+    const traceId = `${'a'.repeat(31)}1`;
     const parentSpanId = 'b'.repeat(16);
     const response = await app.fetch('/health', { headers: { traceparent: `00-${traceId}-${parentSpanId}-01` } });
     const span = await eventually(() => app.spans?.getFinishedSpans().find((s) => s.spanContext().traceId === traceId));

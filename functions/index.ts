@@ -44,8 +44,14 @@ async function setUp(env: Bindings): Promise<Isolate> {
     throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: 'production needs API keys' }]);
   }
   const kv =
-    config.kv.upstash_url && config.kv.upstash_token ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token }) : createMemoryStore();
-  const telemetry = createWorkerTelemetry({ serviceName: config.telemetry.service_name, version: VERSION, otlpEndpoint: config.telemetry.otlp_endpoint });
+    config.kv.upstash_url && config.kv.upstash_token
+      ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
+      : createMemoryStore();
+  const telemetry = createWorkerTelemetry({
+    serviceName: config.telemetry.service_name,
+    version: VERSION,
+    otlpEndpoint: config.telemetry.otlp_endpoint,
+  });
   return { config, logger, auth: await createApiKeyStore(config.apiKeys), kv, telemetry, startedAt: systemClock.now() };
 }
 
@@ -57,9 +63,13 @@ function servicesFor(base: Isolate): Services {
     runtime: 'workerd',
     version: VERSION,
     startedAt: base.startedAt,
-    db: config.database.url ? createDatabase(config.database.url, { max: 1, fetchTypes: false, idleTimeoutSeconds: 0, connectTimeoutSeconds: 5 }) : null,
+    db: config.database.url
+      ? createDatabase(config.database.url, { max: 1, fetchTypes: false, idleTimeoutSeconds: 0, connectTimeoutSeconds: 5 })
+      : null,
     kv: base.kv,
-    vector: config.vector.qdrant_url ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound }) : null,
+    vector: config.vector.qdrant_url
+      ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound })
+      : null,
     logger: base.logger,
     metrics: noopMetrics,
     tracerProvider: base.telemetry.tracerProvider,
@@ -81,7 +91,14 @@ export default {
       const detail = error instanceof ConfigError ? error.message : String(error);
       console.error(detail);
       return Response.json(
-        { type: 'https://myca.dev/problems/unavailable', title: 'Service unavailable', status: 503, code: 'UNAVAILABLE', detail: 'invalid configuration', hint: detail },
+        {
+          type: 'https://myca.dev/problems/unavailable',
+          title: 'Service unavailable',
+          status: 503,
+          code: 'UNAVAILABLE',
+          detail: 'invalid configuration',
+          hint: detail,
+        },
         { status: 503, headers: { 'content-type': 'application/problem+json' } },
       );
     }

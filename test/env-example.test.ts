@@ -6,11 +6,17 @@ import { ROOT_DIR } from '../shared/runtime/node-config.js';
 
 const configDir = join(ROOT_DIR, 'config');
 
-/** Every `${VAR}` the YAML files read. */
+/** Every `${VAR}` the config YAML files and the compose file read. */
 function variablesInConfig(): Set<string> {
   const names = new Set<string>();
-  for (const file of readdirSync(configDir).filter((name) => name.endsWith('.yaml'))) {
-    const withoutComments = readFileSync(join(configDir, file), 'utf8').replace(/(^|\s)#.*$/gm, '');
+  const files = [
+    ...readdirSync(configDir)
+      .filter((name) => name.endsWith('.yaml'))
+      .map((name) => join(configDir, name)),
+    join(ROOT_DIR, 'docker-compose.yml'),
+  ];
+  for (const file of files) {
+    const withoutComments = readFileSync(file, 'utf8').replace(/(^|\s)#.*$/gm, '');
     for (const match of withoutComments.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(match[1] as string);
   }
   return names;
@@ -30,8 +36,14 @@ describe('.env.example', () => {
   it('documents exactly the variables the configuration reads', () => {
     const expected = new Set([...variablesInConfig(), ...OTHER_ENV_VARS]);
     const documented = new Set(variablesInExample().keys());
-    expect([...expected].filter((name) => !documented.has(name)), 'read but not in .env.example').toEqual([]);
-    expect([...documented].filter((name) => !expected.has(name)), 'in .env.example but never read').toEqual([]);
+    expect(
+      [...expected].filter((name) => !documented.has(name)),
+      'read but not in .env.example',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((name) => !expected.has(name)),
+      'in .env.example but never read',
+    ).toEqual([]);
   });
 
   it('gives every variable a comment line above it (or within its group)', () => {
@@ -43,7 +55,10 @@ describe('.env.example', () => {
   });
 
   it('holds no value that could be a working secret', () => {
-    for (const [name, value] of [...readFileSync(join(ROOT_DIR, '.env.example'), 'utf8').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]])) {
+    for (const [name, value] of [...readFileSync(join(ROOT_DIR, '.env.example'), 'utf8').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [
+      m[1],
+      m[2],
+    ])) {
       if (/KEY|TOKEN|SECRET|PASSWORD/.test(name ?? '')) expect(value, name).toBe('');
     }
   });

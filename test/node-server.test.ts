@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { type TestDatabase, createTestDatabase } from './support/databases.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
 
 interface Started {
   child: ChildProcess;
@@ -64,7 +64,9 @@ describe('npm start in embedded mode (no environment)', () => {
       expect(health.status).toBe(200);
       const ready = await fetch(`${first.url}/ready`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ checks: { postgres: { status: 'up', mode: 'embedded' }, redis: { status: 'skipped', mode: 'memory' } } });
+      expect(await ready.json()).toMatchObject({
+        checks: { postgres: { status: 'up', mode: 'embedded' }, redis: { status: 'skipped', mode: 'memory' } },
+      });
       const whoami = await fetch(`${first.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
       expect(await whoami.json()).toEqual({ id: 'dev-agent', role: 'agent' });
     } finally {
@@ -110,7 +112,10 @@ describe('npm start with a configured Postgres', () => {
     });
     try {
       const ready = await fetch(`${server.url}/ready`);
-      expect(await ready.json()).toMatchObject({ status: 'ready', checks: { postgres: { mode: 'postgres' }, redis: { status: 'up', mode: 'upstash' } } });
+      expect(await ready.json()).toMatchObject({
+        status: 'ready',
+        checks: { postgres: { mode: 'postgres' }, redis: { status: 'up', mode: 'upstash' } },
+      });
       expect(server.output().match(/"msg":"effective configuration"/g)?.length).toBe(1);
       expect(server.output()).not.toContain(inject('upstashToken'));
       expect(server.output()).not.toContain('z'.repeat(24));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIMES, type RuntimeHandle, eventually, startRuntime } from '../../test/support/runtimes.js';
+import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 import { HealthResponseSchema } from './index.js';
 
 describe.each(RUNTIMES)('GET /health on %s', (runtime) => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type TestDatabase, createTestDatabase } from '../../test/support/databases.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
 import { startFakeQdrant } from '../../test/support/fake-qdrant.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
-import { type TcpProxy, startTcpProxy } from '../../test/support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { ReadyResponseSchema } from './index.js';
 
 const readyBody = async (response: Response) => ReadyResponseSchema.parse(await response.json());
@@ -41,7 +41,11 @@ describe.each(RUNTIMES)('GET /ready on %s', (runtime) => {
     const body = await readyBody(response);
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body.status).toBe('ready');
-    for (const [name, mode] of [['postgres', 'postgres'], ['redis', 'upstash'], ['qdrant', 'qdrant']] as const) {
+    for (const [name, mode] of [
+      ['postgres', 'postgres'],
+      ['redis', 'upstash'],
+      ['qdrant', 'qdrant'],
+    ] as const) {
       expect(body.checks[name]).toMatchObject({ status: 'up', mode });
       expect(body.checks[name].latency_ms).toBeGreaterThanOrEqual(0);
     }

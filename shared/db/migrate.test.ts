@@ -1,9 +1,9 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDatabase, createTestDatabase } from '../../test/support/databases.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
 import { ROOT_DIR } from '../runtime/node-config.js';
 import { createDatabase, type Database } from './index.js';
 import { type Migration, migrate, readMigrations } from './migrate.js';
-import { join } from 'node:path';
 
 describe('migrations against the real Postgres', () => {
   let database: TestDatabase;

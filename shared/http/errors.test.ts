@@ -28,7 +28,8 @@ function makeApp() {
   return { app, lines };
 }
 
-const post = (body: string, type = 'application/json') => makeApp().app.request('/items', { method: 'POST', body, headers: { 'content-type': type } });
+const post = (body: string, type = 'application/json') =>
+  makeApp().app.request('/items', { method: 'POST', body, headers: { 'content-type': type } });
 
 describe('error responses', () => {
   it('turns malformed JSON into 400 MALFORMED_JSON, never 500', async () => {

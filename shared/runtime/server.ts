@@ -64,4 +64,3 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   };
 }
-

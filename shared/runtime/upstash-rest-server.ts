@@ -19,7 +19,12 @@ export interface UpstashRestServer {
 type Reply = { result: unknown } | { error: string };
 const MAX_BODY = 8 * 1024 * 1024;
 
-export async function startUpstashRestServer(options: { redisUrl: string; token: string; port?: number; host?: string }): Promise<UpstashRestServer> {
+export async function startUpstashRestServer(options: {
+  redisUrl: string;
+  token: string;
+  port?: number;
+  host?: string;
+}): Promise<UpstashRestServer> {
   const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
   await redis.connect();
   const server: Server = createServer((request, response) => {
@@ -58,7 +63,8 @@ async function handle(redis: Redis, token: string, request: IncomingMessage, res
     return send(response, 'error' in reply ? 400 : 200, reply, base64);
   }
   if (path === '/pipeline' || path === '/multi-exec') {
-    if (!Array.isArray(body) || !body.every(isCommand)) return send(response, 400, { error: 'ERR body must be an array of commands' }, false);
+    if (!Array.isArray(body) || !body.every(isCommand))
+      return send(response, 400, { error: 'ERR body must be an array of commands' }, false);
     const replies = path === '/pipeline' ? await Promise.all(body.map((command) => run(redis, command))) : await transaction(redis, body);
     return send(response, 200, replies, base64);
   }
@@ -66,7 +72,11 @@ async function handle(redis: Redis, token: string, request: IncomingMessage, res
 }
 
 function isCommand(value: unknown): value is Array<string | number> {
-  return Array.isArray(value) && value.length > 0 && value.every((part) => typeof part === 'string' || typeof part === 'number' || typeof part === 'boolean');
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((part) => typeof part === 'string' || typeof part === 'number' || typeof part === 'boolean')
+  );
 }
 
 async function run(redis: Redis, [name, ...args]: Array<string | number>): Promise<Reply> {
@@ -94,7 +104,8 @@ function normalize(value: unknown): unknown {
 function encode(value: unknown): unknown {
   if (typeof value === 'string') return Buffer.from(value, 'utf8').toString('base64');
   if (Array.isArray(value)) return value.map(encode);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, key === 'error' ? item : encode(item)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, key === 'error' ? item : encode(item)]));
   return value;
 }
 

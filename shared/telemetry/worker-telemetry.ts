@@ -20,7 +20,11 @@ let installed = false;
  * AsyncLocalStorage context (nodejs_compat). Metrics are not kept here: their state would be per
  * isolate, so Prometheus belongs to the Node server.
  */
-export function createWorkerTelemetry(options: { serviceName: string; version: string; otlpEndpoint?: string | undefined }): WorkerTelemetry {
+export function createWorkerTelemetry(options: {
+  serviceName: string;
+  version: string;
+  otlpEndpoint?: string | undefined;
+}): WorkerTelemetry {
   if (!installed) {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());

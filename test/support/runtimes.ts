@@ -33,7 +33,11 @@ export interface RuntimeHandle {
 export async function startRuntime(name: RuntimeName, env: Record<string, string>): Promise<RuntimeHandle> {
   const fullEnv = { MYCA_ENV: 'test', LOG_LEVEL: 'debug', ...env };
   const lines: string[] = [];
-  const logs = () => lines.flatMap((line) => line.split('\n')).filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const logs = () =>
+    lines
+      .flatMap((line) => line.split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   if (name === 'node') {
     const config = loadConfig({ env: fullEnv, files: readConfigFiles({}) });
     const spans = new InMemorySpanExporter();

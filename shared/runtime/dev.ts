@@ -1,0 +1,112 @@
+/**
+ * `npm run dev`: the same app in workerd (wrangler dev) with the same embedded defaults as
+ * `npm start`. Node hosts what workerd cannot: the embedded Postgres on a fixed loopback port the
+ * worker reaches over TCP, migrations, the development keys and (when a Redis answers at REDIS_URL)
+ * the local Upstash REST server. The worker gets them as variables through an env file under the
+ * data dir.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, effectiveLogLevel } from '../config/index.js';
+import { createDatabase } from '../db/index.js';
+import { migrate, readMigrations } from '../db/migrate.js';
+import { sha256Hex } from '../http/auth.js';
+import { createLogger } from '../log/index.js';
+import { randomHex } from '../telemetry/correlation.js';
+import { resolveApiKeys } from './bootstrap-keys.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { loadNodeConfig, ROOT_DIR } from './node-config.js';
+import { startUpstashRestServer, type UpstashRestServer } from './upstash-rest-server.js';
+
+const env = process.env;
+let config: ReturnType<typeof loadNodeConfig>;
+try {
+  // workerd cannot pick a free port for us: the embedded Postgres needs a fixed one here.
+  config = loadNodeConfig({ ...env, MYCA_EMBEDDED_PG_PORT: env.MYCA_EMBEDDED_PG_PORT || '54329' });
+} catch (error) {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(2);
+}
+const logger = createLogger({ level: effectiveLogLevel(config), base: { service: 'myca-dev' } });
+
+let embedded: EmbeddedPostgres | undefined;
+let upstash: UpstashRestServer | undefined;
+const vars: Record<string, string> = { MYCA_ENV: config.env };
+
+if (config.database.url) vars.DATABASE_URL = config.database.url;
+else {
+  embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
+  vars.DATABASE_URL = embedded.url;
+  logger.info('embedded Postgres for the worker', { url: embedded.url });
+}
+const db = createDatabase(vars.DATABASE_URL, { max: 1 });
+await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
+const keys = await resolveApiKeys(config, db.sql, logger);
+await db.close();
+// Only hashes cross to the worker: the raw keys were printed once and are not kept.
+vars.MYCA_API_KEYS = (
+  await Promise.all(keys.map(async (key) => `${key.id}:${key.role}:sha256:${key.secret_sha256 ?? (await sha256Hex(key.secret ?? ''))}`))
+).join(',');
+
+if (config.kv.upstash_url && config.kv.upstash_token) {
+  vars.UPSTASH_REDIS_REST_URL = config.kv.upstash_url;
+  vars.UPSTASH_REDIS_REST_TOKEN = config.kv.upstash_token;
+} else if (config.kv.redis_url) {
+  try {
+    upstash = await startUpstashRestServer({ redisUrl: config.kv.redis_url, token: randomHex(16) });
+    vars.UPSTASH_REDIS_REST_URL = upstash.url;
+    vars.UPSTASH_REDIS_REST_TOKEN = upstash.token;
+    logger.info('local Upstash REST server over Redis', { url: upstash.url, redis: config.kv.redis_url });
+  } catch (error) {
+    logger.warn('Redis is not reachable; the worker uses its in-memory store', { redis: config.kv.redis_url, error: String(error) });
+  }
+}
+for (const name of [
+  'QDRANT_URL',
+  'QDRANT_API_KEY',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_SERVICE_NAME',
+  'LOG_LEVEL',
+  'READY_TIMEOUT_MS',
+] as const) {
+  const value = env[name];
+  if (value) vars[name] = value;
+}
+
+const dataDir = resolve(config.data_dir);
+mkdirSync(dataDir, { recursive: true });
+const envFile = join(dataDir, 'dev.env');
+writeFileSync(
+  envFile,
+  `${Object.entries(vars)
+    .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+    .join('\n')}\n`,
+  { mode: 0o600 },
+);
+
+const port = env.MYCA_DEV_PORT || '8787';
+const wrangler = spawn(
+  join(ROOT_DIR, 'node_modules', '.bin', 'wrangler'),
+  ['dev', '--local', '--ip', '127.0.0.1', '--port', port, '--env-file', envFile, '--show-interactive-dev-session=false'],
+  {
+    cwd: ROOT_DIR,
+    stdio: 'inherit',
+    env: { ...env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  },
+);
+logger.info('wrangler dev starting', { url: `http://127.0.0.1:${port}`, log_level: effectiveLogLevel(config) });
+
+const cleanUp = async () => {
+  await upstash?.stop();
+  await embedded?.stop();
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    wrangler.kill(signal);
+  });
+}
+wrangler.once('exit', async (code) => {
+  await cleanUp();
+  process.exit(code ?? 0);
+});

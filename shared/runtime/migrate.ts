@@ -1,0 +1,28 @@
+/** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
+import { join } from 'node:path';
+import { ConfigError, effectiveLogLevel } from '../config/index.js';
+import { createDatabase } from '../db/index.js';
+import { migrate, readMigrations } from '../db/migrate.js';
+import { createLogger } from '../log/index.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { loadNodeConfig, ROOT_DIR } from './node-config.js';
+
+try {
+  const config = loadNodeConfig(process.env);
+  const logger = createLogger({ level: effectiveLogLevel(config) });
+  const embedded = config.database.url ? undefined : await startEmbeddedPostgres({ dataDir: config.data_dir, port: 0 });
+  const db = createDatabase(config.database.url ?? (embedded?.url as string), { max: 1 });
+  try {
+    const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
+    logger.info(applied.length > 0 ? 'migrations applied' : 'schema already current', {
+      applied,
+      target: embedded ? 'embedded' : 'DATABASE_URL',
+    });
+  } finally {
+    await db.close();
+    await embedded?.stop();
+  }
+} catch (error) {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : `migration failed: ${String(error)}`}\n`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}
