@@ -6,9 +6,18 @@ import type { AddressInfo } from 'node:net';
  * ("all shards are ready", text/plain) and `GET /collections` in Qdrant's JSON envelope.
  */
 export async function startFakeQdrant() {
-  const state = { ready: true, hang: false, requests: [] as Array<{ path: string; apiKey: string | undefined }> };
+  const state = {
+    ready: true,
+    hang: false,
+    requests: [] as Array<{ path: string; apiKey: string | undefined; correlationId: string | undefined; traceparent: string | undefined }>,
+  };
   const server = createServer((request, response) => {
-    state.requests.push({ path: request.url ?? '', apiKey: request.headers['api-key'] as string | undefined });
+    state.requests.push({
+      path: request.url ?? '',
+      apiKey: request.headers['api-key'] as string | undefined,
+      correlationId: request.headers['x-correlation-id'] as string | undefined,
+      traceparent: request.headers.traceparent as string | undefined,
+    });
     if (state.hang) return; // never answers: the caller's timeout must fire
     if (request.url === '/readyz') {
       response.writeHead(state.ready ? 200 : 503, { 'content-type': 'text/plain' });

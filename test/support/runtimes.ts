@@ -23,6 +23,8 @@ export interface RuntimeHandle {
   /** Spans (Node only: workerd spans leave over OTLP). */
   spans: InMemorySpanExporter | null;
   services: Services | null;
+  /** Exports buffered spans now (Node; workerd flushes after every request). */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,7 +43,12 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
   if (name === 'node') {
     const config = loadConfig({ env: fullEnv, files: readConfigFiles({}) });
     const spans = new InMemorySpanExporter();
-    const telemetry = createNodeTelemetry({ serviceName: 'myca-test', version: 'test', spanProcessors: [new SimpleSpanProcessor(spans)] });
+    const telemetry = createNodeTelemetry({
+      serviceName: 'myca-test',
+      version: 'test',
+      otlpEndpoint: config.telemetry.otlp_endpoint,
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+    });
     const db: Database | null = config.database.url ? createDatabase(config.database.url, { max: 4, connectTimeoutSeconds: 2 }) : null;
     const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
     const services = await createNodeServices({ config, logger, telemetry, db, apiKeys: config.apiKeys });
@@ -52,6 +59,9 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       logs,
       spans,
       services,
+      flush: async () => {
+        await (telemetry.tracerProvider as unknown as { forceFlush(): Promise<void> }).forceFlush();
+      },
       close: async () => {
         await db?.close();
         await telemetry.shutdown();
@@ -84,6 +94,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     },
     spans: null,
     services: null,
+    flush: async () => {},
     close: () => mf.dispose(),
   };
 }
