@@ -6,6 +6,7 @@ import { notFound, onError } from '../shared/http/errors.js';
 import { correlation, requestLog, stampTrace } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
+import { createChatRoute } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
 import { createMetricsRoute } from './metrics/index.js';
 import { createReady } from './ready/index.js';
@@ -42,6 +43,7 @@ export function createApp(services: Services) {
   // Everything under /v1 needs a key.
   app.use('/v1/*', requireAuth());
   app.get('/v1/whoami', (c) => c.json(c.get('principal')));
+  app.route('/', createChatRoute());
 
   app.onError(onError);
   app.notFound((c) => notFound(c, (path) => allowedMethods(app.routes, path)));

@@ -2,9 +2,12 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { isSecretKey, redact, redactString } from '../redact/index.js';
 import { type EnvSource, interpolate } from './interpolate.js';
+import { type ModelsConfig, ModelsConfigSchema } from './models.js';
 import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema } from './schema.js';
 
 export type { EnvSource } from './interpolate.js';
+export type { ModelConfig, ModelsConfig, ProviderConfig, ProviderType, RoutingConfig } from './models.js';
+export { providerUnavailableReason } from './models.js';
 export type { ApiKeyEntry, AppConfig, LogLevel, Role } from './schema.js';
 export { ROLES } from './schema.js';
 
@@ -12,12 +15,16 @@ export { ROLES } from './schema.js';
 export interface ConfigFiles {
   'app.yaml': string;
   'auth.yaml'?: string;
+  /** Providers, task aliases and routing of chat-route (MODELS_CONFIG on Node). */
+  'models.yaml'?: string;
 }
 
 /** Everything that runs reads its settings from this one object. */
 export interface Config extends AppConfig {
   /** API keys from MYCA_API_KEYS, else from auth.yaml. */
   apiKeys: ApiKeyEntry[];
+  /** chat-route's providers, models and routing (empty when no models.yaml is given). */
+  llm: ModelsConfig;
 }
 
 export interface ConfigIssue {
@@ -64,7 +71,10 @@ export function loadConfig(input: { env: EnvSource; files: ConfigFiles }): Confi
   if (duplicate) {
     throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: `the id "${duplicate.id}" is used twice` }]);
   }
-  return { ...app, apiKeys };
+  const llm = input.files['models.yaml']
+    ? parseFile('models.yaml', input.files['models.yaml'], input.env, ModelsConfigSchema)
+    : ModelsConfigSchema.parse({ providers: {}, models: {} });
+  return { ...app, apiKeys, llm };
 }
 
 function parseFile<S extends z.ZodType>(name: string, text: string, env: EnvSource, schema: S): z.output<S> {
@@ -118,4 +128,4 @@ export const effectiveLogLevel = (config: Pick<Config, 'env' | 'log'>) =>
  * Together with the `${VAR}`s of config/*.yaml they are every variable the project reads; a test
  * holds .env.example to exactly that set.
  */
-export const OTHER_ENV_VARS = ['MYCA_CONFIG_DIR', 'MYCA_DEV_PORT', 'TEST_DATABASE_URL', 'TEST_REDIS_URL'] as const;
+export const OTHER_ENV_VARS = ['MYCA_CONFIG_DIR', 'MODELS_CONFIG', 'MYCA_DEV_PORT', 'TEST_DATABASE_URL', 'TEST_REDIS_URL'] as const;

@@ -45,6 +45,15 @@ describe.each(stores)('key-value store: %s', (_name, make) => {
     expect(await kv.get(k)).toBeNull();
   });
 
+  it('gives a set-if-absent token to exactly one of many callers until it expires', async () => {
+    const kv = make();
+    const k = key();
+    const won = await Promise.all(Array.from({ length: 10 }, (_, i) => kv.setIfAbsent(k, String(i), { ttlMs: 100 })));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await kv.setIfAbsent(k, 'again', { ttlMs: 100 })).toBe(true);
+  });
+
   it('answers ping', async () => {
     await expect(make().ping()).resolves.toBeUndefined();
   });

@@ -7,6 +7,8 @@ export interface KeyValueStore {
   readonly kind: 'upstash' | 'memory';
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options?: { ttlMs?: number }): Promise<void>;
+  /** Sets the key only when it does not exist; true when this call set it (a one-holder token). */
+  setIfAbsent(key: string, value: string, options: { ttlMs: number }): Promise<boolean>;
   del(key: string): Promise<void>;
   /** Atomically adds `by` and returns the new value; sets the TTL when the key is new. */
   incr(key: string, options?: { by?: number; ttlMs?: number }): Promise<number>;

@@ -27,6 +27,11 @@ export function createMemoryStore(clock: Clock = { now: () => Date.now() }): Key
     set: async (key, value, options) => {
       entries.set(key, { value, expiresAt: expiry(options?.ttlMs) });
     },
+    setIfAbsent: async (key, value, options) => {
+      if (live(key)) return false;
+      entries.set(key, { value, expiresAt: expiry(options.ttlMs) });
+      return true;
+    },
     del: async (key) => {
       entries.delete(key);
     },

@@ -30,6 +30,7 @@ export function createUpstashStore(options: UpstashOptions): KeyValueStore {
       if (opts?.ttlMs) await redis.set(key, value, { px: opts.ttlMs });
       else await redis.set(key, value);
     },
+    setIfAbsent: async (key, value, opts) => (await redis.set(key, value, { nx: true, px: opts.ttlMs })) === 'OK',
     del: async (key) => {
       await redis.del(key);
     },

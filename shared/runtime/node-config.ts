@@ -12,7 +12,13 @@ export function readConfigFiles(env: EnvSource): ConfigFiles {
   const app = join(directory, 'app.yaml');
   if (!existsSync(app)) throw new Error(`No app.yaml in ${directory}; set MYCA_CONFIG_DIR to the folder holding it`);
   const auth = join(directory, 'auth.yaml');
-  return { 'app.yaml': readFileSync(app, 'utf8'), ...(existsSync(auth) ? { 'auth.yaml': readFileSync(auth, 'utf8') } : {}) };
+  const models = resolve(env.MODELS_CONFIG || join(directory, 'models.yaml'));
+  if (env.MODELS_CONFIG && !existsSync(models)) throw new Error(`MODELS_CONFIG points at ${models}, which does not exist`);
+  return {
+    'app.yaml': readFileSync(app, 'utf8'),
+    ...(existsSync(auth) ? { 'auth.yaml': readFileSync(auth, 'utf8') } : {}),
+    ...(existsSync(models) ? { 'models.yaml': readFileSync(models, 'utf8') } : {}),
+  };
 }
 
 export function loadNodeConfig(env: EnvSource = process.env): Config {

@@ -1,0 +1,101 @@
+import type { RoutingConfig } from '../../shared/config/index.js';
+import type { BreakerState, CircuitBreaker } from './breaker.js';
+import type { Attempt } from './plan.js';
+import { ProviderError } from './providers/types.js';
+
+/** One line of the summary a caller gets when every attempt failed (and that logs carry). */
+export interface AttemptRecord {
+  label: string;
+  provider: string;
+  model: string;
+  /** HTTP status from the provider, `timeout`, `network`, `breaker_open` or `ok`. */
+  status: number | 'timeout' | 'network' | 'breaker_open' | 'deadline' | 'ok';
+  error?: string;
+  duration_ms: number;
+}
+
+export type AttemptOutcome<T> =
+  | { ok: true; value: T; attempt: Attempt; records: AttemptRecord[] }
+  | { ok: false; records: AttemptRecord[]; stop?: ProviderError; httpStatus: 502 | 503 | 504 };
+
+export interface LoopOptions {
+  routing: RoutingConfig;
+  breaker: CircuitBreaker;
+  /** Epoch ms after which no attempt starts and running ones are cut. */
+  deadlineAt: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Per-attempt timeout override (streams: the first-token timeout). */
+  timeoutMs?: (attempt: Attempt) => number;
+  onResult?: (attempt: Attempt, record: AttemptRecord, error?: ProviderError) => void;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+class AttemptTimeout extends Error {}
+
+/**
+ * The dumb loop over a pure plan: run attempts in order, retry retryable failures with exponential
+ * backoff and full jitter (honouring Retry-After up to a cap), move on when a provider refuses,
+ * stop at once when the caller's request is at fault, and never pass the deadline.
+ */
+export async function runAttempts<T>(attempts: ReadonlyArray<Attempt>, options: LoopOptions, call: (attempt: Attempt, signal: AbortSignal) => Promise<T>): Promise<AttemptOutcome<T>> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const { routing } = options;
+  const records: AttemptRecord[] = [];
+  let sawTimeout = false;
+  let sawOnlyBreaker = true;
+
+  for (const attempt of attempts) {
+    const state: BreakerState = await options.breaker.state(attempt.label).catch(() => 'closed' as const);
+    if (state === 'open') {
+      records.push({ label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'breaker_open', duration_ms: 0 });
+      continue;
+    }
+    sawOnlyBreaker = false;
+    for (let tryIndex = 0; tryIndex <= routing.retries; tryIndex++) {
+      const remaining = options.deadlineAt - now();
+      if (remaining <= 0) {
+        records.push({ label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'deadline', duration_ms: 0 });
+        return { ok: false, records, httpStatus: 504 };
+      }
+      const timeoutMs = Math.min(options.timeoutMs?.(attempt) ?? attempt.config.timeout_ms, remaining);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const started = now();
+      try {
+        const value = await call(attempt, controller.signal);
+        const record: AttemptRecord = { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: now() - started };
+        records.push(record);
+        options.onResult?.(attempt, record);
+        await options.breaker.success(attempt.label, state).catch(() => {});
+        return { ok: true, value, attempt, records };
+      } catch (thrown) {
+        const timedOut = controller.signal.aborted && controller.signal.reason instanceof AttemptTimeout;
+        const error =
+          thrown instanceof ProviderError && !timedOut
+            ? thrown
+            : new ProviderError(attempt.provider, timedOut ? (controller.signal.reason as Error).message : String(thrown), undefined, { timeout: timedOut, cause: thrown });
+        const status: AttemptRecord['status'] = error.timeout ? 'timeout' : (error.status ?? 'network');
+        const record: AttemptRecord = { label: attempt.label, provider: attempt.provider, model: attempt.model, status, error: error.message.slice(0, 300), duration_ms: now() - started };
+        records.push(record);
+        options.onResult?.(attempt, record, error);
+        if (error.timeout) sawTimeout = true;
+        if (error.action === 'stop') return { ok: false, records, stop: error, httpStatus: 502 };
+        const opened = await options.breaker.failure(attempt.label, state).catch(() => false);
+        if (error.action === 'next' || opened || state === 'probe' || tryIndex === routing.retries) break;
+        const backoff = Math.min(routing.max_backoff_ms, routing.backoff_ms * 2 ** tryIndex) * random();
+        if (error.retryAfterMs !== undefined && error.retryAfterMs > routing.retry_after_cap_ms) break; // too long: try the next model
+        const wait = Math.max(backoff, error.retryAfterMs ?? 0);
+        if (now() + wait >= options.deadlineAt) break;
+        await sleep(wait);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+  return { ok: false, records, httpStatus: sawOnlyBreaker ? 503 : sawTimeout ? 504 : 502 };
+}

@@ -1,0 +1,63 @@
+import type { RoutingConfig } from '../../shared/config/index.js';
+import type { KeyValueStore } from '../../shared/kv/index.js';
+
+export type BreakerState = 'closed' | 'open' | 'probe';
+
+/**
+ * A circuit breaker per provider+model, kept in the key-value store so that stateless instances
+ * agree. Closed: failures are counted in a window; `failures` of them open it. Open: attempts are
+ * skipped for `cooldown_ms`. Then half-open: one caller takes the probe token; its success closes
+ * the breaker, its failure opens it again. Other callers keep skipping while the probe runs.
+ */
+export class CircuitBreaker {
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly config: RoutingConfig['breaker'],
+    private readonly prefix = 'myca:cb',
+  ) {}
+
+  private keys(label: string) {
+    const base = `${this.prefix}:${label}`;
+    return { failures: `${base}:failures`, open: `${base}:open`, half: `${base}:half`, probe: `${base}:probe` };
+  }
+
+  /** Whether an attempt may run now. `probe` means this caller is the half-open probe. */
+  async state(label: string): Promise<BreakerState> {
+    const keys = this.keys(label);
+    const [open, half] = await Promise.all([this.kv.get(keys.open), this.kv.get(keys.half)]);
+    if (open) return 'open';
+    if (!half) return 'closed';
+    // The probe token expires by itself, so a probe that died does not keep the breaker stuck.
+    return (await this.kv.setIfAbsent(keys.probe, '1', { ttlMs: Math.max(1000, this.config.cooldown_ms) })) ? 'probe' : 'open';
+  }
+
+  async success(label: string, state: BreakerState): Promise<void> {
+    if (state !== 'probe') return;
+    const keys = this.keys(label);
+    await Promise.all([this.kv.del(keys.half), this.kv.del(keys.failures), this.kv.del(keys.probe)]);
+  }
+
+  /** Counts a failure; returns true when this failure opened the breaker. */
+  async failure(label: string, state: BreakerState): Promise<boolean> {
+    const keys = this.keys(label);
+    if (state === 'probe') {
+      await this.open(label);
+      await this.kv.del(keys.probe);
+      return true;
+    }
+    const count = await this.kv.incr(keys.failures, { ttlMs: this.config.window_ms });
+    if (count < this.config.failures) return false;
+    await this.open(label);
+    return true;
+  }
+
+  private async open(label: string): Promise<void> {
+    const keys = this.keys(label);
+    await Promise.all([
+      this.kv.set(keys.open, String(Date.now()), { ttlMs: this.config.cooldown_ms }),
+      // Half-open lasts until a probe settles it; the long TTL only cleans up forgotten models.
+      this.kv.set(keys.half, '1', { ttlMs: this.config.cooldown_ms + 24 * 3600_000 }),
+      this.kv.del(keys.failures),
+    ]);
+  }
+}

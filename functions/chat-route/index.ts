@@ -1,0 +1,240 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { ModelsConfig } from '../../shared/config/index.js';
+import { ApiError } from '../../shared/http/errors.js';
+import type { AppEnv } from '../../shared/http/types.js';
+import { readJson } from '../../shared/http/validate.js';
+import type { Services } from '../../shared/services.js';
+import { type AttemptOutcome, runAttempts } from './attempts.js';
+import { CircuitBreaker } from './breaker.js';
+import { type ChatRequest, ChatRequestSchema, EmbeddingsRequestSchema, type ModelList } from './contract.js';
+import { LatencyTracker } from './latency.js';
+import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
+import { type Attempt, planAttempts } from './plan.js';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import type { ChatProvider, ProviderError } from './providers/types.js';
+import { openStream, sseResponse } from './stream.js';
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+// Providers are built once per configuration (per process, per isolate), not per request.
+const registries = new WeakMap<ModelsConfig, ProviderRegistry>();
+function registryFor(services: Services): ProviderRegistry {
+  let registry = registries.get(services.config.llm);
+  if (!registry) {
+    registry = createProviderRegistry(services.config.llm, services.fetch);
+    registries.set(services.config.llm, registry);
+  }
+  return registry;
+}
+
+/** The configured defaults of a model fill what the caller left out. */
+function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
+  const out = { ...request };
+  if (out.temperature == null && attempt.config.temperature !== undefined) out.temperature = attempt.config.temperature;
+  if (out.max_tokens == null && out.max_completion_tokens == null && attempt.config.max_tokens !== undefined) out.max_tokens = attempt.config.max_tokens;
+  return out;
+}
+
+function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): ApiError {
+  const attempts = outcome.records;
+  if (outcome.stop) {
+    const stop: ProviderError = outcome.stop;
+    return new ApiError(stop.status === 422 ? 'UNPROCESSABLE' : stop.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', {
+      detail: `${stop.provider} refused the request: ${stop.message}`,
+      hint: 'the request itself was refused, so no other provider was tried; fix the fields the message names',
+      extra: { attempts },
+    });
+  }
+  const code = outcome.httpStatus === 504 ? 'GATEWAY_TIMEOUT' : outcome.httpStatus === 503 ? 'UNAVAILABLE' : 'BAD_GATEWAY';
+  return new ApiError(code, {
+    detail: `All ${attempts.length} attempt(s) failed: ${attempts.map((a) => `${a.label} → ${a.status}`).join(', ')}`,
+    hint: outcome.httpStatus === 503 ? 'every provider is cooling down after repeated failures; retry later' : 'retry later; attempts lists what each provider answered',
+    extra: { attempts },
+    ...(outcome.httpStatus === 503 ? { headers: { 'retry-after': '30' } } : {}),
+  });
+}
+
+/**
+ * chat-route: OpenAI-compatible `/v1/chat/completions`, `/v1/embeddings` and `/v1/models` over every
+ * configured provider, with task routing, fallback, retries, a shared breaker and streaming.
+ *
+ * @example
+ * app.route('/', createChatRoute());
+ */
+export function createChatRoute() {
+  const app = new Hono<AppEnv>();
+
+  // Per-key rate limit in the shared key-value store (fixed one-minute windows).
+  app.use('/v1/chat/completions', rateLimit);
+  app.use('/v1/embeddings', rateLimit);
+
+  app.post('/v1/chat/completions', async (c) => {
+    const services = c.get('services');
+    const llm = services.config.llm;
+    const request = (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest;
+    const target = c.req.header('x-myca-task') || request.model;
+    const registry = registryFor(services);
+    const latency = new LatencyTracker(services.kv);
+    const plan = planAttempts(llm, registry, {
+      target,
+      kind: 'chat',
+      request,
+      ...(llm.routing.strategy === 'latency' ? { latencyMs: await latency.read(latencyLabels(llm, target)) } : {}),
+    });
+    if (!plan.ok) throw planError(plan.reason);
+
+    const tracer = services.tracerProvider.getTracer('myca-chat-route');
+    const breaker = new CircuitBreaker(services.kv, llm.routing.breaker);
+    const started = services.clock.now();
+    const deadlineAt = started + llm.routing.deadline_ms;
+    const providerOf = (attempt: Attempt) => registry.get(attempt.provider)?.provider as ChatProvider;
+    const loop = {
+      routing: llm.routing,
+      breaker,
+      deadlineAt,
+      onResult: (attempt: Attempt, record: Parameters<typeof recordCall>[3]) => {
+        recordCall(services.metrics, llm, attempt, record);
+        if (record.status === 'ok') void latency.record(attempt.label, record.duration_ms).catch(() => {});
+      },
+    };
+
+    if (request.stream) {
+      const outcome = await runAttempts(plan.attempts, { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms }, async (attempt, signal) => {
+        const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+        try {
+          return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
+        } catch (error) {
+          endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'network', error: String(error), duration_ms: 0 });
+          throw error;
+        }
+      });
+      if (!outcome.ok) throw failure(outcome);
+      const { attempt } = outcome;
+      services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, { provider: attempt.provider, model: attempt.model });
+      c.set('logFields', { ...c.get('logFields'), llm: attempt.label, attempts: outcome.records.length, stream: true });
+      return sseResponse({
+        opened: outcome.value.opened,
+        idleTimeoutMs: llm.routing.idle_timeout_ms,
+        deadlineAt,
+        headers: attemptHeaders(attempt, outcome.records.length),
+        onEnd: (result) => {
+          const cost = recordUsage(services.metrics, llm, attempt, result.usage);
+          endAttemptSpan(
+            outcome.value.span,
+            { label: attempt.label, provider: attempt.provider, model: attempt.model, status: result.error ? 'network' : 'ok', error: result.error, duration_ms: services.clock.now() - started },
+            result.usage,
+          );
+          if (result.error) {
+            services.metrics.llmCalls.add(1, { provider: attempt.provider, model: attempt.model, status: 'stream_error' });
+            c.get('logger').warn('stream failed after the first byte', { llm: attempt.label, error: result.error });
+          }
+          c.get('logger').debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+        },
+      });
+    }
+
+    const outcome = await runAttempts(plan.attempts, loop, async (attempt, signal) => {
+      const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+      const callStarted = services.clock.now();
+      try {
+        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), { model: attempt.model, signal });
+        endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: services.clock.now() - callStarted }, completion.usage, completion.model);
+        return completion;
+      } catch (error) {
+        const e = error as ProviderError;
+        endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: e.status ?? 'network', error: e.message, duration_ms: services.clock.now() - callStarted });
+        throw error;
+      }
+    });
+    if (!outcome.ok) throw failure(outcome);
+    const cost = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
+    c.set('logFields', { ...c.get('logFields'), llm: outcome.attempt.label, attempts: outcome.records.length, usage: outcome.value.usage, cost_usd: cost });
+    return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
+  });
+
+  app.post('/v1/embeddings', async (c) => {
+    const services = c.get('services');
+    const llm = services.config.llm;
+    const request = await readJson(c, EmbeddingsRequestSchema, { limit: MAX_BODY });
+    const target = c.req.header('x-myca-task') || request.model || 'embedding';
+    const registry = registryFor(services);
+    const plan = planAttempts(llm, registry, { target, kind: 'embedding' });
+    if (!plan.ok) throw planError(plan.reason);
+    const breaker = new CircuitBreaker(services.kv, llm.routing.breaker);
+    const outcome = await runAttempts(
+      plan.attempts,
+      { routing: llm.routing, breaker, deadlineAt: services.clock.now() + llm.routing.deadline_ms, onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record) },
+      (attempt, signal) => (registry.get(attempt.provider)?.provider as ChatProvider).embed(request, { model: attempt.model, signal }),
+    );
+    if (!outcome.ok) throw failure(outcome);
+    const usage = outcome.value.usage;
+    recordUsage(services.metrics, llm, outcome.attempt, usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } : undefined);
+    return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
+  });
+
+  app.get('/v1/models', (c) => {
+    const services = c.get('services');
+    const registry = registryFor(services);
+    const body: ModelList = {
+      object: 'list',
+      data: Object.entries(services.config.llm.models).map(([alias, model]) => {
+        const entry = registry.get(model.provider);
+        return {
+          id: alias,
+          object: 'model' as const,
+          created: 0,
+          owned_by: model.provider,
+          myca: {
+            alias,
+            provider: model.provider,
+            model: model.model,
+            kind: model.kind,
+            available: Boolean(entry?.provider),
+            ...(entry?.reason ? { reason: entry.reason } : {}),
+          },
+        };
+      }),
+    };
+    return c.json(body);
+  });
+
+  return app;
+}
+
+function planError(reason: string): ApiError {
+  return reason.startsWith('No available')
+    ? new ApiError('UNAVAILABLE', { detail: reason, hint: 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available' })
+    : new ApiError('BAD_REQUEST', { detail: reason, hint: 'GET /v1/models lists the aliases and models' });
+}
+
+function attemptHeaders(attempt: Attempt, attempts: number): Record<string, string> {
+  return { 'x-myca-provider': attempt.provider, 'x-myca-model': attempt.model, 'x-myca-attempts': String(attempts) };
+}
+
+function latencyLabels(llm: ModelsConfig, target: string): string[] {
+  const aliases = [target, ...llm.routing.fallback_chain];
+  return aliases.flatMap((alias) => {
+    const model = llm.models[alias];
+    return model ? [`${alias}/${model.provider}/${model.model}`] : [];
+  });
+}
+
+/** Per-key request limit in the shared key-value store; a store failure lets the request through. */
+const rateLimit: MiddlewareHandler<AppEnv> = async function rateLimitMiddleware(c, next) {
+  const services = c.get('services');
+  const limit = services.config.llm.routing.rate_limit.requests_per_minute;
+  if (limit > 0) {
+    const now = services.clock.now();
+    const window = Math.floor(now / 60_000);
+    const count = await services.kv.incr(`myca:rl:${c.get('principal').id}:${window}`, { ttlMs: 61_000 }).catch(() => 0);
+    if (count > limit) {
+      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
+      throw new ApiError('RATE_LIMITED', {
+        detail: `This key made more than ${limit} requests this minute`,
+        hint: `retry after ${retryAfter} s`,
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+  }
+  await next();
+};

@@ -1,0 +1,111 @@
+import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
+import type { ChatRequest } from './contract.js';
+import type { ProviderRegistry } from './providers/registry.js';
+
+/** One labelled try of one model, e.g. `planning/openai/gpt-4o`. */
+export interface Attempt {
+  label: string;
+  /** The task alias it came from, or null for an ad-hoc `provider/model`. */
+  alias: string | null;
+  provider: string;
+  model: string;
+  config: ModelConfig;
+}
+
+export interface RoutingInput {
+  /** The request's model field, or the x-myca-task header (which wins). */
+  target: string;
+  kind: 'chat' | 'embedding';
+  request?: ChatRequest;
+  /** Recent latency per attempt label (ms), for the latency strategy. */
+  latencyMs?: ReadonlyMap<string, number>;
+}
+
+export type PlanResult = { ok: true; attempts: Attempt[] } | { ok: false; reason: string };
+
+const labelOf = (alias: string | null, config: ModelConfig) => `${alias ?? 'direct'}/${config.provider}/${config.model}`;
+
+/** The configured entry a target names: an alias, a configured model name, or `provider/model`. */
+export function resolveTarget(config: ModelsConfig, target: string): { alias: string | null; model: ModelConfig } | null {
+  const byAlias = config.models[target];
+  if (byAlias) return { alias: target, model: byAlias };
+  const byName = Object.entries(config.models).find(([, model]) => model.model === target);
+  if (byName) return { alias: byName[0], model: byName[1] };
+  const slash = target.indexOf('/');
+  if (slash > 0) {
+    const provider = target.slice(0, slash);
+    const model = target.slice(slash + 1);
+    if (config.providers[provider] && model) {
+      const configured = Object.entries(config.models).find(([, entry]) => entry.provider === provider && entry.model === model);
+      if (configured) return { alias: configured[0], model: configured[1] };
+      return { alias: null, model: { provider, model, kind: 'chat', timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } } };
+    }
+  }
+  return null;
+}
+
+/** Whether a model can serve this request at all (tools, JSON mode, context size). */
+export function canServe(model: ModelConfig, request: ChatRequest | undefined): boolean {
+  if (!request) return true;
+  if (request.tools?.length && !model.supports.tools) return false;
+  if (request.response_format && request.response_format.type !== 'text' && !model.supports.json) return false;
+  if (model.supports.context_tokens) {
+    // A cheap estimate (4 characters a token) only to skip models that cannot possibly fit.
+    const estimate = JSON.stringify(request.messages).length / 4;
+    if (estimate > model.supports.context_tokens) return false;
+  }
+  return true;
+}
+
+const pricePerMillion = (model: ModelConfig) => (model.cost ? model.cost.input + model.cost.output : Number.POSITIVE_INFINITY);
+
+/**
+ * The ordered attempts for a request. Pure: the same inputs give the same plan, so every strategy is
+ * testable without a network.
+ * - `task_type`: the target first, then the fallback chain in order.
+ * - `cost`: every candidate that can serve the request, cheapest first (unpriced last).
+ * - `latency`: lowest recent latency first; a model without data goes first so it gets measured.
+ */
+export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, input: RoutingInput): PlanResult {
+  const primary = resolveTarget(config, input.target);
+  if (!primary) {
+    const aliases = Object.entries(config.models)
+      .filter(([, model]) => model.kind === input.kind)
+      .map(([alias]) => alias);
+    return { ok: false, reason: `Unknown model "${input.target}"; use a task alias (${aliases.join(', ')}), a configured model name or provider/model` };
+  }
+  if (primary.model.kind !== input.kind) return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };
+
+  const candidates: Array<{ alias: string | null; model: ModelConfig }> = [primary];
+  if (config.routing.fallback_enabled && input.kind === 'chat') {
+    for (const alias of config.routing.fallback_chain) {
+      const model = config.models[alias];
+      if (model && model.kind === 'chat' && !candidates.some((c) => c.model.provider === model.provider && c.model.model === model.model)) {
+        candidates.push({ alias, model });
+      }
+    }
+  }
+  let usable = candidates.filter((c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request));
+  if (usable.length === 0) {
+    const reasons = candidates.map((c) => `${c.model.provider}: ${registry.get(c.model.provider)?.reason ?? 'cannot serve this request'}`);
+    return { ok: false, reason: `No available model can serve this request (${[...new Set(reasons)].join('; ')})` };
+  }
+  const strategy = config.routing.strategy;
+  if (strategy === 'cost') {
+    usable = usable
+      .map((c, index) => ({ c, index }))
+      .sort((a, b) => pricePerMillion(a.c.model) - pricePerMillion(b.c.model) || a.index - b.index)
+      .map(({ c }) => c);
+  } else if (strategy === 'latency') {
+    const latency = (c: (typeof usable)[number]) => input.latencyMs?.get(labelOf(c.alias, c.model)) ?? -1;
+    usable = usable
+      .map((c, index) => ({ c, index }))
+      .sort((a, b) => latency(a.c) - latency(b.c) || a.index - b.index)
+      .map(({ c }) => c);
+  }
+  if (!config.routing.fallback_enabled) usable = usable.slice(0, 1);
+  return {
+    ok: true,
+    attempts: usable.map((c) => ({ label: labelOf(c.alias, c.model), alias: c.alias, provider: c.model.provider, model: c.model.model, config: c.model })),
+  };
+}

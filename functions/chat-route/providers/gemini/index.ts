@@ -1,0 +1,129 @@
+import {
+  GoogleGenerativeAI,
+  GoogleGenerativeAIAbortError,
+  GoogleGenerativeAIFetchError,
+  GoogleGenerativeAIResponseError,
+  type UsageMetadata,
+} from '@google/generative-ai';
+import { randomHex } from '../../../../shared/telemetry/correlation.js';
+import type { ChatCompletionChunk } from '../../contract.js';
+import { type CallOptions, type ChatProvider, ProviderError } from '../types.js';
+import { chunkFromGemini, fromGemini, toGemini, usageOf } from './translate.js';
+
+export interface GeminiProviderOptions {
+  name: string;
+  apiKey: string;
+  baseUrl?: string | undefined;
+}
+
+const newCallId = () => `call_${randomHex(12)}`;
+
+/**
+ * Google Gemini through `@google/generative-ai`. Only this file knows the SDK (translation is in
+ * translate.ts), so moving to `@google/genai` is one file. That SDK calls the global fetch; the
+ * correlation headers go with every call as custom headers.
+ */
+export function createGeminiProvider(options: GeminiProviderOptions): ChatProvider {
+  const sdk = new GoogleGenerativeAI(options.apiKey);
+  const name = options.name;
+  const modelFor = (call: CallOptions, translated: ReturnType<typeof toGemini>) =>
+    sdk.getGenerativeModel(
+      {
+        model: call.model,
+        generationConfig: translated.generationConfig,
+        ...(translated.systemInstruction ? { systemInstruction: translated.systemInstruction } : {}),
+        ...(translated.tools ? { tools: translated.tools } : {}),
+        ...(translated.toolConfig ? { toolConfig: translated.toolConfig } : {}),
+      },
+      { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}), ...(call.headers ? { customHeaders: call.headers } : {}) },
+    );
+
+  return {
+    name,
+    type: 'gemini',
+    chat: async (request, call) => {
+      const translated = toGemini(request);
+      try {
+        const result = await modelFor(call, translated).generateContent(translated.request, { signal: call.signal });
+        return fromGemini(result.response, call.model, `chatcmpl-${randomHex(12)}`, Math.floor(Date.now() / 1000), newCallId);
+      } catch (error) {
+        throw mapGeminiError(name, error);
+      }
+    },
+    stream: (request, call) => streamChunks(name, modelFor, request, call),
+    embed: async (request, call) => {
+      const inputs = typeof request.input === 'string' ? [request.input] : request.input;
+      if (!inputs.every((item): item is string => typeof item === 'string')) {
+        throw new ProviderError(name, 'Gemini embeds text only; send strings as input', 400);
+      }
+      try {
+        const model = sdk.getGenerativeModel({ model: call.model }, { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) });
+        const result = await model.batchEmbedContents(
+          { requests: inputs.map((text) => ({ content: { role: 'user', parts: [{ text }] }, ...(request.dimensions ? { outputDimensionality: request.dimensions } : {}) })) },
+          { signal: call.signal },
+        );
+        const tokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
+        return {
+          object: 'list',
+          model: call.model,
+          data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding: embedding.values })),
+          // Gemini does not report embedding tokens; this estimate (4 characters a token) is marked as such in the docs.
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        };
+      } catch (error) {
+        throw mapGeminiError(name, error);
+      }
+    },
+  };
+}
+
+async function* streamChunks(
+  name: string,
+  modelFor: (call: CallOptions, translated: ReturnType<typeof toGemini>) => ReturnType<GoogleGenerativeAI['getGenerativeModel']>,
+  request: Parameters<ChatProvider['stream']>[0],
+  call: CallOptions,
+): AsyncIterable<ChatCompletionChunk> {
+  const translated = toGemini(request);
+  const id = `chatcmpl-${randomHex(12)}`;
+  const created = Math.floor(Date.now() / 1000);
+  let result: Awaited<ReturnType<ReturnType<GoogleGenerativeAI['getGenerativeModel']>['generateContentStream']>>;
+  try {
+    result = await modelFor(call, translated).generateContentStream(translated.request, { signal: call.signal });
+  } catch (error) {
+    throw mapGeminiError(name, error);
+  }
+  // Gemini repeats the running usage in every chunk: keep the last, never sum.
+  let usage: UsageMetadata | undefined;
+  let first = true;
+  try {
+    for await (const response of result.stream) {
+      if (response.usageMetadata) usage = response.usageMetadata;
+      yield chunkFromGemini(response, call.model, id, created, newCallId, first);
+      first = false;
+    }
+  } catch (error) {
+    throw mapGeminiError(name, error);
+  }
+  const total = usageOf(usage);
+  if (total) yield { id, object: 'chat.completion.chunk', created, model: call.model, choices: [], usage: total };
+}
+
+/** SDK errors → ProviderError; Retry-After from Google's RetryInfo detail ("30s"). */
+export function mapGeminiError(provider: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === 'AbortError')) {
+    return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
+  }
+  if (error instanceof GoogleGenerativeAIFetchError) {
+    const retryInfo = error.errorDetails?.find((detail) => String(detail['@type'] ?? '').endsWith('RetryInfo')) as { retryDelay?: string } | undefined;
+    const seconds = retryInfo?.retryDelay ? Number.parseFloat(retryInfo.retryDelay) : Number.NaN;
+    return new ProviderError(provider, error.message, error.status, { retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined, cause: error });
+  }
+  if (error instanceof GoogleGenerativeAIResponseError) {
+    // A blocked or unparsable response: the same request would fail again here; another model may answer.
+    return new ProviderError(provider, error.message, 502, { action: 'next', cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  // "Error fetching from …" without a status: the network failed.
+  return new ProviderError(provider, message, undefined, { cause: error });
+}

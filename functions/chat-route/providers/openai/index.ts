@@ -1,0 +1,96 @@
+import OpenAI, { AzureOpenAI } from 'openai';
+import type { ProviderType } from '../../../../shared/config/index.js';
+import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
+import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
+
+export interface OpenAIProviderOptions {
+  name: string;
+  type: Extract<ProviderType, 'openai' | 'azure' | 'openai_compatible'>;
+  apiKey?: string | undefined;
+  baseURL?: string | undefined;
+  /** Azure only. */
+  endpoint?: string | undefined;
+  apiVersion?: string | undefined;
+  fetch?: typeof fetch;
+}
+
+/**
+ * OpenAI, Azure OpenAI and every OpenAI-compatible server (LiteLLM, vLLM, Ollama) through the official
+ * SDK. Its own retries are off: retry, fallback and timeouts belong to the attempt loop.
+ *
+ * @example
+ * const local = createOpenAIProvider({ name: 'local', type: 'openai_compatible', baseURL: 'http://127.0.0.1:11434/v1' });
+ */
+export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
+  const common = { maxRetries: 0, timeout: 600_000, ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const client =
+    options.type === 'azure'
+      ? new AzureOpenAI({ ...common, apiKey: options.apiKey, endpoint: options.endpoint, apiVersion: options.apiVersion })
+      : // Ollama and vLLM accept any key; the SDK insists on one.
+        new OpenAI({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null });
+  const name = options.name;
+  const requestOptions = (call: CallOptions) => ({ signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) });
+
+  return {
+    name,
+    type: options.type,
+    chat: async (request, call) => {
+      try {
+        const { stream: _stream, stream_options: _options, ...body } = request;
+        return await client.chat.completions.create({ ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false }, requestOptions(call));
+      } catch (error) {
+        throw mapOpenAIError(name, error);
+      }
+    },
+    stream: (request, call) => streamChunks(name, client, request, call, requestOptions(call)),
+    embed: async (request, call) => {
+      try {
+        return await client.embeddings.create({ ...(request as OpenAI.EmbeddingCreateParams), model: call.model }, requestOptions(call));
+      } catch (error) {
+        throw mapOpenAIError(name, error);
+      }
+    },
+  };
+}
+
+async function* streamChunks(
+  name: string,
+  client: OpenAI,
+  request: ChatRequest,
+  call: CallOptions,
+  options: { signal: AbortSignal; headers?: Record<string, string> },
+): AsyncIterable<ChatCompletionChunk> {
+  let stream: AsyncIterable<ChatCompletionChunk>;
+  try {
+    stream = await client.chat.completions.create(
+      // Usage always comes back (in the last chunk): token accounting needs it.
+      { ...(request as OpenAI.ChatCompletionCreateParamsStreaming), model: call.model, stream: true, stream_options: { include_usage: true } },
+      options,
+    );
+  } catch (error) {
+    throw mapOpenAIError(name, error);
+  }
+  try {
+    for await (const chunk of stream) yield chunk;
+  } catch (error) {
+    throw mapOpenAIError(name, error);
+  }
+}
+
+/** SDK errors to one typed error; Retry-After (and OpenAI's retry-after-ms) kept. */
+export function mapOpenAIError(provider: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof OpenAI.APIUserAbortError) return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError(provider, 'connection timed out', undefined, { timeout: true, cause: error });
+  if (error instanceof OpenAI.APIConnectionError) {
+    const cause = (error.cause as { code?: string; message?: string } | undefined) ?? {};
+    return new ProviderError(provider, `connection failed: ${cause.code ?? cause.message ?? error.message}`, undefined, { cause: error });
+  }
+  if (error instanceof OpenAI.APIError) {
+    const headers = error.headers;
+    const retryAfterMs = Number(headers?.get('retry-after-ms')) || parseRetryAfter(headers?.get('retry-after'));
+    return new ProviderError(provider, error.message, error.status, { retryAfterMs, cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProviderError(provider, message, undefined, { cause: error });
+}

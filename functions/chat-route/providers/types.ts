@@ -1,0 +1,64 @@
+import type { ProviderType } from '../../../shared/config/index.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../contract.js';
+
+export interface CallOptions {
+  /** The provider's own model (or Azure deployment) name. */
+  model: string;
+  signal: AbortSignal;
+  /** Headers for the outbound call (correlation id, traceparent). */
+  headers?: Record<string, string>;
+}
+
+/** One interface for every provider; adapters translate to and from OpenAI's shapes. */
+export interface ChatProvider {
+  readonly name: string;
+  readonly type: ProviderType;
+  chat(request: ChatRequest, options: CallOptions): Promise<ChatCompletion>;
+  /** Chunks in OpenAI's shape; the last carries usage. Throws ProviderError. */
+  stream(request: ChatRequest, options: CallOptions): AsyncIterable<ChatCompletionChunk>;
+  embed(request: EmbeddingsRequest, options: CallOptions): Promise<EmbeddingsResponse>;
+}
+
+/**
+ * What to do after a failure: `retry` the same model (408, 409, 429, 5xx, network, timeout), move on
+ * to the `next` model without retrying (the provider refused us: 401, 403, 404), or `stop` (the
+ * caller's own request is bad: 400, 413, 422; another provider would refuse it too).
+ */
+export type FailureAction = 'retry' | 'next' | 'stop';
+
+export class ProviderError extends Error {
+  readonly action: FailureAction;
+  constructor(
+    readonly provider: string,
+    message: string,
+    readonly status: number | undefined,
+    options: { action?: FailureAction; retryAfterMs?: number | undefined; cause?: unknown; timeout?: boolean } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'ProviderError';
+    this.action = options.action ?? actionForStatus(status);
+    this.retryAfterMs = options.retryAfterMs;
+    this.timeout = options.timeout ?? false;
+  }
+  readonly retryAfterMs: number | undefined;
+  readonly timeout: boolean;
+  get retryable(): boolean {
+    return this.action === 'retry';
+  }
+}
+
+export function actionForStatus(status: number | undefined): FailureAction {
+  if (status === undefined) return 'retry'; // network errors
+  if (status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
+  if (status === 400 || status === 413 || status === 422) return 'stop';
+  return 'next';
+}
+
+/** Retry-After in ms from seconds or an HTTP date; undefined when absent or unparsable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+export const PROVIDER_TYPES = ['openai', 'azure', 'gemini', 'openai_compatible'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** YAML gives booleans, env interpolation gives strings: accept both ("false" must mean false). */
+const flag = z.union([z.boolean(), z.stringbool()]);
+
+const ProviderSchema = z.object({
+  type: z.enum(PROVIDER_TYPES, { error: `expected one of ${PROVIDER_TYPES.join(', ')}` }),
+  /** true: a missing key stops the start; false: never used; unset: available when configured. */
+  enabled: flag.optional(),
+  api_key: z.string().min(1).optional(),
+  base_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  api_version: z.string().optional(),
+});
+
+const ModelSchema = z.object({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  kind: z.enum(['chat', 'embedding']).default('chat'),
+  temperature: z.coerce.number().min(0).max(2).optional(),
+  max_tokens: z.coerce.number().int().positive().optional(),
+  timeout_ms: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  cost: z.object({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }).optional(),
+  weight: z.coerce.number().min(0).default(1),
+  /** What the model can do; the cost strategy skips models that cannot serve a request. */
+  supports: z
+    .object({ tools: z.boolean().default(true), json: z.boolean().default(true), context_tokens: z.coerce.number().int().positive().optional() })
+    .default({ tools: true, json: true }),
+});
+
+const positiveMs = z.coerce.number().int().min(0);
+
+const RoutingSchema = z.object({
+  strategy: z.enum(['task_type', 'cost', 'latency'], { error: 'expected task_type, cost or latency' }).default('task_type'),
+  fallback_enabled: flag.default(true),
+  fallback_chain: z.array(z.string()).default([]),
+  retries: z.coerce.number().int().min(0).max(5).default(1),
+  backoff_ms: positiveMs.default(200),
+  max_backoff_ms: positiveMs.default(2000),
+  retry_after_cap_ms: positiveMs.default(5000),
+  deadline_ms: z.coerce.number().int().min(100).default(120_000),
+  first_token_timeout_ms: z.coerce.number().int().min(100).default(15_000),
+  idle_timeout_ms: z.coerce.number().int().min(100).default(30_000),
+  breaker: z
+    .object({ failures: z.coerce.number().int().min(1).default(5), window_ms: positiveMs.default(30_000), cooldown_ms: positiveMs.default(30_000) })
+    .default({ failures: 5, window_ms: 30_000, cooldown_ms: 30_000 }),
+  rate_limit: z.object({ requests_per_minute: z.coerce.number().int().min(0).default(600) }).default({ requests_per_minute: 600 }),
+});
+
+export const ModelsConfigSchema = z
+  .object({
+    providers: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'provider names are lower-case a-z 0-9 _ -'), ProviderSchema),
+    models: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'aliases are A-Z a-z 0-9 . _ -'), ModelSchema),
+    routing: RoutingSchema.default(RoutingSchema.parse({})),
+  })
+  .superRefine((config, ctx) => {
+    for (const [alias, model] of Object.entries(config.models)) {
+      if (!config.providers[model.provider]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', alias, 'provider'],
+          message: `unknown provider "${model.provider}"; configured: ${Object.keys(config.providers).join(', ')}`,
+        });
+      }
+    }
+    for (const [index, alias] of config.routing.fallback_chain.entries()) {
+      if (!config.models[alias]) ctx.addIssue({ code: 'custom', path: ['routing', 'fallback_chain', index], message: `unknown model alias "${alias}"` });
+    }
+    for (const [name, provider] of Object.entries(config.providers)) {
+      if (provider.enabled !== true) continue;
+      const needsKey = provider.type !== 'openai_compatible';
+      if (needsKey && !provider.api_key) ctx.addIssue({ code: 'custom', path: ['providers', name, 'api_key'], message: 'the provider is enabled but has no API key' });
+      if (provider.type === 'azure' && !provider.endpoint) ctx.addIssue({ code: 'custom', path: ['providers', name, 'endpoint'], message: 'Azure needs its endpoint' });
+      if (provider.type === 'openai_compatible' && !provider.base_url) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'base_url'], message: 'an OpenAI-compatible provider needs its base URL' });
+      }
+    }
+  });
+
+export type ModelsConfig = z.output<typeof ModelsConfigSchema>;
+export type ProviderConfig = ModelsConfig['providers'][string];
+export type ModelConfig = ModelsConfig['models'][string];
+export type RoutingConfig = ModelsConfig['routing'];
+
+/** Why a provider cannot be used, or null when it can. Unavailable providers are listed, not crashed on. */
+export function providerUnavailableReason(provider: ProviderConfig): string | null {
+  if (provider.enabled === false) return 'disabled in models.yaml';
+  if (provider.type === 'openai_compatible') return provider.base_url ? null : 'no base URL';
+  if (!provider.api_key) return 'no API key';
+  if (provider.type === 'azure' && !provider.endpoint) return 'no Azure endpoint';
+  return null;
+}
