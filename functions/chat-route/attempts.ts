@@ -40,7 +40,11 @@ class AttemptTimeout extends Error {}
  * backoff and full jitter (honouring Retry-After up to a cap), move on when a provider refuses,
  * stop at once when the caller's request is at fault, and never pass the deadline.
  */
-export async function runAttempts<T>(attempts: ReadonlyArray<Attempt>, options: LoopOptions, call: (attempt: Attempt, signal: AbortSignal) => Promise<T>): Promise<AttemptOutcome<T>> {
+export async function runAttempts<T>(
+  attempts: ReadonlyArray<Attempt>,
+  options: LoopOptions,
+  call: (attempt: Attempt, signal: AbortSignal) => Promise<T>,
+): Promise<AttemptOutcome<T>> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
@@ -68,7 +72,13 @@ export async function runAttempts<T>(attempts: ReadonlyArray<Attempt>, options: 
       const started = now();
       try {
         const value = await call(attempt, controller.signal);
-        const record: AttemptRecord = { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: now() - started };
+        const record: AttemptRecord = {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status: 'ok',
+          duration_ms: now() - started,
+        };
         records.push(record);
         options.onResult?.(attempt, record);
         await options.breaker.success(attempt.label, state).catch(() => {});
@@ -78,9 +88,19 @@ export async function runAttempts<T>(attempts: ReadonlyArray<Attempt>, options: 
         const error =
           thrown instanceof ProviderError && !timedOut
             ? thrown
-            : new ProviderError(attempt.provider, timedOut ? (controller.signal.reason as Error).message : String(thrown), undefined, { timeout: timedOut, cause: thrown });
+            : new ProviderError(attempt.provider, timedOut ? (controller.signal.reason as Error).message : String(thrown), undefined, {
+                timeout: timedOut,
+                cause: thrown,
+              });
         const status: AttemptRecord['status'] = error.timeout ? 'timeout' : (error.status ?? 'network');
-        const record: AttemptRecord = { label: attempt.label, provider: attempt.provider, model: attempt.model, status, error: error.message.slice(0, 300), duration_ms: now() - started };
+        const record: AttemptRecord = {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status,
+          error: error.message.slice(0, 300),
+          duration_ms: now() - started,
+        };
         records.push(record);
         options.onResult?.(attempt, record, error);
         if (error.timeout) sawTimeout = true;

@@ -17,7 +17,11 @@ const Message = z.looseObject({
 });
 const Tool = z.looseObject({
   type: z.literal('function'),
-  function: z.looseObject({ name: z.string().min(1).max(64), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }),
+  function: z.looseObject({
+    name: z.string().min(1).max(64),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
 });
 
 export const ChatRequestSchema = z.looseObject({
@@ -30,9 +34,14 @@ export const ChatRequestSchema = z.looseObject({
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
   n: z.number().int().min(1).max(8).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)])
+    .nullable()
+    .optional(),
   tools: z.array(Tool).max(128).optional(),
-  tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.object({ name: z.string() }) })]).optional(),
+  tool_choice: z
+    .union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.object({ name: z.string() }) })])
+    .optional(),
   response_format: z.looseObject({ type: z.enum(['text', 'json_object', 'json_schema']) }).optional(),
   user: z.string().max(256).optional(),
 });
@@ -61,7 +70,14 @@ export const ModelListSchema = z.object({
       object: z.literal('model'),
       created: z.number(),
       owned_by: z.string(),
-      myca: z.object({ alias: z.string().optional(), provider: z.string(), model: z.string(), kind: z.string(), available: z.boolean(), reason: z.string().optional() }),
+      myca: z.object({
+        alias: z.string().optional(),
+        provider: z.string(),
+        model: z.string(),
+        kind: z.string(),
+        available: z.boolean(),
+        reason: z.string().optional(),
+      }),
     }),
   ),
 });

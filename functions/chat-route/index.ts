@@ -31,7 +31,8 @@ function registryFor(services: Services): ProviderRegistry {
 function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
   const out = { ...request };
   if (out.temperature == null && attempt.config.temperature !== undefined) out.temperature = attempt.config.temperature;
-  if (out.max_tokens == null && out.max_completion_tokens == null && attempt.config.max_tokens !== undefined) out.max_tokens = attempt.config.max_tokens;
+  if (out.max_tokens == null && out.max_completion_tokens == null && attempt.config.max_tokens !== undefined)
+    out.max_tokens = attempt.config.max_tokens;
   return out;
 }
 
@@ -48,7 +49,10 @@ function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): ApiE
   const code = outcome.httpStatus === 504 ? 'GATEWAY_TIMEOUT' : outcome.httpStatus === 503 ? 'UNAVAILABLE' : 'BAD_GATEWAY';
   return new ApiError(code, {
     detail: `All ${attempts.length} attempt(s) failed: ${attempts.map((a) => `${a.label} → ${a.status}`).join(', ')}`,
-    hint: outcome.httpStatus === 503 ? 'every provider is cooling down after repeated failures; retry later' : 'retry later; attempts lists what each provider answered',
+    hint:
+      outcome.httpStatus === 503
+        ? 'every provider is cooling down after repeated failures; retry later'
+        : 'retry later; attempts lists what each provider answered',
     extra: { attempts },
     ...(outcome.httpStatus === 503 ? { headers: { 'retry-after': '30' } } : {}),
   });
@@ -99,18 +103,32 @@ export function createChatRoute() {
     };
 
     if (request.stream) {
-      const outcome = await runAttempts(plan.attempts, { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms }, async (attempt, signal) => {
-        const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
-        try {
-          return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
-        } catch (error) {
-          endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'network', error: String(error), duration_ms: 0 });
-          throw error;
-        }
-      });
+      const outcome = await runAttempts(
+        plan.attempts,
+        { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms },
+        async (attempt, signal) => {
+          const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+          try {
+            return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
+          } catch (error) {
+            endAttemptSpan(span, {
+              label: attempt.label,
+              provider: attempt.provider,
+              model: attempt.model,
+              status: 'network',
+              error: String(error),
+              duration_ms: 0,
+            });
+            throw error;
+          }
+        },
+      );
       if (!outcome.ok) throw failure(outcome);
       const { attempt } = outcome;
-      services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, { provider: attempt.provider, model: attempt.model });
+      services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
+        provider: attempt.provider,
+        model: attempt.model,
+      });
       c.set('logFields', { ...c.get('logFields'), llm: attempt.label, attempts: outcome.records.length, stream: true });
       return sseResponse({
         opened: outcome.value.opened,
@@ -121,7 +139,14 @@ export function createChatRoute() {
           const cost = recordUsage(services.metrics, llm, attempt, result.usage);
           endAttemptSpan(
             outcome.value.span,
-            { label: attempt.label, provider: attempt.provider, model: attempt.model, status: result.error ? 'network' : 'ok', error: result.error, duration_ms: services.clock.now() - started },
+            {
+              label: attempt.label,
+              provider: attempt.provider,
+              model: attempt.model,
+              status: result.error ? 'network' : 'ok',
+              error: result.error,
+              duration_ms: services.clock.now() - started,
+            },
             result.usage,
           );
           if (result.error) {
@@ -138,17 +163,41 @@ export function createChatRoute() {
       const callStarted = services.clock.now();
       try {
         const completion = await providerOf(attempt).chat(withDefaults(request, attempt), { model: attempt.model, signal });
-        endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: services.clock.now() - callStarted }, completion.usage, completion.model);
+        endAttemptSpan(
+          span,
+          {
+            label: attempt.label,
+            provider: attempt.provider,
+            model: attempt.model,
+            status: 'ok',
+            duration_ms: services.clock.now() - callStarted,
+          },
+          completion.usage,
+          completion.model,
+        );
         return completion;
       } catch (error) {
         const e = error as ProviderError;
-        endAttemptSpan(span, { label: attempt.label, provider: attempt.provider, model: attempt.model, status: e.status ?? 'network', error: e.message, duration_ms: services.clock.now() - callStarted });
+        endAttemptSpan(span, {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status: e.status ?? 'network',
+          error: e.message,
+          duration_ms: services.clock.now() - callStarted,
+        });
         throw error;
       }
     });
     if (!outcome.ok) throw failure(outcome);
     const cost = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
-    c.set('logFields', { ...c.get('logFields'), llm: outcome.attempt.label, attempts: outcome.records.length, usage: outcome.value.usage, cost_usd: cost });
+    c.set('logFields', {
+      ...c.get('logFields'),
+      llm: outcome.attempt.label,
+      attempts: outcome.records.length,
+      usage: outcome.value.usage,
+      cost_usd: cost,
+    });
     return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
   });
 
@@ -163,12 +212,22 @@ export function createChatRoute() {
     const breaker = new CircuitBreaker(services.kv, llm.routing.breaker);
     const outcome = await runAttempts(
       plan.attempts,
-      { routing: llm.routing, breaker, deadlineAt: services.clock.now() + llm.routing.deadline_ms, onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record) },
+      {
+        routing: llm.routing,
+        breaker,
+        deadlineAt: services.clock.now() + llm.routing.deadline_ms,
+        onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record),
+      },
       (attempt, signal) => (registry.get(attempt.provider)?.provider as ChatProvider).embed(request, { model: attempt.model, signal }),
     );
     if (!outcome.ok) throw failure(outcome);
     const usage = outcome.value.usage;
-    recordUsage(services.metrics, llm, outcome.attempt, usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } : undefined);
+    recordUsage(
+      services.metrics,
+      llm,
+      outcome.attempt,
+      usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } : undefined,
+    );
     return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
   });
 
@@ -203,7 +262,10 @@ export function createChatRoute() {
 
 function planError(reason: string): ApiError {
   return reason.startsWith('No available')
-    ? new ApiError('UNAVAILABLE', { detail: reason, hint: 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available' })
+    ? new ApiError('UNAVAILABLE', {
+        detail: reason,
+        hint: 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available',
+      })
     : new ApiError('BAD_REQUEST', { detail: reason, hint: 'GET /v1/models lists the aliases and models' });
 }
 

@@ -21,7 +21,13 @@ export function costOf(attempt: Attempt, usage: Usage | undefined): number | und
 }
 
 /** A span per attempt with the OpenTelemetry GenAI attributes. No prompt text. */
-export function startAttemptSpan(tracer: Tracer, attempt: Attempt, operation: 'chat' | 'embeddings', providerType: string, request?: { temperature?: number | null; max_tokens?: number | null }): Span {
+export function startAttemptSpan(
+  tracer: Tracer,
+  attempt: Attempt,
+  operation: 'chat' | 'embeddings',
+  providerType: string,
+  request?: { temperature?: number | null; max_tokens?: number | null },
+): Span {
   return tracer.startSpan(`${operation} ${attempt.model}`, {
     kind: SpanKind.CLIENT,
     attributes: {

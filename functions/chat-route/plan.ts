@@ -38,7 +38,10 @@ export function resolveTarget(config: ModelsConfig, target: string): { alias: st
     if (config.providers[provider] && model) {
       const configured = Object.entries(config.models).find(([, entry]) => entry.provider === provider && entry.model === model);
       if (configured) return { alias: configured[0], model: configured[1] };
-      return { alias: null, model: { provider, model, kind: 'chat', timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } } };
+      return {
+        alias: null,
+        model: { provider, model, kind: 'chat', timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
+      };
     }
   }
   return null;
@@ -72,9 +75,13 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
     const aliases = Object.entries(config.models)
       .filter(([, model]) => model.kind === input.kind)
       .map(([alias]) => alias);
-    return { ok: false, reason: `Unknown model "${input.target}"; use a task alias (${aliases.join(', ')}), a configured model name or provider/model` };
+    return {
+      ok: false,
+      reason: `Unknown model "${input.target}"; use a task alias (${aliases.join(', ')}), a configured model name or provider/model`,
+    };
   }
-  if (primary.model.kind !== input.kind) return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };
+  if (primary.model.kind !== input.kind)
+    return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };
 
   const candidates: Array<{ alias: string | null; model: ModelConfig }> = [primary];
   if (config.routing.fallback_enabled && input.kind === 'chat') {
@@ -106,6 +113,12 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
   if (!config.routing.fallback_enabled) usable = usable.slice(0, 1);
   return {
     ok: true,
-    attempts: usable.map((c) => ({ label: labelOf(c.alias, c.model), alias: c.alias, provider: c.model.provider, model: c.model.model, config: c.model })),
+    attempts: usable.map((c) => ({
+      label: labelOf(c.alias, c.model),
+      alias: c.alias,
+      provider: c.model.provider,
+      model: c.model.model,
+      config: c.model,
+    })),
   };
 }

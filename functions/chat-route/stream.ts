@@ -20,7 +20,12 @@ const aborted = (signal: AbortSignal) =>
  * Opens the provider's stream and waits for its first chunk, bounded by the attempt's signal (the
  * first-token timeout). Until that chunk the attempt loop may still fall back to another model.
  */
-export async function openStream(provider: ChatProvider, request: ChatRequest, attempt: Attempt, signal: AbortSignal): Promise<OpenedStream> {
+export async function openStream(
+  provider: ChatProvider,
+  request: ChatRequest,
+  attempt: Attempt,
+  signal: AbortSignal,
+): Promise<OpenedStream> {
   const upstream = new AbortController();
   const forward = () => upstream.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
@@ -118,6 +123,11 @@ export function sseResponse(options: {
   });
   return new Response(body, {
     status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...options.headers },
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      ...options.headers,
+    },
   });
 }

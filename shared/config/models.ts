@@ -27,7 +27,11 @@ const ModelSchema = z.object({
   weight: z.coerce.number().min(0).default(1),
   /** What the model can do; the cost strategy skips models that cannot serve a request. */
   supports: z
-    .object({ tools: z.boolean().default(true), json: z.boolean().default(true), context_tokens: z.coerce.number().int().positive().optional() })
+    .object({
+      tools: z.boolean().default(true),
+      json: z.boolean().default(true),
+      context_tokens: z.coerce.number().int().positive().optional(),
+    })
     .default({ tools: true, json: true }),
 });
 
@@ -45,7 +49,11 @@ const RoutingSchema = z.object({
   first_token_timeout_ms: z.coerce.number().int().min(100).default(15_000),
   idle_timeout_ms: z.coerce.number().int().min(100).default(30_000),
   breaker: z
-    .object({ failures: z.coerce.number().int().min(1).default(5), window_ms: positiveMs.default(30_000), cooldown_ms: positiveMs.default(30_000) })
+    .object({
+      failures: z.coerce.number().int().min(1).default(5),
+      window_ms: positiveMs.default(30_000),
+      cooldown_ms: positiveMs.default(30_000),
+    })
     .default({ failures: 5, window_ms: 30_000, cooldown_ms: 30_000 }),
   rate_limit: z.object({ requests_per_minute: z.coerce.number().int().min(0).default(600) }).default({ requests_per_minute: 600 }),
 });
@@ -67,15 +75,22 @@ export const ModelsConfigSchema = z
       }
     }
     for (const [index, alias] of config.routing.fallback_chain.entries()) {
-      if (!config.models[alias]) ctx.addIssue({ code: 'custom', path: ['routing', 'fallback_chain', index], message: `unknown model alias "${alias}"` });
+      if (!config.models[alias])
+        ctx.addIssue({ code: 'custom', path: ['routing', 'fallback_chain', index], message: `unknown model alias "${alias}"` });
     }
     for (const [name, provider] of Object.entries(config.providers)) {
       if (provider.enabled !== true) continue;
       const needsKey = provider.type !== 'openai_compatible';
-      if (needsKey && !provider.api_key) ctx.addIssue({ code: 'custom', path: ['providers', name, 'api_key'], message: 'the provider is enabled but has no API key' });
-      if (provider.type === 'azure' && !provider.endpoint) ctx.addIssue({ code: 'custom', path: ['providers', name, 'endpoint'], message: 'Azure needs its endpoint' });
+      if (needsKey && !provider.api_key)
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'api_key'], message: 'the provider is enabled but has no API key' });
+      if (provider.type === 'azure' && !provider.endpoint)
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'endpoint'], message: 'Azure needs its endpoint' });
       if (provider.type === 'openai_compatible' && !provider.base_url) {
-        ctx.addIssue({ code: 'custom', path: ['providers', name, 'base_url'], message: 'an OpenAI-compatible provider needs its base URL' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', name, 'base_url'],
+          message: 'an OpenAI-compatible provider needs its base URL',
+        });
       }
     }
   });

@@ -39,6 +39,7 @@ describe('redact', () => {
     const input = { message: 'hello world', prompt_tokens: 12, total_tokens: 20, model: 'gpt-4o', path: 'scratch/a.txt' };
     expect(redact(input)).toEqual(input);
     expect(isSecretKey('completion_tokens')).toBe(false);
+    expect(isSecretKey('prompt_tokens_details')).toBe(false);
     expect(isSecretKey('refresh_token')).toBe(true);
   });
 

@@ -33,7 +33,8 @@ const normalizeKey = (key: string): string => key.toLowerCase().replace(/[-_\s.]
 /** True when a field of this name must never be shown. */
 export function isSecretKey(key: string): boolean {
   const k = normalizeKey(key);
-  if (NOT_SECRET_KEYS.has(k) || k.endsWith('tokens')) return false;
+  // Token counts (prompt_tokens, prompt_tokens_details, …) are usage, not credentials.
+  if (NOT_SECRET_KEYS.has(k) || k.includes('tokens')) return false;
   return SECRET_KEY_PARTS.some((part) => k.includes(part));
 }
 

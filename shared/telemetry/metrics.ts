@@ -38,7 +38,12 @@ export const METRIC_FAMILIES = {
     help: 'Time from request to the first streamed chunk',
     labels: ['provider', 'model'],
   },
-  llmCost: { name: 'llm_cost_usd_total', type: 'counter', help: 'Estimated LLM cost in USD from configured prices', labels: ['provider', 'model'] },
+  llmCost: {
+    name: 'llm_cost_usd_total',
+    type: 'counter',
+    help: 'Estimated LLM cost in USD from configured prices',
+    labels: ['provider', 'model'],
+  },
   toolExecutions: { name: 'tool_executions_total', type: 'counter', help: 'Action (tool) executions', labels: ['tool_name', 'status'] },
   toolDuration: { name: 'tool_duration_seconds', type: 'histogram', help: 'Duration of action (tool) executions', labels: ['tool_name'] },
   agentRuns: { name: 'agent_runs_total', type: 'counter', help: 'Agent runs by final status', labels: ['agent_name', 'status'] },

@@ -18,7 +18,8 @@ const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderC
   openai: (name, config, fetch) => createOpenAIProvider({ name, type: 'openai', apiKey: config.api_key, baseURL: config.base_url, fetch }),
   azure: (name, config, fetch) =>
     createOpenAIProvider({ name, type: 'azure', apiKey: config.api_key, endpoint: config.endpoint, apiVersion: config.api_version, fetch }),
-  openai_compatible: (name, config, fetch) => createOpenAIProvider({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url, fetch }),
+  openai_compatible: (name, config, fetch) =>
+    createOpenAIProvider({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url, fetch }),
   gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
 };
 
@@ -27,7 +28,12 @@ export function createProviderRegistry(config: ModelsConfig, fetch: typeof globa
   const registry = new Map<string, ProviderEntry>();
   for (const [name, providerConfig] of Object.entries(config.providers)) {
     const reason = providerUnavailableReason(providerConfig);
-    registry.set(name, { name, config: providerConfig, reason, provider: reason ? null : FACTORIES[providerConfig.type](name, providerConfig, fetch) });
+    registry.set(name, {
+      name,
+      config: providerConfig,
+      reason,
+      provider: reason ? null : FACTORIES[providerConfig.type](name, providerConfig, fetch),
+    });
   }
   return registry;
 }

@@ -59,7 +59,12 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
       try {
         const model = sdk.getGenerativeModel({ model: call.model }, { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) });
         const result = await model.batchEmbedContents(
-          { requests: inputs.map((text) => ({ content: { role: 'user', parts: [{ text }] }, ...(request.dimensions ? { outputDimensionality: request.dimensions } : {}) })) },
+          {
+            requests: inputs.map((text) => ({
+              content: { role: 'user', parts: [{ text }] },
+              ...(request.dimensions ? { outputDimensionality: request.dimensions } : {}),
+            })),
+          },
           { signal: call.signal },
         );
         const tokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
@@ -95,15 +100,18 @@ async function* streamChunks(
   // Gemini repeats the running usage in every chunk: keep the last, never sum.
   let usage: UsageMetadata | undefined;
   let first = true;
+  let finished = false;
   try {
     for await (const response of result.stream) {
       if (response.usageMetadata) usage = response.usageMetadata;
+      if (response.candidates?.some((candidate) => candidate.finishReason)) finished = true;
       yield chunkFromGemini(response, call.model, id, created, newCallId, first);
       first = false;
     }
   } catch (error) {
     throw mapGeminiError(name, error);
   }
+  if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finishReason)', undefined);
   const total = usageOf(usage);
   if (total) yield { id, object: 'chat.completion.chunk', created, model: call.model, choices: [], usage: total };
 }
@@ -115,9 +123,14 @@ export function mapGeminiError(provider: string, error: unknown): ProviderError 
     return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
   }
   if (error instanceof GoogleGenerativeAIFetchError) {
-    const retryInfo = error.errorDetails?.find((detail) => String(detail['@type'] ?? '').endsWith('RetryInfo')) as { retryDelay?: string } | undefined;
+    const retryInfo = error.errorDetails?.find((detail) => String(detail['@type'] ?? '').endsWith('RetryInfo')) as
+      | { retryDelay?: string }
+      | undefined;
     const seconds = retryInfo?.retryDelay ? Number.parseFloat(retryInfo.retryDelay) : Number.NaN;
-    return new ProviderError(provider, error.message, error.status, { retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined, cause: error });
+    return new ProviderError(provider, error.message, error.status, {
+      retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,
+      cause: error,
+    });
   }
   if (error instanceof GoogleGenerativeAIResponseError) {
     // A blocked or unparsable response: the same request would fail again here; another model may answer.

@@ -183,14 +183,24 @@ function partsToMessage(parts: Part[] | undefined, newId: () => string): { text:
     const thought = (part as Part & { thought?: boolean }).thought;
     if (typeof part.text === 'string' && !thought) text += part.text;
     if (part.functionCall) {
-      toolCalls.push({ id: newId(), type: 'function', function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) } });
+      toolCalls.push({
+        id: newId(),
+        type: 'function',
+        function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
+      });
     }
   }
   return { text, toolCalls };
 }
 
 /** A whole Gemini response → an OpenAI chat.completion. */
-export function fromGemini(response: EnhancedGenerateContentResponse, model: string, id: string, created: number, newId: () => string): ChatCompletion {
+export function fromGemini(
+  response: EnhancedGenerateContentResponse,
+  model: string,
+  id: string,
+  created: number,
+  newId: () => string,
+): ChatCompletion {
   const choices = (response.candidates ?? []).map((candidate, index) => {
     const { text, toolCalls } = partsToMessage(candidate.content?.parts, newId);
     return {

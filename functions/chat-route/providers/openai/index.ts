@@ -37,7 +37,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     chat: async (request, call) => {
       try {
         const { stream: _stream, stream_options: _options, ...body } = request;
-        return await client.chat.completions.create({ ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false }, requestOptions(call));
+        return await client.chat.completions.create(
+          { ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false },
+          requestOptions(call),
+        );
       } catch (error) {
         throw mapOpenAIError(name, error);
       }
@@ -64,24 +67,38 @@ async function* streamChunks(
   try {
     stream = await client.chat.completions.create(
       // Usage always comes back (in the last chunk): token accounting needs it.
-      { ...(request as OpenAI.ChatCompletionCreateParamsStreaming), model: call.model, stream: true, stream_options: { include_usage: true } },
+      {
+        ...(request as OpenAI.ChatCompletionCreateParamsStreaming),
+        model: call.model,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       options,
     );
   } catch (error) {
     throw mapOpenAIError(name, error);
   }
+  // A connection cut mid-stream can end the SDK's iterator quietly: only a finish reason proves the
+  // answer is whole, so a stream without one is an error, never a short success.
+  let finished = false;
   try {
-    for await (const chunk of stream) yield chunk;
+    for await (const chunk of stream) {
+      if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
+      yield chunk;
+    }
   } catch (error) {
     throw mapOpenAIError(name, error);
   }
+  if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
 }
 
 /** SDK errors to one typed error; Retry-After (and OpenAI's retry-after-ms) kept. */
 export function mapOpenAIError(provider: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
-  if (error instanceof OpenAI.APIUserAbortError) return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
-  if (error instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError(provider, 'connection timed out', undefined, { timeout: true, cause: error });
+  if (error instanceof OpenAI.APIUserAbortError)
+    return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
+  if (error instanceof OpenAI.APIConnectionTimeoutError)
+    return new ProviderError(provider, 'connection timed out', undefined, { timeout: true, cause: error });
   if (error instanceof OpenAI.APIConnectionError) {
     const cause = (error.cause as { code?: string; message?: string } | undefined) ?? {};
     return new ProviderError(provider, `connection failed: ${cause.code ?? cause.message ?? error.message}`, undefined, { cause: error });

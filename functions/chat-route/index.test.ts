@@ -1,0 +1,265 @@
+import type OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Behaviour, fixture, startFakeLLM } from '../../test/support/fake-llm.js';
+import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
+
+const agentKey = `myca_${'c3'.repeat(16)}`;
+const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
+const hello = [{ role: 'user', content: 'hello' }];
+
+/** Reads an SSE body into its events (`data` payloads with their `event` names). */
+async function readSse(response: Response) {
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
+}
+
+describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
+  let llm: Awaited<ReturnType<typeof startFakeLLM>>;
+  let app: RuntimeHandle;
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.fetch(path, { method: 'POST', headers: { ...auth, ...headers }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    llm = await startFakeLLM();
+    app = await startRuntime(runtime, {
+      MYCA_API_KEYS: `planner:agent:${agentKey}`,
+      OPENAI_API_KEY: 'test-openai-key',
+      OPENAI_BASE_URL: `${llm.url}/v1`,
+      GEMINI_API_KEY: 'test-gemini-key',
+      GEMINI_BASE_URL: llm.url,
+      LLM_BACKOFF_MS: '10',
+      LLM_BREAKER_FAILURES: '100',
+      LLM_FIRST_TOKEN_TIMEOUT_MS: '1500',
+      LLM_IDLE_TIMEOUT_MS: '400',
+    });
+  });
+  afterEach(() => llm.reset());
+  afterAll(async () => {
+    await app?.close();
+    await llm?.close();
+  });
+
+  it('routes a task alias to its model and answers in OpenAI’s shape', async () => {
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as OpenAI.ChatCompletion;
+    expect(body.choices[0]?.message.content).toBe('Hello! How can I assist you today?');
+    expect(body.usage?.total_tokens).toBe(29);
+    expect(response.headers.get('x-myca-provider')).toBe('openai');
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o');
+    expect(response.headers.get('x-myca-attempts')).toBe('1');
+    expect(llm.requests[0]).toMatchObject({ path: '/v1/chat/completions', model: 'gpt-4o' });
+    // The model's configured defaults fill what the caller left out; the key is the provider's.
+    expect(llm.requests[0]?.body).toMatchObject({ temperature: 0.2, max_tokens: 4096 });
+    expect(llm.requests[0]?.headers.authorization).toBe('Bearer test-openai-key');
+    expect(llm.requests[0]?.headers['x-correlation-id']).toBe(response.headers.get('x-correlation-id'));
+  });
+
+  it('lets x-myca-task pick the alias, and accepts provider/model', async () => {
+    await post('/v1/chat/completions', { model: 'anything', messages: hello }, { 'x-myca-task': 'execution' });
+    expect(llm.requests.at(-1)?.model).toBe('gpt-4o-mini');
+    await post('/v1/chat/completions', { model: 'openai/gpt-4.1-nano', messages: hello });
+    expect(llm.requests.at(-1)?.model).toBe('gpt-4.1-nano');
+  });
+
+  it('refuses an unknown model and a bad body with a clear 400, calling nobody', async () => {
+    const unknown = await post('/v1/chat/completions', { model: 'no-such-model', messages: hello });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ code: 'BAD_REQUEST', detail: expect.stringContaining('planning') });
+    const bad = await post('/v1/chat/completions', { model: 'planning', messages: [] });
+    expect(bad.status).toBe(400);
+    expect(llm.requests).toHaveLength(0);
+  });
+
+  it('falls back to the next model on a 500, after retrying', async () => {
+    const failing: Behaviour = { status: 500, body: JSON.parse(fixture('openai-error-500.json')) };
+    llm.always('gpt-4o', failing);
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o-mini');
+    expect(response.headers.get('x-myca-attempts')).toBe('3');
+    expect(llm.requests.map((r) => r.model)).toEqual(['gpt-4o', 'gpt-4o', 'gpt-4o-mini']);
+  });
+
+  it('honours Retry-After on a 429 and then succeeds on the same model', async () => {
+    llm.queue('gpt-4o', { status: 429, body: JSON.parse(fixture('openai-error-429.json')), headers: { 'retry-after': '0.3' } });
+    const started = performance.now();
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(280);
+  });
+
+  it('does not fall back when the provider says the request itself is bad (400)', async () => {
+    llm.always('gpt-4o', { status: 400, body: JSON.parse(fixture('openai-error-400.json')) });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { detail: string; attempts: unknown[] };
+    expect(body.detail).toContain('temperature');
+    expect(body.attempts).toHaveLength(1);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  it('returns 502 with a summary of every attempt when all fail', async () => {
+    llm.always('*', { status: 503, body: { error: { message: 'overloaded' } } });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { code: string; attempts: Array<{ label: string; status: number; duration_ms: number }> };
+    expect(body.code).toBe('BAD_GATEWAY');
+    expect(body.attempts.map((a) => a.label)).toEqual([
+      'planning/openai/gpt-4o',
+      'planning/openai/gpt-4o',
+      'execution/openai/gpt-4o-mini',
+      'execution/openai/gpt-4o-mini',
+      'fast/gemini/gemini-2.0-flash',
+      'fast/gemini/gemini-2.0-flash',
+    ]);
+    expect(body.attempts.every((a) => a.status === 503 && a.duration_ms >= 0)).toBe(true);
+  });
+
+  it('streams SSE chunks ending with usage and [DONE]', async () => {
+    const response = await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const events = await readSse(response);
+    expect(events.at(-1)?.data).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data) as OpenAI.ChatCompletionChunk);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello there');
+    expect(chunks.at(-1)?.usage?.total_tokens).toBe(11);
+    expect(llm.requests[0]?.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('falls back before the first byte when a stream fails to start', async () => {
+    llm.always('gpt-4o', { status: 500 });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello, stream: true });
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o-mini');
+    expect((await readSse(response)).at(-1)?.data).toBe('[DONE]');
+  });
+
+  it('falls back when a stream sends nothing before the first-token timeout', async () => {
+    llm.always('gpt-4o', { hang: true });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o-mini');
+  });
+
+  it('never makes a cut stream look like success: error event, no [DONE], no fallback after the first byte', async () => {
+    const first = fixture('openai-chat-stream.jsonl').trim().split('\n').slice(0, 2);
+    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, then: 'drop' });
+    const dropped = await readSse(await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true }));
+    expect(dropped.at(-1)?.event).toBe('error');
+    expect(JSON.parse(dropped.at(-1)?.data ?? '{}')).toMatchObject({ error: { code: 'stream_interrupted' } });
+    expect(dropped.some((e) => e.data === '[DONE]')).toBe(false);
+
+    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, then: 'hang' });
+    const silent = await readSse(await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true }));
+    expect(silent.at(-1)?.event).toBe('error');
+    expect(silent.at(-1)?.data).toContain('sent nothing');
+    expect(llm.requests.filter((r) => r.model !== 'gpt-4o-mini')).toHaveLength(0);
+  });
+
+  it('translates to and from Gemini, streaming included, counting usage once', async () => {
+    const response = await post('/v1/chat/completions', {
+      model: 'fast',
+      messages: [
+        { role: 'system', content: 'You are a mycologist.' },
+        { role: 'user', content: 'What is mycelium?' },
+      ],
+    });
+    const body = (await response.json()) as OpenAI.ChatCompletion;
+    expect(body.choices[0]).toMatchObject({
+      message: { role: 'assistant', content: 'Mycelium is the vegetative part of a fungus.' },
+      finish_reason: 'stop',
+    });
+    // Thinking tokens count as completion tokens, once; cached ones are detailed, not added.
+    expect(body.usage).toMatchObject({
+      prompt_tokens: 12,
+      completion_tokens: 15,
+      total_tokens: 27,
+      prompt_tokens_details: { cached_tokens: 4 },
+    });
+    const sent = llm.requests[0];
+    expect(sent?.path).toBe('/v1beta/models/gemini-2.0-flash:generateContent');
+    expect(sent?.body).toMatchObject({
+      systemInstruction: { parts: [{ text: 'You are a mycologist.' }] },
+      contents: [{ role: 'user', parts: [{ text: 'What is mycelium?' }] }],
+    });
+
+    const events = await readSse(await post('/v1/chat/completions', { model: 'fast', messages: hello, stream: true }));
+    const chunks = events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data) as OpenAI.ChatCompletionChunk);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Mycelium grows underground.');
+    // Gemini repeats the running usage in every chunk; the total is the last one, not the sum.
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 });
+    expect(chunks.filter((c) => c.usage)).toHaveLength(1);
+    expect(events.at(-1)?.data).toBe('[DONE]');
+  });
+
+  it('translates tools and tool calls with Gemini both ways', async () => {
+    const response = await post('/v1/chat/completions', {
+      model: 'fast',
+      messages: [
+        { role: 'user', content: 'Find oyster mushrooms' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_species', arguments: '{"genus":"Agaricus"}' } }],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: '{"count": 3}' },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_species',
+            description: 'Look up species',
+            parameters: { type: 'object', properties: { genus: { type: 'string' } } },
+          },
+        },
+      ],
+      tool_choice: 'required',
+    });
+    const body = (await response.json()) as OpenAI.ChatCompletion;
+    expect(body.choices[0]?.finish_reason).toBe('tool_calls');
+    const call = body.choices[0]?.message.tool_calls?.[0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(call.function).toEqual({ name: 'get_species', arguments: '{"genus":"Pleurotus"}' });
+    expect(call.id).toMatch(/^call_/);
+    const sent = llm.requests[0]?.body as Record<string, unknown>;
+    expect(sent.tools).toEqual([
+      {
+        functionDeclarations: [
+          {
+            name: 'get_species',
+            description: 'Look up species',
+            parameters: { type: 'object', properties: { genus: { type: 'string' } } },
+          },
+        ],
+      },
+    ]);
+    expect(sent.toolConfig).toEqual({ functionCallingConfig: { mode: 'ANY' } });
+    expect(sent.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Find oyster mushrooms' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'get_species', args: { genus: 'Agaricus' } } }] },
+      { role: 'function', parts: [{ functionResponse: { name: 'get_species', response: { count: 3 } } }] },
+    ]);
+  });
+
+  it('serves embeddings through the embedding alias', async () => {
+    const response = await post('/v1/embeddings', { input: 'spores' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as OpenAI.CreateEmbeddingResponse;
+    expect(body.data[0]?.embedding).toHaveLength(3);
+    expect(llm.requests[0]).toMatchObject({ path: '/v1/embeddings', model: 'text-embedding-3-small' });
+  });
+
+  it('lists aliases with provider and availability', async () => {
+    const response = await app.fetch('/v1/models', { headers: auth });
+    const body = (await response.json()) as {
+      data: Array<{ id: string; myca: { provider: string; available: boolean; reason?: string } }>;
+    };
+    expect(body.data.map((m) => m.id)).toEqual(['planning', 'execution', 'fast', 'embedding']);
+    expect(body.data.every((m) => m.myca.available)).toBe(true);
+  });
+});

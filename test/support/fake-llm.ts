@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../shared/runtime/node-config.js';
+
+const FIXTURES = join(ROOT_DIR, 'functions', 'chat-route', '__fixtures__');
+export const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
+const lines = (name: string) => fixture(name).trim().split('\n');
+
+/** What the fake does for a matching request. Without a rule it replays the recorded fixtures. */
+export type Behaviour =
+  | { status: number; body?: unknown; headers?: Record<string, string> }
+  | { hang: true }
+  | { refuse: true }
+  | { sse: string[]; delayMs?: number; then?: 'end' | 'hang' | 'drop' }
+  | { delayMs: number };
+
+export interface RecordedRequest {
+  path: string;
+  model: string;
+  stream: boolean;
+  body: Record<string, unknown>;
+  headers: IncomingMessage['headers'];
+}
+
+/**
+ * One loopback server speaking both wire formats the gateway uses: OpenAI (`/v1/chat/completions`,
+ * `/v1/embeddings`, Azure's `/openai/deployments/<d>/…`) and Gemini (`/v1beta/models/<m>:…`).
+ * Responses are the recorded fixtures in functions/chat-route/__fixtures__.
+ */
+export async function startFakeLLM() {
+  const requests: RecordedRequest[] = [];
+  const rules: Array<{ model: string; behaviours: Behaviour[]; sticky: boolean }> = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      const path = request.url ?? '/';
+      const gemini = /\/v1beta\/models\/([^:]+):(\w+)/.exec(path);
+      const azure = /\/openai\/deployments\/([^/]+)\//.exec(path);
+      const model = gemini?.[1] ?? azure?.[1] ?? String(body.model ?? '');
+      const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
+      requests.push({ path, model, stream, body, headers: request.headers });
+      const rule = rules.find((r) => r.model === model || r.model === '*');
+      let behaviour: Behaviour | undefined;
+      if (rule) {
+        behaviour = rule.sticky ? rule.behaviours[0] : rule.behaviours.shift();
+        if (!rule.sticky && rule.behaviours.length === 0) rules.splice(rules.indexOf(rule), 1);
+      }
+      void respond(response, request, { path, model, stream, body, gemini: Boolean(gemini), geminiMethod: gemini?.[2] }, behaviour);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    requests,
+    /** The next `behaviours.length` requests for `model` get these, in order. */
+    queue(model: string, ...behaviours: Behaviour[]) {
+      rules.push({ model, behaviours, sticky: false });
+    },
+    /** Every request for `model` gets this until reset. */
+    always(model: string, behaviour: Behaviour) {
+      rules.push({ model, behaviours: [behaviour], sticky: true });
+    },
+    reset() {
+      rules.length = 0;
+      requests.length = 0;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Parsed {
+  path: string;
+  model: string;
+  stream: boolean;
+  body: Record<string, unknown>;
+  gemini: boolean;
+  geminiMethod: string | undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function respond(
+  response: ServerResponse,
+  request: IncomingMessage,
+  parsed: Parsed,
+  behaviour: Behaviour | undefined,
+): Promise<void> {
+  if (behaviour && 'hang' in behaviour) return; // never answers
+  if (behaviour && 'refuse' in behaviour) {
+    request.socket.destroy();
+    return;
+  }
+  if (behaviour && 'status' in behaviour) {
+    response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
+    response.end(JSON.stringify(behaviour.body ?? { error: { message: `status ${behaviour.status}` } }));
+    return;
+  }
+  if (behaviour && 'delayMs' in behaviour && !('sse' in behaviour)) await sleep(behaviour.delayMs);
+  if (behaviour && 'sse' in behaviour)
+    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.then ?? 'end', parsed.gemini);
+
+  if (parsed.gemini) {
+    if (parsed.geminiMethod === 'batchEmbedContents') {
+      const all = JSON.parse(fixture('gemini-embeddings.json')) as { embeddings: unknown[] };
+      const count = (parsed.body.requests as unknown[] | undefined)?.length ?? 1;
+      return json(response, { embeddings: all.embeddings.slice(0, count) });
+    }
+    if (parsed.stream) return writeSse(response, lines('gemini-stream.jsonl'), 0, 'end', true);
+    return json(response, JSON.parse(fixture(parsed.body.tools ? 'gemini-function-call.json' : 'gemini-generate.json')));
+  }
+  if (parsed.path.includes('/embeddings')) {
+    const recorded = JSON.parse(fixture('openai-embeddings.json')) as { data: Array<{ embedding: number[] | string }> };
+    // As OpenAI does: base64 of little-endian float32 when asked (the SDK asks by default).
+    if (parsed.body.encoding_format === 'base64') {
+      for (const item of recorded.data)
+        item.embedding = Buffer.from(new Float32Array(item.embedding as number[]).buffer).toString('base64');
+    }
+    return json(response, { ...recorded, model: parsed.model });
+  }
+  if (parsed.stream) {
+    const chunks = lines('openai-chat-stream.jsonl').map((line) => JSON.stringify({ ...JSON.parse(line), model: parsed.model }));
+    return writeSse(response, [...chunks, '[DONE]'], 0, 'end', false);
+  }
+  return json(response, { ...JSON.parse(fixture('openai-chat.json')), model: parsed.model });
+}
+
+function json(response: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+async function writeSse(
+  response: ServerResponse,
+  events: string[],
+  delayMs: number,
+  then: 'end' | 'hang' | 'drop',
+  gemini: boolean,
+): Promise<void> {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const event of events) {
+    response.write(`data: ${event}${gemini ? '\r\n\r\n' : '\n\n'}`);
+    if (delayMs) await sleep(delayMs);
+  }
+  if (then === 'end') response.end();
+  else if (then === 'drop') response.socket?.destroy();
+  // 'hang': keep the connection open and silent.
+}
