@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OTHER_ENV_VARS } from '../shared/config/index.js';
+import { isSecretKey } from '../shared/redact/index.js';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 
 const configDir = join(ROOT_DIR, 'config');
@@ -59,7 +60,7 @@ describe('.env.example', () => {
       m[1],
       m[2],
     ])) {
-      if (/KEY|TOKEN|SECRET|PASSWORD/.test(name ?? '')) expect(value, name).toBe('');
+      if (isSecretKey(name ?? '')) expect(value, name).toBe('');
     }
   });
 });

@@ -148,13 +148,13 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
 
   it('never makes a cut stream look like success: error event, no [DONE], no fallback after the first byte', async () => {
     const first = fixture('openai-chat-stream.jsonl').trim().split('\n').slice(0, 2);
-    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, then: 'drop' });
+    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, after: 'drop' });
     const dropped = await readSse(await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true }));
     expect(dropped.at(-1)?.event).toBe('error');
     expect(JSON.parse(dropped.at(-1)?.data ?? '{}')).toMatchObject({ error: { code: 'stream_interrupted' } });
     expect(dropped.some((e) => e.data === '[DONE]')).toBe(false);
 
-    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, then: 'hang' });
+    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, after: 'hang' });
     const silent = await readSse(await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true }));
     expect(silent.at(-1)?.event).toBe('error');
     expect(silent.at(-1)?.data).toContain('sent nothing');

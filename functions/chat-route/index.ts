@@ -91,7 +91,7 @@ export function createChatRoute() {
     const breaker = new CircuitBreaker(services.kv, llm.routing.breaker);
     const started = services.clock.now();
     const deadlineAt = started + llm.routing.deadline_ms;
-    const providerOf = (attempt: Attempt) => registry.get(attempt.provider)?.provider as ChatProvider;
+    const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
     const loop = {
       routing: llm.routing,
       breaker,
@@ -218,7 +218,7 @@ export function createChatRoute() {
         deadlineAt: services.clock.now() + llm.routing.deadline_ms,
         onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record),
       },
-      (attempt, signal) => (registry.get(attempt.provider)?.provider as ChatProvider).embed(request, { model: attempt.model, signal }),
+      (attempt, signal) => providerIn(registry, attempt).embed(request, { model: attempt.model, signal }),
     );
     if (!outcome.ok) throw failure(outcome);
     const usage = outcome.value.usage;
@@ -258,6 +258,13 @@ export function createChatRoute() {
   });
 
   return app;
+}
+
+/** The plan only holds attempts whose provider is available, so this always finds one. */
+function providerIn(registry: ProviderRegistry, attempt: Attempt): ChatProvider {
+  const provider = registry.get(attempt.provider)?.provider;
+  if (!provider) throw new Error(`provider ${attempt.provider} is not available`);
+  return provider;
 }
 
 function planError(reason: string): ApiError {

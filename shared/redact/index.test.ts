@@ -40,6 +40,8 @@ describe('redact', () => {
     expect(redact(input)).toEqual(input);
     expect(isSecretKey('completion_tokens')).toBe(false);
     expect(isSecretKey('prompt_tokens_details')).toBe(false);
+    expect(isSecretKey('first_token_timeout_ms')).toBe(false);
+    expect(isSecretKey('UPSTASH_REDIS_REST_TOKEN')).toBe(true);
     expect(isSecretKey('refresh_token')).toBe(true);
   });
 

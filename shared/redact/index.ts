@@ -20,6 +20,7 @@ const SECRET_KEY_PARTS = [
   'cookie',
   'privatekey',
   'credential',
+  'credentials',
   'sessionid',
   'clientsecret',
   'accesskey',
@@ -35,7 +36,9 @@ export function isSecretKey(key: string): boolean {
   const k = normalizeKey(key);
   // Token counts (prompt_tokens, prompt_tokens_details, …) are usage, not credentials.
   if (NOT_SECRET_KEYS.has(k) || k.includes('tokens')) return false;
-  return SECRET_KEY_PARTS.some((part) => k.includes(part));
+  // A secret word at either end of the name (`api_key`, `x-api-key`, `upstash_token`, `password_hash`),
+  // not in the middle (`first_token_timeout_ms` is a setting, not a token).
+  return SECRET_KEY_PARTS.some((part) => k.startsWith(part) || k.endsWith(part));
 }
 
 /**

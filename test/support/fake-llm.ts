@@ -13,7 +13,7 @@ export type Behaviour =
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { hang: true }
   | { refuse: true }
-  | { sse: string[]; delayMs?: number; then?: 'end' | 'hang' | 'drop' }
+  | { sse: string[]; delayMs?: number; after?: 'end' | 'hang' | 'drop' }
   | { delayMs: number };
 
 export interface RecordedRequest {
@@ -106,7 +106,7 @@ async function respond(
   }
   if (behaviour && 'delayMs' in behaviour && !('sse' in behaviour)) await sleep(behaviour.delayMs);
   if (behaviour && 'sse' in behaviour)
-    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.then ?? 'end', parsed.gemini);
+    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.after ?? 'end', parsed.gemini);
 
   if (parsed.gemini) {
     if (parsed.geminiMethod === 'batchEmbedContents') {
@@ -143,7 +143,7 @@ async function writeSse(
   response: ServerResponse,
   events: string[],
   delayMs: number,
-  then: 'end' | 'hang' | 'drop',
+  after: 'end' | 'hang' | 'drop',
   gemini: boolean,
 ): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -151,7 +151,7 @@ async function writeSse(
     response.write(`data: ${event}${gemini ? '\r\n\r\n' : '\n\n'}`);
     if (delayMs) await sleep(delayMs);
   }
-  if (then === 'end') response.end();
-  else if (then === 'drop') response.socket?.destroy();
+  if (after === 'end') response.end();
+  else if (after === 'drop') response.socket?.destroy();
   // 'hang': keep the connection open and silent.
 }
