@@ -106,7 +106,7 @@ export function sseResponse(options: {
         } else if (next.done) finish(controller);
         else emit(controller, next.value);
       } catch (error) {
-        finish(controller, error instanceof Error ? error.message : String(error));
+        finish(controller, `the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         clearTimeout(timer);
       }

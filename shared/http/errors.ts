@@ -34,6 +34,8 @@ export interface Problem {
   code: ErrorCode;
   correlation_id: string;
   hint?: string;
+  /** The same in OpenAI's error shape, so OpenAI clients show it. */
+  error: { message: string; type: string; code: ErrorCode };
   [extension: string]: unknown;
 }
 
@@ -76,6 +78,8 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
     correlation_id: c.get('correlationId') ?? '',
     ...(error.hint ? { hint: error.hint } : {}),
     ...error.extra,
+    // OpenAI's SDKs read `error.message`: with this member their exceptions carry our detail.
+    error: { message: error.hint ? `${error.message} (${error.hint})` : error.message, type: error.code.toLowerCase(), code: error.code },
   };
   const headers = new Headers(error.headers);
   headers.set('content-type', 'application/problem+json');

@@ -41,7 +41,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   if (name === 'node') {
-    const config = loadConfig({ env: fullEnv, files: readConfigFiles({}) });
+    const config = loadConfig({ env: fullEnv, files: readConfigFiles(fullEnv) });
     const spans = new InMemorySpanExporter();
     const telemetry = createNodeTelemetry({
       serviceName: 'myca-test',
