@@ -1,4 +1,5 @@
 import type { TracerProvider } from '@opentelemetry/api';
+import type { HttpClient } from '../functions/chat-route/providers/http.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
 import type { ApiKeyStore } from './http/auth.js';
@@ -35,6 +36,8 @@ export interface Services {
   clock: Clock;
   /** Outbound fetch; adds the correlation headers of the current request. */
   fetch: typeof fetch;
+  /** A faster raw HTTP client for LLM providers where the runtime has one (Node: undici). */
+  llmHttp?: HttpClient;
   auth: ApiKeyStore;
   /** Renders the Prometheus text (Node only; null where metrics live elsewhere). */
   renderMetrics: (() => Promise<string>) | null;

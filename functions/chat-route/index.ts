@@ -4,6 +4,7 @@ import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
+import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { type AttemptOutcome, runAttempts } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
 import { type ChatRequest, ChatRequestSchema, EmbeddingsRequestSchema, type ModelList } from './contract.js';
@@ -21,7 +22,7 @@ const registries = new WeakMap<ModelsConfig, ProviderRegistry>();
 function registryFor(services: Services): ProviderRegistry {
   let registry = registries.get(services.config.llm);
   if (!registry) {
-    registry = createProviderRegistry(services.config.llm, services.fetch);
+    registry = createProviderRegistry(services.config.llm, { fetch: services.fetch, http: services.llmHttp });
     registries.set(services.config.llm, registry);
   }
   return registry;
@@ -162,7 +163,7 @@ export function createChatRoute() {
       const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
       const callStarted = services.clock.now();
       try {
-        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), { model: attempt.model, signal });
+        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), { model: attempt.model, signal, headers: correlationHeaders() });
         endAttemptSpan(
           span,
           {
@@ -218,7 +219,7 @@ export function createChatRoute() {
         deadlineAt: services.clock.now() + llm.routing.deadline_ms,
         onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record),
       },
-      (attempt, signal) => providerIn(registry, attempt).embed(request, { model: attempt.model, signal }),
+      (attempt, signal) => providerIn(registry, attempt).embed(request, { model: attempt.model, signal, headers: correlationHeaders() }),
     );
     if (!outcome.ok) throw failure(outcome);
     const usage = outcome.value.usage;

@@ -7,7 +7,7 @@ import { createProviderRegistry } from './providers/registry.js';
 const keys = { OPENAI_API_KEY: 'k', GEMINI_API_KEY: 'k' };
 const setup = (env: Record<string, string> = {}) => {
   const config = loadConfig({ env: { ...keys, ...env }, files: readConfigFiles({}) }).llm;
-  return { config, registry: createProviderRegistry(config, fetch) };
+  return { config, registry: createProviderRegistry(config, { fetch }) };
 };
 const labels = (result: ReturnType<typeof planAttempts>) => (result.ok ? result.attempts.map((a) => a.label) : result.reason);
 
@@ -57,7 +57,7 @@ describe('planAttempts', () => {
 
   it('leaves out providers without keys, and says so when none is left', () => {
     const config = loadConfig({ env: { GEMINI_API_KEY: 'k' }, files: readConfigFiles({}) }).llm;
-    const registry = createProviderRegistry(config, fetch);
+    const registry = createProviderRegistry(config, { fetch });
     expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat' }))).toEqual(['fast/gemini/gemini-2.0-flash']);
     expect(labels(planAttempts(config, registry, { target: 'embedding', kind: 'embedding' }))).toMatch(/No available model.*openai: no API key/);
   });

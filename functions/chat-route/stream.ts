@@ -1,3 +1,4 @@
+import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
 import type { ChatProvider } from './providers/types.js';
@@ -29,7 +30,7 @@ export async function openStream(
   const upstream = new AbortController();
   const forward = () => upstream.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
-  const iterator = provider.stream(request, { model: attempt.model, signal: upstream.signal })[Symbol.asyncIterator]();
+  const iterator = provider.stream(request, { model: attempt.model, signal: upstream.signal, headers: correlationHeaders() })[Symbol.asyncIterator]();
   try {
     const first = await Promise.race([iterator.next(), aborted(signal)]);
     if (first.done) throw new Error('the provider closed the stream before sending anything');

@@ -1,3 +1,4 @@
+import type { HttpClient } from '../../functions/chat-route/providers/http.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
 import { createApiKeyStore } from '../http/auth.js';
@@ -10,6 +11,7 @@ import { createCorrelatedFetch } from '../telemetry/correlation.js';
 import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import { createQdrantStore } from '../vector/qdrant.js';
 import { VERSION } from '../version.js';
+import { createUndiciHttp } from './undici-http.js';
 
 export interface NodeServiceParts {
   config: Config;
@@ -20,6 +22,8 @@ export interface NodeServiceParts {
   apiKeys: Config['apiKeys'];
   kv?: KeyValueStore;
   fetch?: typeof fetch;
+  /** The raw HTTP client for LLM providers (an undici keep-alive pool by default). */
+  llmHttp?: HttpClient;
 }
 
 /** Builds the Node server's Services from its parts; the app never sees how they were made. */
@@ -46,6 +50,7 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     tracerProvider: parts.telemetry.tracerProvider,
     clock: systemClock,
     fetch: outbound,
+    llmHttp: parts.llmHttp ?? createUndiciHttp(),
     auth: await createApiKeyStore(parts.apiKeys),
     renderMetrics: parts.telemetry.renderMetrics,
   };

@@ -78,21 +78,26 @@ export function currentTraceparent(fallbackTraceId?: string): string | undefined
   return traceId ? `00-${traceId}-${randomHex(8)}-01` : undefined;
 }
 
+/** `traceparent` (+ `tracestate`) and `x-correlation-id` of the request this code runs in. */
+export function correlationHeaders(): Record<string, string> {
+  const correlationId = activeCorrelationId();
+  if (!correlationId) return {};
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const traceparent = carrier.traceparent ?? currentTraceparent();
+  return { ...carrier, ...(traceparent ? { traceparent } : {}), 'x-correlation-id': correlationId };
+}
+
 /**
  * Wraps a fetch so every outbound call carries `traceparent` and `x-correlation-id` of the request
  * it runs in. Headers the caller set win.
  */
 export function createCorrelatedFetch(base: typeof fetch): typeof fetch {
   const correlatedFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const correlationId = activeCorrelationId();
-    if (!correlationId) return base(input, init);
+    const extra = correlationHeaders();
+    if (!extra['x-correlation-id']) return base(input, init);
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    const traceparent = carrier.traceparent ?? currentTraceparent();
-    if (traceparent && !headers.has('traceparent')) headers.set('traceparent', traceparent);
-    if (carrier.tracestate && !headers.has('tracestate')) headers.set('tracestate', carrier.tracestate);
-    if (!headers.has('x-correlation-id')) headers.set('x-correlation-id', correlationId);
+    for (const [name, value] of Object.entries(extra)) if (!headers.has(name)) headers.set(name, value);
     return base(input, { ...init, headers });
   };
   return correlatedFetch as typeof fetch;

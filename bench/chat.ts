@@ -1,0 +1,164 @@
+/**
+ * `npm run bench:chat`: requests/s, p50/p99 latency, CPU ms per request and peak RSS of
+ *   (a) the fake upstream alone, (b) a bare node:http keep-alive pass-through proxy (the floor),
+ *   (c) MYCA Edge's /v1/chat/completions on the Node server,
+ * non-stream and stream, 50 connections, everything on 127.0.0.1, each server and the load
+ * generator (autocannon) in its own process. Prints one table.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../shared/runtime/node-config.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const KEY = `myca_${'b'.repeat(40)}`;
+const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+}
+
+function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1].startsWith('http') ? match[1] : `http://127.0.0.1:${match[1]}` });
+      }
+    };
+    // Keep draining after start: the server logs a line per request and must never block on a full pipe.
+    child.stdout?.on('data', (chunk: Buffer) => (output.length < 100_000 ? onData(chunk) : undefined));
+    child.stderr?.on('data', (chunk: Buffer) => (output.length < 100_000 ? onData(chunk) : undefined));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output}`)));
+  });
+}
+
+/** A process and all its descendants (tsx runs the real server in a child process). */
+function tree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i] as number) ?? []));
+  return out;
+}
+
+/** utime+stime of a process tree in ms (Linux /proc; clock ticks are 100 Hz here). */
+function cpuMs(pid: number): number {
+  return tree(pid).reduce((sum, p) => {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+  }, 0);
+}
+/** The largest peak RSS in a process tree, MB. */
+function peakRssMb(pid: number): number {
+  return Math.max(
+    ...tree(pid).map((p) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024),
+  );
+}
+
+interface Row {
+  target: string;
+  mode: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuPerRequest: number;
+  rssMb: number;
+  errors: number;
+}
+
+async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<Row, 'target' | 'mode'>> {
+  const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }], ...(stream ? { stream: true } : {}) });
+  const args = ['-c', String(CONNECTIONS), '-d', String(SECONDS), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${KEY}`, '-b', body, '-j', url];
+  const before = pids.map(cpuMs);
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(bin('autocannon'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`autocannon exited ${code}`))));
+  });
+  const result = JSON.parse(output) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
+  const cpu = pids.reduce((sum, pid, index) => sum + cpuMs(pid) - (before[index] ?? 0), 0);
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0,
+    rssMb: Math.max(...pids.map(peakRssMb)),
+    errors: result.errors + result.non2xx,
+  };
+}
+
+async function unloadedLatency(url: string, samples = 300): Promise<number> {
+  const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }] });
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body });
+    await response.arrayBuffer();
+    if (i >= 50) times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? 0;
+}
+
+const upstream = await start(bin('tsx'), ['bench/upstream.ts'], {}, /LISTENING (\d+)/);
+const proxy = await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/);
+const myca = await start(
+  bin('tsx'),
+  ['shared/runtime/main.ts'],
+  {
+    PORT: '0',
+    MYCA_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    MYCA_API_KEYS: `bench:agent:${KEY}`,
+    OPENAI_API_KEY: 'bench',
+    OPENAI_BASE_URL: `${upstream.url}/v1`,
+    LLM_RATE_LIMIT_RPM: '0',
+    ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
+  },
+  /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
+);
+
+const rows: Row[] = [];
+const upstreamPid = upstream.child.pid as number;
+try {
+  const targets: Array<[string, string, number[]]> = [
+    ['(a) upstream direct', `${upstream.url}/v1/chat/completions`, [upstreamPid]],
+    ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
+    ['(c) MYCA Edge', `${myca.url}/v1/chat/completions`, [myca.child.pid as number]],
+  ];
+  const unloaded = new Map<string, number>();
+  for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
+  for (const stream of [false, true]) {
+    for (const [name, url, pids] of targets) rows.push({ target: name, mode: stream ? 'stream' : 'json', ...(await load(url, stream, pids)) });
+  }
+  console.log(`\nchat benchmark: ${CONNECTIONS} connections, ${SECONDS} s per row, loopback; CPU and RSS are of the server process named (not the upstream)\n`);
+  console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    console.log(`| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`);
+  }
+  const direct = unloaded.get('(a) upstream direct') ?? 0;
+  console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);
+  console.log(`added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms`);
+} finally {
+  for (const server of [myca, proxy, upstream]) server.child.kill('SIGTERM');
+}

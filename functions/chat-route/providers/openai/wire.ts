@@ -1,0 +1,125 @@
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
+import type { HttpClient, HttpResponse } from '../http.js';
+import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
+import type { OpenAIProviderOptions } from './index.js';
+
+/**
+ * OpenAI's wire format spoken directly over an {@link HttpClient}: the Node server's path, where the
+ * SDK's fetch-and-web-streams machinery would cost several times the proxying itself. Same
+ * requests, same errors and the same stream guarantees as the SDK adapter beside it.
+ */
+export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http: HttpClient }): ChatProvider {
+  const { name, http } = options;
+  const azure = options.type === 'azure';
+  const base = (azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')) as string;
+  const url = (path: 'chat/completions' | 'embeddings', model: string) =>
+    azure ? `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${options.apiVersion ?? '2024-10-21'}` : `${base}/${path}`;
+  const headers = (call: CallOptions): Record<string, string> => ({
+    'content-type': 'application/json',
+    accept: 'application/json',
+    ...(options.apiKey ? (azure ? { 'api-key': options.apiKey } : { authorization: `Bearer ${options.apiKey}` }) : {}),
+    ...call.headers,
+  });
+  const post = async (path: 'chat/completions' | 'embeddings', call: CallOptions, body: object): Promise<HttpResponse> => {
+    let response: HttpResponse;
+    try {
+      response = await http.post(url(path, call.model), headers(call), JSON.stringify(body), call.signal);
+    } catch (error) {
+      throw networkError(name, error);
+    }
+    if (response.status >= 400) throw await statusError(name, response);
+    return response;
+  };
+
+  return {
+    name,
+    type: options.type,
+    chat: async (request, call) => {
+      const { stream: _stream, stream_options: _options, ...rest } = request;
+      const response = await post('chat/completions', call, { ...rest, model: call.model });
+      return parseBody<ChatCompletion>(name, await readText(name, response));
+    },
+    stream: (request, call) => streamChunks(name, request, call, post),
+    embed: async (request, call) => {
+      // Floats as JSON: callers get what they asked for, and nothing is decoded twice.
+      const response = await post('embeddings', call, { ...request, model: call.model });
+      return parseBody<EmbeddingsResponse>(name, await readText(name, response));
+    },
+  };
+}
+
+async function* streamChunks(
+  name: string,
+  request: ChatRequest,
+  call: CallOptions,
+  post: (path: 'chat/completions', call: CallOptions, body: object) => Promise<HttpResponse>,
+): AsyncIterable<ChatCompletionChunk> {
+  const response = await post('chat/completions', call, { ...request, model: call.model, stream: true, stream_options: { include_usage: true } });
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let finished = false;
+  try {
+    for await (const bytes of response.chunks()) {
+      buffer += decoder.decode(bytes, { stream: true });
+      let boundary = buffer.search(/\r?\n\r?\n/);
+      while (boundary >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + (buffer[boundary] === '\r' ? 4 : 2));
+        const data = block
+          .split(/\r?\n/)
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trimStart())
+          .join('\n');
+        if (data && data !== '[DONE]') {
+          const chunk = parseBody<ChatCompletionChunk & { error?: { message?: string } }>(name, data);
+          if (chunk.error) throw new ProviderError(name, `the provider reported an error mid-stream: ${chunk.error.message ?? 'unknown'}`, 502, { action: 'retry' });
+          if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
+          yield chunk;
+        }
+        boundary = buffer.search(/\r?\n\r?\n/);
+      }
+    }
+  } catch (error) {
+    throw error instanceof ProviderError ? error : networkError(name, error);
+  }
+  // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
+  if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
+}
+
+async function readText(name: string, response: HttpResponse): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw networkError(name, error);
+  }
+}
+
+function parseBody<T>(name: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ProviderError(name, `the provider answered with invalid JSON: ${text.slice(0, 120)}`, 502, { action: 'retry' });
+  }
+}
+
+async function statusError(name: string, response: HttpResponse): Promise<ProviderError> {
+  const text = await response.text().catch(() => '');
+  let message = `${response.status} status code`;
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string } | string };
+    const detail = typeof body.error === 'string' ? body.error : body.error?.message;
+    if (detail) message = `${response.status} ${detail}`;
+  } catch {
+    if (text) message = `${response.status} ${text.slice(0, 200)}`;
+  }
+  const retryAfterMs = Number(response.header('retry-after-ms')) || parseRetryAfter(response.header('retry-after'));
+  return new ProviderError(name, message, response.status, { retryAfterMs });
+}
+
+function networkError(name: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
+  const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
+  return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
+}
