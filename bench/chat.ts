@@ -22,7 +22,11 @@ interface Server {
 
 function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: ROOT_DIR,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
@@ -66,9 +70,7 @@ function cpuMs(pid: number): number {
 }
 /** The largest peak RSS in a process tree, MB. */
 function peakRssMb(pid: number): number {
-  return Math.max(
-    ...tree(pid).map((p) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024),
-  );
+  return Math.max(...tree(pid).map((p) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024));
 }
 
 interface Row {
@@ -84,7 +86,22 @@ interface Row {
 
 async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<Row, 'target' | 'mode'>> {
   const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }], ...(stream ? { stream: true } : {}) });
-  const args = ['-c', String(CONNECTIONS), '-d', String(SECONDS), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${KEY}`, '-b', body, '-j', url];
+  const args = [
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(SECONDS),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-H',
+    `authorization=Bearer ${KEY}`,
+    '-b',
+    body,
+    '-j',
+    url,
+  ];
   const before = pids.map(cpuMs);
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(bin('autocannon'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,7 +111,12 @@ async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<
     });
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`autocannon exited ${code}`))));
   });
-  const result = JSON.parse(output) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
+  const result = JSON.parse(output) as {
+    requests: { average: number; total: number };
+    latency: { p50: number; p99: number };
+    errors: number;
+    non2xx: number;
+  };
   const cpu = pids.reduce((sum, pid, index) => sum + cpuMs(pid) - (before[index] ?? 0), 0);
   return {
     rps: Math.round(result.requests.average),
@@ -111,7 +133,11 @@ async function unloadedLatency(url: string, samples = 300): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const started = performance.now();
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body,
+    });
     await response.arrayBuffer();
     if (i >= 50) times.push(performance.now() - started);
   }
@@ -132,7 +158,9 @@ const myca = await start(
     OPENAI_API_KEY: 'bench',
     OPENAI_BASE_URL: `${upstream.url}/v1`,
     LLM_RATE_LIMIT_RPM: '0',
-    ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
+    ...(process.env.BENCH_DATABASE_URL
+      ? { DATABASE_URL: process.env.BENCH_DATABASE_URL }
+      : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
   },
   /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
 );
@@ -148,17 +176,24 @@ try {
   const unloaded = new Map<string, number>();
   for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
   for (const stream of [false, true]) {
-    for (const [name, url, pids] of targets) rows.push({ target: name, mode: stream ? 'stream' : 'json', ...(await load(url, stream, pids)) });
+    for (const [name, url, pids] of targets)
+      rows.push({ target: name, mode: stream ? 'stream' : 'json', ...(await load(url, stream, pids)) });
   }
-  console.log(`\nchat benchmark: ${CONNECTIONS} connections, ${SECONDS} s per row, loopback; CPU and RSS are of the server process named (not the upstream)\n`);
+  console.log(
+    `\nchat benchmark: ${CONNECTIONS} connections, ${SECONDS} s per row, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
+  );
   console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
-    console.log(`| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`);
+    console.log(
+      `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
+    );
   }
   const direct = unloaded.get('(a) upstream direct') ?? 0;
   console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);
-  console.log(`added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms`);
+  console.log(
+    `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms`,
+  );
 } finally {
   for (const server of [myca, proxy, upstream]) server.child.kill('SIGTERM');
 }

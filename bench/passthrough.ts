@@ -9,7 +9,14 @@ const target = new URL(process.argv[2] ?? 'http://127.0.0.1:1');
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 const server = createServer((incoming, outgoing) => {
   const upstream = httpRequest(
-    { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url?.replace(/^\/v1/, '/v1'), headers: incoming.headers, agent },
+    {
+      host: target.hostname,
+      port: target.port,
+      method: incoming.method,
+      path: incoming.url?.replace(/^\/v1/, '/v1'),
+      headers: incoming.headers,
+      agent,
+    },
     (response) => {
       outgoing.writeHead(response.statusCode ?? 502, response.headers);
       response.pipe(outgoing);

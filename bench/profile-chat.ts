@@ -9,10 +9,22 @@ import { startFakeLLM } from '../test/support/fake-llm.js';
 
 const llm = await startFakeLLM();
 const key = `myca_${'p'.repeat(40)}`;
-const env = { MYCA_ENV: 'test', MYCA_API_KEYS: `p:agent:${key}`, OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${llm.url}/v1`, LLM_RATE_LIMIT_RPM: '0' };
+const env = {
+  MYCA_ENV: 'test',
+  MYCA_API_KEYS: `p:agent:${key}`,
+  OPENAI_API_KEY: 'k',
+  OPENAI_BASE_URL: `${llm.url}/v1`,
+  LLM_RATE_LIMIT_RPM: '0',
+};
 const config = loadConfig({ env, files: readConfigFiles(env) });
 const telemetry = createNodeTelemetry({ serviceName: 'p', version: 'p' });
-const services = await createNodeServices({ config, logger: createLogger({ level: 'info', write: () => {} }), telemetry, db: null, apiKeys: config.apiKeys });
+const services = await createNodeServices({
+  config,
+  logger: createLogger({ level: 'info', write: () => {} }),
+  telemetry,
+  db: null,
+  apiKeys: config.apiKeys,
+});
 const app = createApp(services);
 const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }] });
 const run = async (n: number) => {
@@ -21,13 +33,19 @@ const run = async (n: number) => {
   await Promise.all(
     Array.from({ length: 20 }, async () => {
       for (let i = 0; i < n / 20; i++) {
-        const r = await app.request('/v1/chat/completions', { method: 'POST', body, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+        const r = await app.request('/v1/chat/completions', {
+          method: 'POST',
+          body,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
         await r.arrayBuffer();
       }
     }),
   );
   const used = process.cpuUsage(cpu);
-  console.log(`${n} requests: ${((performance.now() - started) / n).toFixed(3)} ms wall/req, ${((used.user + used.system) / 1000 / n).toFixed(3)} ms CPU/req (incl. fake upstream)`);
+  console.log(
+    `${n} requests: ${((performance.now() - started) / n).toFixed(3)} ms wall/req, ${((used.user + used.system) / 1000 / n).toFixed(3)} ms CPU/req (incl. fake upstream)`,
+  );
 };
 await run(1000);
 await run(3000);

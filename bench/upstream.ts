@@ -7,7 +7,14 @@ const completion = JSON.stringify({
   object: 'chat.completion',
   created: 1741569952,
   model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I assist you today?', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+  choices: [
+    {
+      index: 0,
+      message: { role: 'assistant', content: 'Hello! How can I assist you today?', refusal: null },
+      logprobs: null,
+      finish_reason: 'stop',
+    },
+  ],
   usage: { prompt_tokens: 19, completion_tokens: 10, total_tokens: 29 },
 });
 const chunk = (delta: object, finish: string | null) =>

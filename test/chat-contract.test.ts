@@ -102,7 +102,9 @@ describe('the official openai client against MYCA Edge over HTTP (node)', () => 
 
   it('falls back on a timeout and on a refused connection', async () => {
     llm.queue('gpt-4o', { hang: true });
-    const response = await client.chat.completions.create({ model: 'planning', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const response = await client.chat.completions
+      .create({ model: 'planning', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
     expect(response.response.headers.get('x-myca-model')).toBe('llama3.1');
 
     const dead = client.chat.completions.create({ model: 'dead', messages: [{ role: 'user', content: 'hi' }] });

@@ -96,7 +96,11 @@ describe('runAttempts', () => {
   it('cuts an attempt at its timeout and reports 504 when time ran out everywhere', async () => {
     const outcome = await runAttempts(
       [attempt('a', 50), attempt('b', 50)],
-      { routing: { ...routing, retries: 0 }, breaker: new CircuitBreaker(createMemoryStore(), routing.breaker), deadlineAt: Date.now() + 5000 },
+      {
+        routing: { ...routing, retries: 0 },
+        breaker: new CircuitBreaker(createMemoryStore(), routing.breaker),
+        deadlineAt: Date.now() + 5000,
+      },
       (_a, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
     );
     expect(outcome.ok).toBe(false);

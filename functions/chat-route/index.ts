@@ -163,7 +163,11 @@ export function createChatRoute() {
       const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
       const callStarted = services.clock.now();
       try {
-        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), { model: attempt.model, signal, headers: correlationHeaders() });
+        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), {
+          model: attempt.model,
+          signal,
+          headers: correlationHeaders(),
+        });
         endAttemptSpan(
           span,
           {

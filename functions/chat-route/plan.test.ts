@@ -25,7 +25,9 @@ describe('planAttempts', () => {
   it('resolves configured model names and provider/model', () => {
     const { config, registry } = setup();
     expect(labels(planAttempts(config, registry, { target: 'gpt-4o-mini', kind: 'chat' }))[0]).toBe('execution/openai/gpt-4o-mini');
-    expect(labels(planAttempts(config, registry, { target: 'gemini/gemini-1.5-pro', kind: 'chat' }))[0]).toBe('direct/gemini/gemini-1.5-pro');
+    expect(labels(planAttempts(config, registry, { target: 'gemini/gemini-1.5-pro', kind: 'chat' }))[0]).toBe(
+      'direct/gemini/gemini-1.5-pro',
+    );
   });
 
   it('cost: cheapest first among models that can serve the request', () => {
@@ -35,8 +37,18 @@ describe('planAttempts', () => {
       'execution/openai/gpt-4o-mini',
       'planning/openai/gpt-4o',
     ]);
-    const noTools = { ...config, models: { ...config.models, fast: { ...(config.models.fast as (typeof config.models)[string]), supports: { tools: false, json: true } } } };
-    const request = { model: 'planning', messages: [{ role: 'user' as const, content: 'x' }], tools: [{ type: 'function' as const, function: { name: 't' } }] };
+    const noTools = {
+      ...config,
+      models: {
+        ...config.models,
+        fast: { ...(config.models.fast as (typeof config.models)[string]), supports: { tools: false, json: true } },
+      },
+    };
+    const request = {
+      model: 'planning',
+      messages: [{ role: 'user' as const, content: 'x' }],
+      tools: [{ type: 'function' as const, function: { name: 't' } }],
+    };
     expect(labels(planAttempts(noTools, registry, { target: 'planning', kind: 'chat', request }))[0]).toBe('execution/openai/gpt-4o-mini');
   });
 
@@ -59,7 +71,9 @@ describe('planAttempts', () => {
     const config = loadConfig({ env: { GEMINI_API_KEY: 'k' }, files: readConfigFiles({}) }).llm;
     const registry = createProviderRegistry(config, { fetch });
     expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat' }))).toEqual(['fast/gemini/gemini-2.0-flash']);
-    expect(labels(planAttempts(config, registry, { target: 'embedding', kind: 'embedding' }))).toMatch(/No available model.*openai: no API key/);
+    expect(labels(planAttempts(config, registry, { target: 'embedding', kind: 'embedding' }))).toMatch(
+      /No available model.*openai: no API key/,
+    );
   });
 
   it('keeps only the first attempt when fallback is off, and refuses kind mismatches', () => {
@@ -74,9 +88,15 @@ describe('models.yaml validation', () => {
   const files = readConfigFiles({});
   it('names an unknown provider, a bad strategy and an enabled provider without key', () => {
     const unknown = (files['models.yaml'] ?? '').replace('provider: gemini', 'provider: gemni');
-    expect(() => loadConfig({ env: {}, files: { ...files, 'models.yaml': unknown } })).toThrow(/models\.fast\.provider: unknown provider "gemni"/);
-    expect(() => loadConfig({ env: { LLM_ROUTING_STRATEGY: 'fastest' }, files })).toThrow(/routing\.strategy \(set by LLM_ROUTING_STRATEGY\)/);
+    expect(() => loadConfig({ env: {}, files: { ...files, 'models.yaml': unknown } })).toThrow(
+      /models\.fast\.provider: unknown provider "gemni"/,
+    );
+    expect(() => loadConfig({ env: { LLM_ROUTING_STRATEGY: 'fastest' }, files })).toThrow(
+      /routing\.strategy \(set by LLM_ROUTING_STRATEGY\)/,
+    );
     const enabled = (files['models.yaml'] ?? '').replace('  openai:\n    type: openai', '  openai:\n    type: openai\n    enabled: true');
-    expect(() => loadConfig({ env: {}, files: { ...files, 'models.yaml': enabled } })).toThrow(/providers\.openai\.api_key \(set by OPENAI_API_KEY\): the provider is enabled but has no API key/);
+    expect(() => loadConfig({ env: {}, files: { ...files, 'models.yaml': enabled } })).toThrow(
+      /providers\.openai\.api_key \(set by OPENAI_API_KEY\): the provider is enabled but has no API key/,
+    );
   });
 });

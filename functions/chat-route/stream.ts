@@ -30,7 +30,9 @@ export async function openStream(
   const upstream = new AbortController();
   const forward = () => upstream.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
-  const iterator = provider.stream(request, { model: attempt.model, signal: upstream.signal, headers: correlationHeaders() })[Symbol.asyncIterator]();
+  const iterator = provider
+    .stream(request, { model: attempt.model, signal: upstream.signal, headers: correlationHeaders() })
+    [Symbol.asyncIterator]();
   try {
     const first = await Promise.race([iterator.next(), aborted(signal)]);
     if (first.done) throw new Error('the provider closed the stream before sending anything');

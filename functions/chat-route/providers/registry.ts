@@ -23,13 +23,17 @@ export interface ProviderTransports {
 
 /** OpenAI-type providers: over the raw HTTP client when there is one (Node), else the official SDK. */
 const openAIType = (options: OpenAIProviderOptions, transports: ProviderTransports) =>
-  transports.http ? createOpenAIWireProvider({ ...options, http: transports.http }) : createOpenAIProvider({ ...options, fetch: transports.fetch });
+  transports.http
+    ? createOpenAIWireProvider({ ...options, http: transports.http })
+    : createOpenAIProvider({ ...options, fetch: transports.fetch });
 
 /** One factory per provider type: adding a provider is a folder and a line here. */
 const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderConfig, transports: ProviderTransports) => ChatProvider> = {
   openai: (name, config, t) => openAIType({ name, type: 'openai', apiKey: config.api_key, baseURL: config.base_url }, t),
-  azure: (name, config, t) => openAIType({ name, type: 'azure', apiKey: config.api_key, endpoint: config.endpoint, apiVersion: config.api_version }, t),
-  openai_compatible: (name, config, t) => openAIType({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url }, t),
+  azure: (name, config, t) =>
+    openAIType({ name, type: 'azure', apiKey: config.api_key, endpoint: config.endpoint, apiVersion: config.api_version }, t),
+  openai_compatible: (name, config, t) =>
+    openAIType({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url }, t),
   gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
 };
 

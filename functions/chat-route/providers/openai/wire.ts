@@ -11,9 +11,13 @@ import type { OpenAIProviderOptions } from './index.js';
 export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http: HttpClient }): ChatProvider {
   const { name, http } = options;
   const azure = options.type === 'azure';
-  const base = (azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')) as string;
+  const base = (
+    azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')
+  ) as string;
   const url = (path: 'chat/completions' | 'embeddings', model: string) =>
-    azure ? `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${options.apiVersion ?? '2024-10-21'}` : `${base}/${path}`;
+    azure
+      ? `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${options.apiVersion ?? '2024-10-21'}`
+      : `${base}/${path}`;
   const headers = (call: CallOptions): Record<string, string> => ({
     'content-type': 'application/json',
     accept: 'application/json',
@@ -54,7 +58,12 @@ async function* streamChunks(
   call: CallOptions,
   post: (path: 'chat/completions', call: CallOptions, body: object) => Promise<HttpResponse>,
 ): AsyncIterable<ChatCompletionChunk> {
-  const response = await post('chat/completions', call, { ...request, model: call.model, stream: true, stream_options: { include_usage: true } });
+  const response = await post('chat/completions', call, {
+    ...request,
+    model: call.model,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   const decoder = new TextDecoder();
   let buffer = '';
   let finished = false;
@@ -72,7 +81,10 @@ async function* streamChunks(
           .join('\n');
         if (data && data !== '[DONE]') {
           const chunk = parseBody<ChatCompletionChunk & { error?: { message?: string } }>(name, data);
-          if (chunk.error) throw new ProviderError(name, `the provider reported an error mid-stream: ${chunk.error.message ?? 'unknown'}`, 502, { action: 'retry' });
+          if (chunk.error)
+            throw new ProviderError(name, `the provider reported an error mid-stream: ${chunk.error.message ?? 'unknown'}`, 502, {
+              action: 'retry',
+            });
           if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
           yield chunk;
         }
@@ -119,7 +131,8 @@ async function statusError(name: string, response: HttpResponse): Promise<Provid
 function networkError(name: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
   const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED')
+    return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
   const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
   return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
 }
