@@ -48,7 +48,8 @@ describe('the official openai client against MYCA Edge over HTTP (node)', () => 
   beforeAll(async () => {
     llm = await startFakeLLM();
     app = await startRuntime('node', { MYCA_API_KEYS: `planner:agent:${agentKey}`, MODELS_CONFIG: modelsFile(llm.url) });
-    const hono = createApp(app.services as NonNullable<RuntimeHandle['services']>);
+    if (!app.services) throw new Error('the node runtime exposes its services');
+    const hono = createApp(app.services);
     server = await new Promise((resolve) => {
       const created = serve({ fetch: hono.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(created));
     });
@@ -129,7 +130,9 @@ describe('the official openai client against MYCA Edge over HTTP (node)', () => 
   it('records calls, tokens and cost with bounded labels', async () => {
     await client.chat.completions.create({ model: 'planning', messages: [{ role: 'user', content: 'hi' }] });
     await client.chat.completions.create({ model: 'openai/some-unlisted-model', messages: [{ role: 'user', content: 'hi' }] });
-    const metrics = await (app.services?.renderMetrics as () => Promise<string>)();
+    const render = app.services?.renderMetrics;
+    if (!render) throw new Error('the node runtime serves metrics');
+    const metrics = await render();
     expect(metrics).toMatch(/llm_calls_total\{provider="openai",model="gpt-4o",status="success"\} \d+/);
     expect(metrics).toMatch(/llm_tokens_total\{provider="openai",model="gpt-4o",type="prompt"\} \d+/);
     expect(metrics).toMatch(/llm_cost_usd_total\{provider="openai",model="gpt-4o"\} [\d.e-]+/);
