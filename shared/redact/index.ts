@@ -69,8 +69,15 @@ const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\b(api[_-]?key|access[_-]?token|token|password|secret|sig|signature)=([^&\s"']+)/gi, `$1=${REDACTED}`],
 ];
 
+/**
+ * One cheap test that every value pattern needs to pass: most strings (paths, routes, ids, prose)
+ * fail it, and skip the dozen patterns. Keep it in step with VALUE_PATTERNS (the tests hold it).
+ */
+const MAY_HOLD_SECRET = /PRIVATE KEY|eyJ|Bearer|Basic|sk-|pk-|rk-|myca_|AIza|AKIA|ASIA|gh[pousr]_|xox|_live_|_test_|:\/\/[^\s]*@|=/i;
+
 /** Masks every secret-looking part of a string. */
 export function redactString(value: string): string {
+  if (value.length < 8 || !MAY_HOLD_SECRET.test(value)) return value;
   let out = value;
   for (const [pattern, replacement] of VALUE_PATTERNS) out = out.replace(pattern, replacement);
   return out;

@@ -12,9 +12,25 @@ const HEX32 = /^[0-9a-f]{32}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '0'.repeat(32);
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const POOL_SIZE = 4096;
+let pool = new Uint8Array(0);
+let offset = POOL_SIZE;
+
+/**
+ * Cryptographically random hex. Ids are made several times per request (trace, spans, keys), so
+ * random bytes are drawn from the CSPRNG 4 KiB at a time instead of one call per id.
+ */
 export function randomHex(bytes: number): string {
-  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  if (bytes > POOL_SIZE) throw new RangeError('randomHex draws at most 4096 bytes');
+  if (offset + bytes > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_SIZE));
+    offset = 0;
+  }
+  let out = '';
+  for (let i = offset; i < offset + bytes; i++) out += HEX[pool[i] as number];
+  offset += bytes;
+  return out;
 }
 
 export interface Correlation {
