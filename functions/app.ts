@@ -6,6 +6,9 @@ import { notFound, onError } from '../shared/http/errors.js';
 import { correlation, requestLog, stampTrace } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
+import { createActionExecute } from './action-execute/index.js';
+import { createApprove } from './approve/index.js';
+import { createAudit } from './audit/index.js';
 import { createChatRoute } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
 import { createMetricsRoute } from './metrics/index.js';
@@ -44,6 +47,9 @@ export function createApp(services: Services) {
   app.use('/v1/*', requireAuth());
   app.get('/v1/whoami', (c) => c.json(c.get('principal')));
   app.route('/', createChatRoute());
+  app.route('/', createActionExecute());
+  app.route('/', createApprove());
+  app.route('/', createAudit());
 
   app.onError(onError);
   app.notFound((c) => notFound(c, (path) => allowedMethods(app.routes, path)));

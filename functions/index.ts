@@ -6,6 +6,7 @@
 import appYaml from '../config/app.yaml';
 import authYaml from '../config/auth.yaml';
 import modelsYaml from '../config/models.yaml';
+import policyYaml from '../config/policy.yaml';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
 import { type ApiKeyStore, createApiKeyStore } from '../shared/http/auth.js';
@@ -39,7 +40,10 @@ function stringBindings(env: Bindings): Record<string, string> {
 }
 
 async function setUp(env: Bindings): Promise<Isolate> {
-  const config = loadConfig({ env: stringBindings(env), files: { 'app.yaml': appYaml, 'auth.yaml': authYaml, 'models.yaml': modelsYaml } });
+  const config = loadConfig({
+    env: stringBindings(env),
+    files: { 'app.yaml': appYaml, 'auth.yaml': authYaml, 'models.yaml': modelsYaml, 'policy.yaml': policyYaml },
+  });
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name, runtime: 'workerd' } });
   if (config.env === 'production' && config.apiKeys.length === 0) {
     throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: 'production needs API keys' }]);
@@ -76,6 +80,8 @@ function servicesFor(base: Isolate): Services {
     tracerProvider: base.telemetry.tracerProvider,
     clock: systemClock,
     fetch: outbound,
+    files: null,
+    actionFetch: outbound,
     auth: base.auth,
     renderMetrics: null,
   };

@@ -1,4 +1,5 @@
 import type { TracerProvider } from '@opentelemetry/api';
+import type { FilesPort } from '../functions/action-execute/actions/types.js';
 import type { HttpClient } from '../functions/chat-route/providers/http.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
@@ -36,6 +37,10 @@ export interface Services {
   clock: Clock;
   /** Outbound fetch; adds the correlation headers of the current request. */
   fetch: typeof fetch;
+  /** The file actions' confined file system (Node); null where there is none (workerd). */
+  files: FilesPort | null;
+  /** The fetch of http.request: refuses private addresses at connect time where it can (Node). */
+  actionFetch: typeof fetch;
   /** A faster raw HTTP client for LLM providers where the runtime has one (Node: undici). */
   llmHttp?: HttpClient;
   auth: ApiKeyStore;

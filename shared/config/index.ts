@@ -3,11 +3,14 @@ import type { z } from 'zod';
 import { isSecretKey, redact, redactString } from '../redact/index.js';
 import { type EnvSource, interpolate } from './interpolate.js';
 import { type ModelsConfig, ModelsConfigSchema } from './models.js';
+import { type Policy, PolicySchema } from './policy.js';
 import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema } from './schema.js';
 
 export type { EnvSource } from './interpolate.js';
 export type { ModelConfig, ModelsConfig, ProviderConfig, ProviderType, RoutingConfig } from './models.js';
 export { providerUnavailableReason } from './models.js';
+export type { ActionCategory, Policy, PolicyMode } from './policy.js';
+export { CATEGORIES } from './policy.js';
 export type { ApiKeyEntry, AppConfig, LogLevel, Role } from './schema.js';
 export { ROLES } from './schema.js';
 
@@ -17,6 +20,8 @@ export interface ConfigFiles {
   'auth.yaml'?: string;
   /** Providers, task aliases and routing of chat-route (MODELS_CONFIG on Node). */
   'models.yaml'?: string;
+  /** What actions may do and what waits for approval. Without it, every action is denied. */
+  'policy.yaml'?: string;
 }
 
 /** Everything that runs reads its settings from this one object. */
@@ -25,6 +30,8 @@ export interface Config extends AppConfig {
   apiKeys: ApiKeyEntry[];
   /** chat-route's providers, models and routing (empty when no models.yaml is given). */
   llm: ModelsConfig;
+  /** Action policy (deny-all when no policy.yaml is given). */
+  policy: Policy;
 }
 
 export interface ConfigIssue {
@@ -74,7 +81,10 @@ export function loadConfig(input: { env: EnvSource; files: ConfigFiles }): Confi
   const llm = input.files['models.yaml']
     ? parseFile('models.yaml', input.files['models.yaml'], input.env, ModelsConfigSchema)
     : ModelsConfigSchema.parse({ providers: {}, models: {} });
-  return { ...app, apiKeys, llm };
+  const policy = input.files['policy.yaml']
+    ? parseFile('policy.yaml', input.files['policy.yaml'], input.env, PolicySchema)
+    : PolicySchema.parse({ version: 'deny-all', categories: { read: 'deny', write: 'deny', external: 'deny', risky: 'deny' } });
+  return { ...app, apiKeys, llm, policy };
 }
 
 function parseFile<S extends z.ZodType>(name: string, text: string, env: EnvSource, schema: S): z.output<S> {

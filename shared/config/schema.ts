@@ -81,6 +81,20 @@ export const AppConfigSchema = z
     vector: z.object({ qdrant_url: httpUrl.optional(), qdrant_api_key: z.string().optional() }),
     telemetry: z.object({ service_name: z.string().min(1), otlp_endpoint: httpUrl.optional() }),
     ready: z.object({ timeout_ms: z.coerce.number().int().min(10).max(60_000) }),
+    actions: z.object({
+      files_root: z.string().min(1).optional(),
+      approval_required: z.union([z.boolean(), z.stringbool()]),
+      pending_ttl_s: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(30 * 86400),
+      max_file_bytes: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(100 * 1024 * 1024),
+    }),
   })
   .superRefine((config, ctx) => {
     if (config.kv.upstash_url && !config.kv.upstash_token) {

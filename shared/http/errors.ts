@@ -70,6 +70,8 @@ const TYPE_BASE = 'https://myca.dev/problems/';
 /** Builds a problem+json response for `error` in the request's context. */
 export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   const body: Problem = {
+    // Extension members first: they never overwrite the standard ones.
+    ...error.extra,
     type: `${TYPE_BASE}${error.code.toLowerCase().replaceAll('_', '-')}`,
     title: ERROR_CODES[error.code].title,
     status: error.status,
@@ -77,7 +79,6 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
     code: error.code,
     correlation_id: c.get('correlationId') ?? '',
     ...(error.hint ? { hint: error.hint } : {}),
-    ...error.extra,
     // OpenAI's SDKs read `error.message`: with this member their exceptions carry our detail.
     error: { message: error.hint ? `${error.message} (${error.hint})` : error.message, type: error.code.toLowerCase(), code: error.code },
   };

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import type { HttpClient } from '../../functions/chat-route/providers/http.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
@@ -11,6 +12,8 @@ import { createCorrelatedFetch } from '../telemetry/correlation.js';
 import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import { createQdrantStore } from '../vector/qdrant.js';
 import { VERSION } from '../version.js';
+import { createGuardedFetch } from './guarded-fetch.js';
+import { createNodeFiles } from './node-files.js';
 import { createUndiciHttp } from './undici-http.js';
 
 export interface NodeServiceParts {
@@ -51,6 +54,10 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     clock: systemClock,
     fetch: outbound,
     llmHttp: parts.llmHttp ?? createUndiciHttp(),
+    files: createNodeFiles(resolve(config.actions.files_root ?? join(config.data_dir, 'files'))),
+    actionFetch: createCorrelatedFetch(
+      createGuardedFetch({ allowPrivate: config.policy.http.allow_private, timeoutMs: config.policy.http.timeout_ms }),
+    ),
     auth: await createApiKeyStore(parts.apiKeys),
     renderMetrics: parts.telemetry.renderMetrics,
   };

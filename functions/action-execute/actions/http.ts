@@ -1,0 +1,175 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { type ActionContext, ActionError, defineAction } from './types.js';
+
+/** Address ranges no action may reach unless the policy allows private addresses. */
+const BLOCKED_RANGES = new Set([
+  'unspecified',
+  'broadcast',
+  'multicast',
+  'linkLocal', // 169.254.0.0/16 (cloud metadata), fe80::/10
+  'loopback',
+  'private',
+  'carrierGradeNat', // 100.64.0.0/10
+  'reserved',
+  'uniqueLocal', // fc00::/7
+  'benchmarking',
+  'amt',
+  'as112',
+  'deprecated',
+  'orchid2',
+  'droneRemoteIdProtocolEntityTags',
+  '6to4',
+  'teredo',
+  'rfc6145',
+  'rfc6052',
+]);
+
+/** True when `address` (an IP literal) is private, loopback, link-local, CGNAT, metadata, … */
+export function isBlockedAddress(address: string): boolean {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address.replace(/^\[|\]$/g, ''));
+  } catch {
+    return true; // not an address we understand: refuse
+  }
+  // IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  return BLOCKED_RANGES.has(parsed.range());
+}
+
+const hostAllowed = (host: string, allow: ReadonlyArray<string>) =>
+  allow.some((entry) => (entry.startsWith('*.') ? host.endsWith(entry.slice(1)) && host.length > entry.length - 1 : host === entry));
+
+/**
+ * Checks a URL before any connection: http(s) only, a host on the allowlist, and no private address
+ * written as a literal (the WHATWG parser turns decimal, octal and hex IPv4 forms into dotted ones,
+ * so `http://2130706433/` is seen as 127.0.0.1). Names are checked again at connect time.
+ */
+export function checkUrl(raw: string, policy: ActionContext['http']): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ActionError(400, 'the url is not a valid absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ActionError(400, `only http and https URLs are allowed, not ${url.protocol}`);
+  if (url.username || url.password) throw new ActionError(400, 'credentials in the URL are not allowed', 'send them in headers');
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (!hostAllowed(host, policy.allow_hosts)) {
+    throw new ActionError(
+      403,
+      `the host ${host} is not on the allowlist`,
+      'add it to http.allow_hosts in config/policy.yaml (ACTION_HTTP_ALLOW_HOSTS)',
+    );
+  }
+  if (ipaddr.isValid(host) && isBlockedAddress(host) && !policy.allow_private) {
+    throw new ActionError(403, `the address ${host} is private, loopback, link-local or reserved`);
+  }
+  return url;
+}
+
+const HEADER_DENY = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'keep-alive',
+]);
+
+export const httpRequest = defineAction({
+  name: 'http.request',
+  category: 'external',
+  description: 'Call an external HTTP API on the allowlist.',
+  inputSchema: z.strictObject({
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+    url: z.string().min(1).max(4096),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/), z.string().max(8192)).default({}),
+    body: z.string().max(1_048_576).optional(),
+  }),
+  outputSchema: z.object({
+    status: z.number(),
+    headers: z.record(z.string(), z.string()),
+    body: z.string(),
+    truncated: z.boolean(),
+    url: z.string(),
+  }),
+  check: (ctx, input) => {
+    checkUrl(input.url, ctx.http);
+    for (const name of Object.keys(input.headers)) {
+      if (HEADER_DENY.has(name.toLowerCase())) throw new ActionError(400, `the header ${name} may not be set`);
+    }
+  },
+  execute: async (ctx, input) => {
+    let url = checkUrl(input.url, ctx.http);
+    let method: string = input.method;
+    let body = input.body;
+    for (let hop = 0; ; hop++) {
+      let response: Response;
+      try {
+        response = await ctx.httpFetch(url, {
+          method,
+          headers: input.headers,
+          ...(body !== undefined ? { body } : {}),
+          redirect: 'manual',
+          signal: ctx.signal,
+        });
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        if (cause?.code === 'EBLOCKED') throw new ActionError(403, cause.message ?? 'the address is not allowed');
+        if (ctx.signal.aborted) throw new ActionError(504, `no answer within ${ctx.http.timeout_ms} ms`);
+        throw new ActionError(502, `the request failed: ${cause?.code ?? (error as Error).message}`);
+      }
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        await response.body?.cancel();
+        if (hop >= ctx.http.max_redirects) throw new ActionError(502, `more than ${ctx.http.max_redirects} redirects`);
+        // Every hop is checked like the first: a redirect to loopback or off the allowlist is refused.
+        url = checkUrl(new URL(location, url).toString(), ctx.http);
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+      const { text, truncated } = await readCapped(response, ctx.http.max_response_bytes);
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        if (name !== 'set-cookie') headers[name] = value;
+      });
+      return { status: response.status, headers, body: text, truncated, url: url.toString() };
+    }
+  },
+});
+
+async function readCapped(response: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  if (!response.body) return { text: '', truncated: false };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > maxBytes) {
+      chunks.push(value.subarray(0, maxBytes - size));
+      truncated = true;
+      await reader.cancel();
+      break;
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { text: new TextDecoder().decode(all), truncated };
+}

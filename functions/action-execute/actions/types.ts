@@ -1,0 +1,52 @@
+import type { z } from 'zod';
+import type { ActionCategory, Policy } from '../../../shared/config/index.js';
+import type { Database } from '../../../shared/db/index.js';
+
+/** The file system the file actions see, confined to one root (Node only; null in workerd). */
+export interface FilesPort {
+  read(path: string, maxBytes: number): Promise<{ content: string; bytes: number }>;
+  write(path: string, content: string, maxBytes: number): Promise<{ bytes: number }>;
+  delete(path: string): Promise<void>;
+}
+
+/** Everything an action may touch; built per request by the handler from Services. */
+export interface ActionContext {
+  signal: AbortSignal;
+  files: FilesPort | null;
+  /** Outbound HTTP for http.request: refuses private addresses at connect time where it can. */
+  httpFetch: typeof fetch;
+  http: Policy['http'];
+  db: Database | null;
+  queries: Policy['queries'];
+  maxFileBytes: number;
+}
+
+/** A refusal an action can explain: the caller gets `status` with `message` and `hint`. */
+export class ActionError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 413 | 422 | 502 | 503 | 504,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ActionError';
+  }
+}
+
+/**
+ * An action as the catalog declares it. Its category comes from here, never from the caller;
+ * `check` runs at submission (before anything is held or executed) so an approver never sees a
+ * request that could not run; `execute` checks again against the world as it is then.
+ */
+export interface ActionDefinition<I = unknown, O = unknown> {
+  name: string;
+  category: ActionCategory;
+  description: string;
+  inputSchema: z.ZodType<I>;
+  outputSchema: z.ZodType<O>;
+  check?(ctx: Omit<ActionContext, 'signal'>, input: I): void;
+  execute(ctx: ActionContext, input: I): Promise<O>;
+}
+
+/** Keeps the input and output types of one definition tied together. */
+export const defineAction = <I, O>(definition: ActionDefinition<I, O>): ActionDefinition<I, O> => definition;

@@ -1,0 +1,153 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import type { TestDatabase } from '../../test/support/databases.js';
+import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
+
+let counter = 0;
+const idem = () => `test-${Date.now()}-${counter++}`;
+
+describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
+  let database: TestDatabase;
+  let app: RuntimeHandle;
+  let filesRoot: string;
+  let upstream: ReturnType<typeof createServer>;
+  let upstreamUrl: string;
+  const submit = (body: unknown, key = keys.agent, idempotencyKey = idem()) =>
+    app.fetch('/v1/actions', { method: 'POST', headers: headers(key, idempotencyKey), body: JSON.stringify(body) });
+  const decideAs = (key: string, id: string, verb: 'approve' | 'reject', body: unknown) =>
+    app.fetch(`/v1/actions/${id}/${verb}`, { method: 'POST', headers: headers(key), body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    database = await migratedDatabase();
+    filesRoot = mkdtempSync(join(tmpdir(), 'myca-files-'));
+    mkdirSync(join(filesRoot, 'ledger'));
+    writeFileSync(join(filesRoot, 'ledger', 'q3.csv'), 'month,amount\nJuly,1200\n');
+    upstream = createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ method: request.method, path: request.url }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    app = await startRuntime(runtime, {
+      DATABASE_URL: database.url,
+      MYCA_API_KEYS: apiKeys,
+      MYCA_FILES_ROOT: filesRoot,
+      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1',
+      ACTION_HTTP_ALLOW_PRIVATE: 'true',
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    upstream?.close();
+    await database?.drop();
+  });
+
+  it('runs an auto-approved read at once and records it with its events', async () => {
+    const response = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' });
+    const body = (await response.json()) as {
+      status: string;
+      id: string;
+      output: { rows: unknown[] };
+      correlation_id: string;
+      policy_rule: string;
+    };
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ status: 'executed', policy_rule: 'categories.read' });
+    expect(body.correlation_id).toBe(response.headers.get('x-correlation-id'));
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    const events = await sql`select event from action_audit_events where action_id = ${body.id} order by seq`;
+    await sql.end();
+    expect(events.map((e) => e.event)).toEqual(['requested', 'decided', 'executing', 'executed']);
+  });
+
+  it('holds a write for approval (202), executes it exactly once on approval, and binds it to the digest', async () => {
+    const response = await submit({
+      type: 'http.request',
+      input: { method: 'POST', url: `${upstreamUrl}/orders`, body: '{"n":1}' },
+      agent_id: 'financial',
+    });
+    expect(response.status).toBe(202);
+    const held = (await response.json()) as { id: string; status: string; digest: string; expires_at: string; links: { approve: string } };
+    expect(held).toMatchObject({ status: 'pending', links: { approve: `/v1/actions/${held.id}/approve` } });
+    expect(held.digest).toMatch(/^[0-9a-f]{64}$/);
+
+    const wrong = await decideAs(keys.approver, held.id, 'approve', { digest: 'f'.repeat(64) });
+    expect(wrong.status).toBe(409);
+    expect(await wrong.json()).toMatchObject({ detail: expect.stringContaining('digest') });
+
+    const byAgent = await decideAs(keys.agent2, held.id, 'approve', { digest: held.digest });
+    expect(byAgent.status).toBe(403);
+
+    const approved = await decideAs(keys.approver, held.id, 'approve', { digest: held.digest, comment: 'ok' });
+    const result = (await approved.json()) as { status: string; approved_by: string; output: { status: number; body: string } };
+    expect(approved.status, JSON.stringify(result)).toBe(200);
+    expect(result).toMatchObject({ status: 'executed', approved_by: 'alice' });
+    expect(JSON.parse(result.output.body)).toEqual({ method: 'POST', path: '/orders' });
+
+    const again = await decideAs(keys.approver2, held.id, 'approve', { digest: held.digest });
+    expect(again.status).toBe(409);
+  });
+
+  it('returns the rejection reason to the agent and never executes a rejected action', async () => {
+    const held = (await (
+      await submit({ type: 'http.request', input: { method: 'DELETE', url: `${upstreamUrl}/x` }, agent_id: 'corporate' })
+    ).json()) as { id: string; digest: string };
+    const rejected = await decideAs(keys.approver, held.id, 'reject', { reason: 'not during the audit' });
+    expect(rejected.status).toBe(200);
+    const seen = (await (await app.fetch(`/v1/actions/${held.id}`, { headers: headers(keys.agent) })).json()) as {
+      status: string;
+      rejection_reason: string;
+    };
+    expect(seen).toMatchObject({ status: 'rejected', rejection_reason: 'not during the audit' });
+    expect((await decideAs(keys.approver2, held.id, 'approve', { digest: held.digest })).status).toBe(409);
+  });
+
+  it('replays an Idempotency-Key: same body → stored result, different body → 422', async () => {
+    const key = idem();
+    const body = { type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' };
+    const first = (await (await submit(body, keys.agent, key)).json()) as { id: string };
+    const second = await submit(body, keys.agent, key);
+    expect(second.status).toBe(200);
+    expect(await second.json()).toMatchObject({ id: first.id, replayed: true });
+    const different = await submit({ ...body, agent_id: 'other' }, keys.agent, key);
+    expect(different.status).toBe(422);
+  });
+
+  it('refuses unknown actions, bad input and missing keys with clear 4xx', async () => {
+    const unknown = await submit({ type: 'shell.exec', input: { cmd: 'rm -rf /' }, agent_id: 'x' });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ detail: expect.stringContaining('Unknown action type'), status: 400 });
+    const bad = await submit({ type: 'file.read', input: { path: 1 }, agent_id: 'x' });
+    expect(bad.status).toBe(400);
+    const noKey = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.agent),
+      body: JSON.stringify({ type: 'file.read', input: { path: 'a' }, agent_id: 'x' }),
+    });
+    expect(noKey.status).toBe(400);
+    expect(await noKey.json()).toMatchObject({ detail: expect.stringContaining('Idempotency-Key') });
+  });
+
+  it.runIf(runtime === 'node')('reads and writes files under the root; scratch writes run at once, others wait', async () => {
+    const read = await submit({ type: 'file.read', input: { path: 'ledger/q3.csv' }, agent_id: 'financial' });
+    expect(await read.json()).toMatchObject({ status: 'executed', output: { content: 'month,amount\nJuly,1200\n' } });
+    const scratch = await submit({ type: 'file.write', input: { path: 'scratch/draft.md', content: '# Draft' }, agent_id: 'corporate' });
+    expect(scratch.status).toBe(200);
+    expect(readFileSync(join(filesRoot, 'scratch', 'draft.md'), 'utf8')).toBe('# Draft');
+    const ledger = await submit({ type: 'file.write', input: { path: 'ledger/q4.csv', content: 'x' }, agent_id: 'financial' });
+    expect(ledger.status).toBe(202);
+  });
+
+  it('lists pending actions for approvers', async () => {
+    const response = await app.fetch('/v1/actions?status=pending', { headers: headers(keys.approver) });
+    const body = (await response.json()) as { data: Array<{ status: string }> };
+    expect(response.status).toBe(200);
+    expect(body.data.every((row) => row.status === 'pending')).toBe(true);
+  });
+});

@@ -1,0 +1,179 @@
+import type { Sql } from 'postgres';
+import { type AuditEventInput, appendEvents } from '../../shared/audit/chain.js';
+import { redact } from '../../shared/redact/index.js';
+
+export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
+export type ActionStatus = (typeof STATUSES)[number];
+
+/** One row of action_audit_logs as the API shows it (inputs and outputs are stored redacted). */
+export interface ActionRow {
+  id: string;
+  correlation_id: string;
+  agent_id: string;
+  agent_run_id: string | null;
+  requested_by: string;
+  action_type: string;
+  action_category: string;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown> | null;
+  status: ActionStatus;
+  error: string | null;
+  approved_by: string | null;
+  approval_required: boolean;
+  created_at: Date;
+  decided_at: Date | null;
+  executed_at: Date | null;
+  duration_ms: number | null;
+  digest: string;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  expires_at: Date | null;
+  policy_version: string;
+  policy_rule: string;
+  decision_comment: string | null;
+  rejection_reason: string | null;
+}
+
+export interface NewAction {
+  correlationId: string;
+  agentId: string;
+  runId: string | null;
+  requestedBy: string;
+  type: string;
+  category: string;
+  input: unknown;
+  status: Extract<ActionStatus, 'pending' | 'executing' | 'denied'>;
+  error?: string;
+  approvalRequired: boolean;
+  digest: string;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  expiresAt: Date | null;
+  policyVersion: string;
+  policyRule: string;
+}
+
+/**
+ * Writes a new action with its first events in one transaction (fail closed: nothing runs unless
+ * this commits). Returns null when the Idempotency-Key was used before (the caller replays).
+ * A held action's unredacted input is kept apart in action_snapshots until it is decided.
+ */
+export async function insertAction(
+  sql: Sql,
+  action: NewAction,
+  events: Array<Omit<AuditEventInput, 'actionId'>>,
+): Promise<ActionRow | null> {
+  return sql.begin(async (tx) => {
+    const [row] = await tx<ActionRow[]>`
+      insert into action_audit_logs (
+        correlation_id, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
+        approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
+      ) values (
+        ${action.correlationId}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
+        ${tx.json(redact(action.input) as never)}, ${action.status}, ${action.error ?? null}, ${action.approvalRequired}, ${action.digest},
+        ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
+      )
+      on conflict (requested_by, idempotency_key) do nothing
+      returning *`;
+    if (!row) return null;
+    if (action.status === 'pending')
+      await tx`insert into action_snapshots (action_id, input) values (${row.id}, ${tx.json(action.input as never)})`;
+    await appendEvents(
+      tx,
+      events.map((event) => ({ ...event, actionId: row.id })),
+    );
+    return row;
+  });
+}
+
+export async function findByIdempotencyKey(sql: Sql, requestedBy: string, key: string): Promise<ActionRow | undefined> {
+  const [row] = await sql<ActionRow[]>`select * from action_audit_logs where requested_by = ${requestedBy} and idempotency_key = ${key}`;
+  return row;
+}
+
+export async function findAction(sql: Sql, id: string): Promise<ActionRow | undefined> {
+  const [row] = await sql<ActionRow[]>`select * from action_audit_logs where id = ${id}`;
+  return row;
+}
+
+/**
+ * Moves an action from one of `from` to `to` with one conditional update and records the event in
+ * the same transaction. Returns the updated row, or undefined when the action was not in `from`
+ * (someone else got there first): the claim that makes approvals execute at most once.
+ */
+export async function transition(
+  sql: Sql,
+  id: string,
+  from: ReadonlyArray<ActionStatus>,
+  to: ActionStatus,
+  event: Omit<AuditEventInput, 'actionId'>,
+  patch: {
+    outputs?: unknown;
+    error?: string | null;
+    approvedBy?: string;
+    comment?: string | null;
+    reason?: string;
+    durationMs?: number;
+    /** Claim conditions of a decision: not expired, the digest the approver saw, not the requester. */
+    decision?: { digest?: string; decidedBy: string };
+  } = {},
+): Promise<ActionRow | undefined> {
+  return sql.begin(async (tx) => {
+    const [row] = await tx<ActionRow[]>`
+      update action_audit_logs set
+        status = ${to},
+        outputs = coalesce(${patch.outputs === undefined ? null : tx.json(redact(patch.outputs) as never)}, outputs),
+        error = coalesce(${patch.error ?? null}, error),
+        approved_by = coalesce(${patch.approvedBy ?? null}, approved_by),
+        decision_comment = coalesce(${patch.comment ?? null}, decision_comment),
+        rejection_reason = coalesce(${patch.reason ?? null}, rejection_reason),
+        decided_at = case when ${to} in ('approved', 'rejected', 'expired') then now() else decided_at end,
+        executed_at = case when ${to} in ('executed', 'failed') then now() else executed_at end,
+        duration_ms = coalesce(${patch.durationMs ?? null}, duration_ms)
+      where id = ${id} and status = any(string_to_array(${from.join(',')}, ','))
+        and (${!patch.decision}::boolean or (
+          expires_at > now()
+          and requested_by <> ${patch.decision?.decidedBy ?? ''}
+          and (${patch.decision?.digest ?? null}::text is null or digest = ${patch.decision?.digest ?? null})))
+      returning *`;
+    if (!row) return undefined;
+    if (['executed', 'failed', 'rejected', 'expired'].includes(to)) await tx`delete from action_snapshots where action_id = ${id}`;
+    await appendEvents(tx, [{ ...event, actionId: id }]);
+    return row;
+  });
+}
+
+/** Held actions past their expiry become `expired` (a terminal state distinct from rejected). */
+export async function expireDue(sql: Sql, correlationId: string): Promise<number> {
+  return sql.begin(async (tx) => {
+    const rows = await tx<{ id: string }[]>`
+      update action_audit_logs set status = 'expired', decided_at = now()
+      where status = 'pending' and expires_at <= now()
+      returning id`;
+    if (rows.length === 0) return 0;
+    await tx`delete from action_snapshots where action_id = any(string_to_array(${rows.map((row) => row.id).join(',')}, ',')::uuid[])`;
+    await appendEvents(
+      tx,
+      rows.map((row) => ({ actionId: row.id, event: 'expired' as const, actor: 'system', correlationId, data: {} })),
+    );
+    return rows.length;
+  });
+}
+
+export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
+  const [row] = await sql<{ input: unknown }[]>`select input from action_snapshots where action_id = ${id}`;
+  return row?.input;
+}
+
+/** The API's view of a row: dates as ISO strings, nothing internal (request hash). */
+export function present(row: ActionRow) {
+  const { request_hash: _hash, ...rest } = row;
+  return {
+    ...rest,
+    created_at: row.created_at.toISOString(),
+    decided_at: row.decided_at?.toISOString() ?? null,
+    executed_at: row.executed_at?.toISOString() ?? null,
+    expires_at: row.expires_at?.toISOString() ?? null,
+    links: { self: `/v1/actions/${row.id}`, approve: `/v1/actions/${row.id}/approve`, reject: `/v1/actions/${row.id}/reject` },
+  };
+}
