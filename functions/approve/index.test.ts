@@ -1,0 +1,140 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import type { TestDatabase } from '../../test/support/databases.js';
+import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
+
+let counter = 0;
+const idem = () => `approve-${Date.now()}-${counter++}`;
+
+describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
+  let database: TestDatabase;
+  let app: RuntimeHandle;
+  let sql: postgres.Sql;
+  const submit = (body: unknown, key = keys.agent) => app.fetch('/v1/actions', { method: 'POST', headers: headers(key, idem()), body: JSON.stringify(body) });
+  const decide = (key: string, id: string, verb: 'approve' | 'reject', body: unknown) =>
+    app.fetch(`/v1/actions/${id}/${verb}`, { method: 'POST', headers: headers(key), body: JSON.stringify(body) });
+  /** A held db.query (a read made to wait by an agent override is not shipped; use the write query path). */
+  const hold = async () => {
+    const response = await submit({ type: 'http.request', input: { method: 'POST', url: 'http://127.0.0.1:9/none' }, agent_id: 'financial' });
+    expect(response.status).toBe(202);
+    return (await response.json()) as { id: string; digest: string };
+  };
+
+  beforeAll(async () => {
+    database = await migratedDatabase();
+    sql = postgres(database.url, { max: 2, onnotice: () => {} });
+    app = await startRuntime(runtime, { DATABASE_URL: database.url, MYCA_API_KEYS: `${apiKeys},planner-approver:approver:myca_${'c9'.repeat(16)}`, ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1', ACTION_HTTP_ALLOW_PRIVATE: 'true' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sql?.end();
+    await database?.drop();
+  });
+
+  it('an agent key can never approve or reject', async () => {
+    const held = await hold();
+    expect((await decide(keys.agent2, held.id, 'approve', { digest: held.digest })).status).toBe(403);
+    expect((await decide(keys.agent2, held.id, 'reject', { reason: 'no' })).status).toBe(403);
+    const [row] = await sql`select status from action_audit_logs where id = ${held.id}`;
+    expect(row?.status).toBe('pending');
+  });
+
+  it('an approver cannot decide what its own principal requested', async () => {
+    // An approver key submitting is refused outright; an admin key may submit but not approve its own.
+    const ownResponse = await submit({ type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' }, agent_id: 'ops' }, keys.admin);
+    const own = (await ownResponse.json()) as { id: string; digest: string };
+    expect(ownResponse.status).toBe(202);
+    const self = await decide(keys.admin, own.id, 'approve', { digest: own.digest });
+    expect(self.status).toBe(403);
+    expect(await self.json()).toMatchObject({ detail: expect.stringContaining('own principal') });
+  });
+
+  it('of 200 concurrent approvals exactly one executes; a replayed approval is 409', async () => {
+    const held = await hold();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => decide(i % 2 ? keys.approver : keys.approver2, held.id, 'approve', { digest: held.digest })));
+    const statuses = results.map((r) => r.status);
+    // The winner executes (its call to a closed port fails: 502); every other approval is refused.
+    // workerd opens a database connection per request, so some of 200 at once may meet a full
+    // Postgres and answer 503 (fail closed); Node shares a pool and sees only 409s.
+    const losers = runtime === 'node' ? [409] : [409, 503];
+    expect(statuses.filter((s) => !losers.includes(s))).toHaveLength(1);
+    const events = await sql`select event from action_audit_events where action_id = ${held.id} and event in ('approved', 'executing', 'executed', 'failed')`;
+    expect(events.filter((e) => e.event === 'approved')).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'executing')).toHaveLength(1);
+    expect((await decide(keys.approver, held.id, 'approve', { digest: held.digest })).status).toBe(409);
+  });
+
+  it('approve and reject racing: exactly one decision holds', async () => {
+    const held = await hold();
+    const [approve, reject] = await Promise.all([decide(keys.approver, held.id, 'approve', { digest: held.digest }), decide(keys.approver2, held.id, 'reject', { reason: 'race' })]);
+    expect([approve.status, reject.status].filter((s) => s === 409)).toHaveLength(1);
+    const decisions = await sql`select event from action_audit_events where action_id = ${held.id} and event in ('approved', 'rejected')`;
+    expect(decisions).toHaveLength(1);
+  });
+
+  it('an expired action cannot be approved and ends as expired, not rejected', async () => {
+    const held = await hold();
+    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${held.id}`;
+    const late = await decide(keys.approver, held.id, 'approve', { digest: held.digest });
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ action_status: 'expired' });
+    const [row] = await sql`select status from action_audit_logs where id = ${held.id}`;
+    expect(row?.status).toBe('expired');
+    const events = await sql`select event from action_audit_events where action_id = ${held.id} order by seq`;
+    expect(events.map((e) => e.event)).toContain('expired');
+  });
+
+  it('a wrong digest changes nothing', async () => {
+    const held = await hold();
+    const wrong = await decide(keys.approver, held.id, 'approve', { digest: '0'.repeat(64) });
+    expect(wrong.status).toBe(409);
+    const [row] = await sql`select status from action_audit_logs where id = ${held.id}`;
+    expect(row?.status).toBe('pending');
+  });
+
+  it('the audit chain verifies, and catches an edit, a deletion and a reorder behind the app’s back', async () => {
+    const verify = () => app.fetch('/v1/audit/verify', { headers: headers(keys.admin) });
+    expect((await verify()).status).toBe(200);
+    expect((await app.fetch('/v1/audit/verify', { headers: headers(keys.approver) })).status).toBe(403);
+
+    // The trigger refuses changes to the chain, even from the owner...
+    await expect(sql`update action_audit_events set actor = 'mallory' where seq = 2`).rejects.toThrow(/append-only/);
+    await expect(sql`truncate action_audit_events`).rejects.toThrow(/append-only/);
+    // ...so the tampering below goes around it, as only a superuser could.
+    const tamper = async (statement: string) => {
+      await sql.begin(async (tx) => {
+        await tx.unsafe('set local session_replication_role = replica');
+        await tx.unsafe(statement);
+      });
+    };
+    const check = async () => (await (await verify()).json()) as { ok: boolean; broken?: { seq: number; reason: string } };
+    const [second] = await sql`select * from action_audit_events where seq = 2`;
+    const [third] = await sql`select * from action_audit_events where seq = 3`;
+    if (!second || !third) throw new Error('the chain needs at least three events here');
+
+    await tamper(`update action_audit_events set actor = 'mallory' where seq = 2`);
+    expect(await check()).toMatchObject({ ok: false, broken: { seq: 2, reason: expect.stringContaining('edited') } });
+    await tamper(`update action_audit_events set actor = '${second.actor}' where seq = 2`);
+    expect((await check()).ok).toBe(true);
+
+    await tamper('delete from action_audit_events where seq = 2');
+    expect(await check()).toMatchObject({ ok: false, broken: { seq: 3, reason: expect.stringContaining('deleted') } });
+    await sql.begin(async (tx) => {
+      await tx.unsafe('set local session_replication_role = replica');
+      await tx`insert into action_audit_events ${tx(second as Record<string, unknown>)}`;
+    });
+    expect((await check()).ok).toBe(true);
+
+    // Reorder: rows 2 and 3 swap places (everything but their sequence numbers).
+    const swap = async (a: typeof second, b: typeof second) =>
+      tamper(
+        `update action_audit_events set action_id = '${b.action_id}', event = '${b.event}', actor = '${b.actor}', correlation_id = '${b.correlation_id}', data = '${JSON.stringify(b.data)}', created_at = '${b.created_at.toISOString()}', prev_hash = '${b.prev_hash}', hash = 'tmp-${a.seq}' where seq = ${a.seq}`,
+      );
+    await swap(second, third);
+    await swap(third, second);
+    await tamper(`update action_audit_events set hash = '${third.hash}' where seq = 2`);
+    await tamper(`update action_audit_events set hash = '${second.hash}' where seq = 3`);
+    expect(await check()).toMatchObject({ ok: false, broken: { seq: 2 } });
+  });
+});
