@@ -37,7 +37,7 @@ create index idx_action_audit_logs_correlation on action_audit_logs (correlation
 -- hold secrets); deleted when the action reaches a terminal state.
 create table action_snapshots (
   action_id uuid primary key references action_audit_logs (id) on delete cascade,
-  input jsonb not null
+  input text not null                         -- JSON text: keeps any string jsonb cannot (e.g. NUL)
 );
 
 -- Append-only, hash-chained: one row per state change. hash = SHA-256(prev_hash || canonical row).

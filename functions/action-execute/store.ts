@@ -1,6 +1,5 @@
 import type { Sql } from 'postgres';
-import { type AuditEventInput, appendEvents } from '../../shared/audit/chain.js';
-import { redact } from '../../shared/redact/index.js';
+import { type AuditEventInput, appendEvents, storable, storableText } from '../../shared/audit/chain.js';
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
 export type ActionStatus = (typeof STATUSES)[number];
@@ -70,14 +69,14 @@ export async function insertAction(
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
       ) values (
         ${action.correlationId}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
-        ${tx.json(redact(action.input) as never)}, ${action.status}, ${action.error ?? null}, ${action.approvalRequired}, ${action.digest},
+        ${tx.json(storable(action.input) as never)}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
       )
       on conflict (requested_by, idempotency_key) do nothing
       returning *`;
     if (!row) return null;
     if (action.status === 'pending')
-      await tx`insert into action_snapshots (action_id, input) values (${row.id}, ${tx.json(action.input as never)})`;
+      await tx`insert into action_snapshots (action_id, input) values (${row.id}, ${JSON.stringify(action.input)})`;
     await appendEvents(
       tx,
       events.map((event) => ({ ...event, actionId: row.id })),
@@ -122,11 +121,11 @@ export async function transition(
     const [row] = await tx<ActionRow[]>`
       update action_audit_logs set
         status = ${to},
-        outputs = coalesce(${patch.outputs === undefined ? null : tx.json(redact(patch.outputs) as never)}, outputs),
-        error = coalesce(${patch.error ?? null}, error),
+        outputs = coalesce(${patch.outputs === undefined ? null : tx.json(storable(patch.outputs) as never)}, outputs),
+        error = coalesce(${storableText(patch.error)}, error),
         approved_by = coalesce(${patch.approvedBy ?? null}, approved_by),
-        decision_comment = coalesce(${patch.comment ?? null}, decision_comment),
-        rejection_reason = coalesce(${patch.reason ?? null}, rejection_reason),
+        decision_comment = coalesce(${storableText(patch.comment)}, decision_comment),
+        rejection_reason = coalesce(${storableText(patch.reason)}, rejection_reason),
         decided_at = case when ${to} in ('approved', 'rejected', 'expired') then now() else decided_at end,
         executed_at = case when ${to} in ('executed', 'failed') then now() else executed_at end,
         duration_ms = coalesce(${patch.durationMs ?? null}, duration_ms)
@@ -161,8 +160,8 @@ export async function expireDue(sql: Sql, correlationId: string): Promise<number
 }
 
 export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
-  const [row] = await sql<{ input: unknown }[]>`select input from action_snapshots where action_id = ${id}`;
-  return row?.input;
+  const [row] = await sql<{ input: string }[]>`select input from action_snapshots where action_id = ${id}`;
+  return row ? (JSON.parse(row.input) as unknown) : undefined;
 }
 
 /** The API's view of a row: dates as ISO strings, nothing internal (request hash). */

@@ -11,12 +11,17 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
   let database: TestDatabase;
   let app: RuntimeHandle;
   let sql: postgres.Sql;
-  const submit = (body: unknown, key = keys.agent) => app.fetch('/v1/actions', { method: 'POST', headers: headers(key, idem()), body: JSON.stringify(body) });
+  const submit = (body: unknown, key = keys.agent) =>
+    app.fetch('/v1/actions', { method: 'POST', headers: headers(key, idem()), body: JSON.stringify(body) });
   const decide = (key: string, id: string, verb: 'approve' | 'reject', body: unknown) =>
     app.fetch(`/v1/actions/${id}/${verb}`, { method: 'POST', headers: headers(key), body: JSON.stringify(body) });
   /** A held db.query (a read made to wait by an agent override is not shipped; use the write query path). */
   const hold = async () => {
-    const response = await submit({ type: 'http.request', input: { method: 'POST', url: 'http://127.0.0.1:9/none' }, agent_id: 'financial' });
+    const response = await submit({
+      type: 'http.request',
+      input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
+      agent_id: 'financial',
+    });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string; digest: string };
   };
@@ -24,7 +29,12 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
   beforeAll(async () => {
     database = await migratedDatabase();
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
-    app = await startRuntime(runtime, { DATABASE_URL: database.url, MYCA_API_KEYS: `${apiKeys},planner-approver:approver:myca_${'c9'.repeat(16)}`, ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1', ACTION_HTTP_ALLOW_PRIVATE: 'true' });
+    app = await startRuntime(runtime, {
+      DATABASE_URL: database.url,
+      MYCA_API_KEYS: `${apiKeys},planner-approver:approver:myca_${'c9'.repeat(16)}`,
+      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1',
+      ACTION_HTTP_ALLOW_PRIVATE: 'true',
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -42,7 +52,10 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
 
   it('an approver cannot decide what its own principal requested', async () => {
     // An approver key submitting is refused outright; an admin key may submit but not approve its own.
-    const ownResponse = await submit({ type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' }, agent_id: 'ops' }, keys.admin);
+    const ownResponse = await submit(
+      { type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' }, agent_id: 'ops' },
+      keys.admin,
+    );
     const own = (await ownResponse.json()) as { id: string; digest: string };
     expect(ownResponse.status).toBe(202);
     const self = await decide(keys.admin, own.id, 'approve', { digest: own.digest });
@@ -52,14 +65,17 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
 
   it('of 200 concurrent approvals exactly one executes; a replayed approval is 409', async () => {
     const held = await hold();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => decide(i % 2 ? keys.approver : keys.approver2, held.id, 'approve', { digest: held.digest })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => decide(i % 2 ? keys.approver : keys.approver2, held.id, 'approve', { digest: held.digest })),
+    );
     const statuses = results.map((r) => r.status);
     // The winner executes (its call to a closed port fails: 502); every other approval is refused.
     // workerd opens a database connection per request, so some of 200 at once may meet a full
     // Postgres and answer 503 (fail closed); Node shares a pool and sees only 409s.
     const losers = runtime === 'node' ? [409] : [409, 503];
     expect(statuses.filter((s) => !losers.includes(s))).toHaveLength(1);
-    const events = await sql`select event from action_audit_events where action_id = ${held.id} and event in ('approved', 'executing', 'executed', 'failed')`;
+    const events =
+      await sql`select event from action_audit_events where action_id = ${held.id} and event in ('approved', 'executing', 'executed', 'failed')`;
     expect(events.filter((e) => e.event === 'approved')).toHaveLength(1);
     expect(events.filter((e) => e.event === 'executing')).toHaveLength(1);
     expect((await decide(keys.approver, held.id, 'approve', { digest: held.digest })).status).toBe(409);
@@ -67,7 +83,10 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
 
   it('approve and reject racing: exactly one decision holds', async () => {
     const held = await hold();
-    const [approve, reject] = await Promise.all([decide(keys.approver, held.id, 'approve', { digest: held.digest }), decide(keys.approver2, held.id, 'reject', { reason: 'race' })]);
+    const [approve, reject] = await Promise.all([
+      decide(keys.approver, held.id, 'approve', { digest: held.digest }),
+      decide(keys.approver2, held.id, 'reject', { reason: 'race' }),
+    ]);
     expect([approve.status, reject.status].filter((s) => s === 409)).toHaveLength(1);
     const decisions = await sql`select event from action_audit_events where action_id = ${held.id} and event in ('approved', 'rejected')`;
     expect(decisions).toHaveLength(1);

@@ -1,6 +1,17 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { redact } from '../redact/index.js';
+import { redact, redactString } from '../redact/index.js';
+
+/**
+ * What the audit tables may hold: secrets masked, and NUL characters (which Postgres text and jsonb
+ * refuse) kept as the visible escape `\\u0000`, so a hostile input is recorded instead of failing the write.
+ */
+export const storable = <T>(value: T): T => JSON.parse(JSON.stringify(redact(value) ?? null).replaceAll('\\u0000', '\\\\u0000')) as T;
+
 import { canonicalJson, sha256 } from './hash.js';
+
+/** The same for a single text column. */
+export const storableText = (text: string | null | undefined): string | null =>
+  text == null ? null : redactString(text).replaceAll('\u0000', '\\u0000');
 
 export const GENESIS_HASH = '0'.repeat(64);
 /** One chain for the whole table: appends take this lock so each row links to the one before it. */
@@ -63,7 +74,7 @@ export async function appendEvents(tx: TransactionSql, events: ReadonlyArray<Aud
       event: input.event,
       actor: input.actor,
       correlation_id: input.correlationId,
-      data: redact(input.data ?? {}),
+      data: storable(input.data ?? {}),
       created_at: createdAt,
     };
     const hash = eventHash(prev, row);
