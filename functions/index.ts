@@ -9,7 +9,7 @@ import modelsYaml from '../config/models.yaml';
 import policyYaml from '../config/policy.yaml';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
-import { type ApiKeyStore, createApiKeyStore } from '../shared/http/auth.js';
+import { type ApiKeyStore, createApiKeyStore, type JwtVerifier, jwtVerifierFor } from '../shared/http/auth.js';
 import type { KeyValueStore } from '../shared/kv/index.js';
 import { createMemoryStore } from '../shared/kv/memory.js';
 import { createUpstashStore } from '../shared/kv/upstash.js';
@@ -28,6 +28,7 @@ interface Isolate {
   config: Config;
   logger: Logger;
   auth: ApiKeyStore;
+  jwt: JwtVerifier | null;
   kv: KeyValueStore;
   telemetry: WorkerTelemetry;
   startedAt: number;
@@ -57,7 +58,15 @@ async function setUp(env: Bindings): Promise<Isolate> {
     version: VERSION,
     otlpEndpoint: config.telemetry.otlp_endpoint,
   });
-  return { config, logger, auth: await createApiKeyStore(config.apiKeys), kv, telemetry, startedAt: systemClock.now() };
+  return {
+    config,
+    logger,
+    auth: await createApiKeyStore(config.apiKeys),
+    jwt: jwtVerifierFor(config.auth.jwt),
+    kv,
+    telemetry,
+    startedAt: systemClock.now(),
+  };
 }
 
 function servicesFor(base: Isolate): Services {
@@ -83,6 +92,7 @@ function servicesFor(base: Isolate): Services {
     files: null,
     actionFetch: outbound,
     auth: base.auth,
+    jwt: base.jwt,
     renderMetrics: null,
   };
 }

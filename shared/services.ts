@@ -3,7 +3,7 @@ import type { FilesPort } from '../functions/action-execute/actions/types.js';
 import type { HttpClient } from '../functions/chat-route/providers/http.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
-import type { ApiKeyStore } from './http/auth.js';
+import type { ApiKeyStore, JwtVerifier } from './http/auth.js';
 import type { KeyValueStore } from './kv/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -44,6 +44,8 @@ export interface Services {
   /** A faster raw HTTP client for LLM providers where the runtime has one (Node: undici). */
   llmHttp?: HttpClient;
   auth: ApiKeyStore;
+  /** Approver JWT verification, when MYCA_JWT_JWKS_URL is set. */
+  jwt: JwtVerifier | null;
   /** Renders the Prometheus text (Node only; null where metrics live elsewhere). */
   renderMetrics: (() => Promise<string>) | null;
 }

@@ -35,7 +35,11 @@ describe('action-execute while Postgres connections are cut (node)', () => {
         const response = await app.fetch('/v1/actions', {
           method: 'POST',
           headers: headers(keys.agent, `fault-${i}`),
-          body: JSON.stringify({ type: 'file.write', input: { path: `scratch/fault-${i}.txt`, content: String(i) }, agent_id: 'corporate' }),
+          body: JSON.stringify({
+            type: 'file.write',
+            input: { path: `scratch/fault-${i}.txt`, content: String(i) },
+            agent_id: 'corporate',
+          }),
         });
         statuses.push(response.status);
         await response.arrayBuffer();
@@ -53,10 +57,15 @@ describe('action-execute while Postgres connections are cut (node)', () => {
     await load;
 
     expect(statuses.length).toBeGreaterThan(20);
-    expect(statuses.every((s) => s === 200 || s === 503), JSON.stringify([...new Set(statuses)])).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 503),
+      JSON.stringify([...new Set(statuses)]),
+    ).toBe(true);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
 
-    const rows = await admin<{ path: string; status: string }[]>`select inputs->>'path' as path, status from action_audit_logs where action_type = 'file.write'`;
+    const rows = await admin<
+      { path: string; status: string }[]
+    >`select inputs->>'path' as path, status from action_audit_logs where action_type = 'file.write'`;
     const byPath = new Map(rows.map((row) => [row.path, row.status]));
     const written = readdirSync(join(filesRoot, 'scratch')).map((file) => `scratch/${file}`);
     // Every file on disk has its audit row (executed, or executing when only the outcome was lost).

@@ -124,9 +124,9 @@ function valueAt(tree: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 
 /** The effective configuration with every secret shown as `***`: safe to log. */
 export function sanitizeConfig(config: Config): Record<string, unknown> {
-  const { apiKeys, auth: _auth, ...rest } = config;
+  const { apiKeys, auth, ...rest } = config;
   // Only who may call, never the keys: listed under a name the redactor leaves readable.
-  return redact({ ...rest, principals: apiKeys.map((key) => ({ id: key.id, role: key.role })) });
+  return redact({ ...rest, jwt: auth.jwt, principals: apiKeys.map((key) => ({ id: key.id, role: key.role })) });
 }
 
 /** The level that applies when none is set: chatty while developing, quiet elsewhere. */

@@ -61,7 +61,20 @@ export const AppConfigSchema = z
     server: z.object({ host: z.string().min(1), port: port(true) }),
     log: z.object({ level: z.enum(LOG_LEVELS, { error: 'expected debug, info, warn or error' }).optional() }),
     data_dir: z.string().min(1),
-    auth: z.object({ api_keys: ApiKeyListSchema }),
+    auth: z.object({
+      api_keys: ApiKeyListSchema,
+      jwt: z
+        .object({
+          issuer: z.string().min(1).optional(),
+          audience: z.string().min(1).optional(),
+          jwks_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+          roles_claim: z.string().min(1),
+        })
+        .refine((jwt) => !jwt.jwks_url || (jwt.issuer && jwt.audience), {
+          message: 'a JWKS URL needs MYCA_JWT_ISSUER and MYCA_JWT_AUDIENCE too',
+          path: ['issuer'],
+        }),
+    }),
     database: z.object({
       url: z
         .string()

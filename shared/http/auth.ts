@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyEntry, Role } from '../config/index.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
@@ -15,6 +16,49 @@ export interface ApiKeyStore {
   /** The principal of this bearer secret, or null. */
   verify(secret: string): Promise<Principal | null>;
   readonly size: number;
+}
+
+/** Verifies approver JWTs (issuer, audience, signature against the JWKS); null where none are accepted. */
+export interface JwtVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * JWTs for human approvers, verified with jose (runs on Node and in workerd) against a remote JWKS
+ * that jose caches and refreshes. The subject becomes the principal id (prefixed `jwt:` so it can
+ * never collide with an API key id); the roles claim must name approver or admin: agents use keys.
+ */
+export function createJwtVerifier(options: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string }): JwtVerifier {
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
+  return {
+    verify: async (token) => {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+        }));
+      } catch (error) {
+        throw new ApiError('UNAUTHENTICATED', {
+          detail: `The token was not accepted: ${(error as Error).message}`,
+          hint: 'sign in again',
+          headers: { 'www-authenticate': 'Bearer realm="myca", error="invalid_token"' },
+        });
+      }
+      const claim = payload[options.rolesClaim];
+      const roles = Array.isArray(claim) ? claim.map(String) : typeof claim === 'string' ? claim.split(/[ ,]/) : [];
+      const role: Role | undefined = roles.includes('admin') ? 'admin' : roles.includes('approver') ? 'approver' : undefined;
+      if (!payload.sub || !role)
+        throw new ApiError('FORBIDDEN', {
+          detail: 'The token carries no approver or admin role',
+          hint: `the ${options.rolesClaim} claim must include approver`,
+        });
+      return { id: `jwt:${payload.sub}`, role };
+    },
+  };
 }
 
 /**
@@ -57,7 +101,9 @@ export function requireAuth(options: { roles?: ReadonlyArray<Role> } = {}): Midd
         headers: { 'www-authenticate': 'Bearer realm="myca"' },
       });
     }
-    const principal = await c.get('services').auth.verify(match[1]);
+    const services = c.get('services');
+    const token = match[1];
+    const principal = services.jwt && JWT_SHAPE.test(token) ? await services.jwt.verify(token) : await services.auth.verify(token);
     if (!principal) {
       throw new ApiError('UNAUTHENTICATED', {
         detail: 'Unknown API key',
@@ -75,4 +121,15 @@ export function requireAuth(options: { roles?: ReadonlyArray<Role> } = {}): Midd
     c.set('logFields', { ...c.get('logFields'), principal: principal.id });
     await next();
   };
+}
+
+/** The JWT verifier the configuration asks for, or null when JWTs are not accepted. */
+export function jwtVerifierFor(jwt: {
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  jwks_url?: string | undefined;
+  roles_claim: string;
+}): JwtVerifier | null {
+  if (!jwt.jwks_url || !jwt.issuer || !jwt.audience) return null;
+  return createJwtVerifier({ issuer: jwt.issuer, audience: jwt.audience, jwksUrl: jwt.jwks_url, rolesClaim: jwt.roles_claim });
 }

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import type { HttpClient } from '../../functions/chat-route/providers/http.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
-import { createApiKeyStore } from '../http/auth.js';
+import { createApiKeyStore, jwtVerifierFor } from '../http/auth.js';
 import type { KeyValueStore } from '../kv/index.js';
 import { createMemoryStore } from '../kv/memory.js';
 import { createUpstashStore } from '../kv/upstash.js';
@@ -59,6 +59,7 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
       createGuardedFetch({ allowPrivate: config.policy.http.allow_private, timeoutMs: config.policy.http.timeout_ms }),
     ),
     auth: await createApiKeyStore(parts.apiKeys),
+    jwt: jwtVerifierFor(config.auth.jwt),
     renderMetrics: parts.telemetry.renderMetrics,
   };
 }
