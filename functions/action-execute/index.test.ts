@@ -144,6 +144,34 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     expect(ledger.status).toBe(202);
   });
 
+  it.runIf(runtime === 'node')('records tool and audit metrics with catalog names only, and a span per phase', async () => {
+    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' });
+    await submit({ type: 'no.such.action', input: {}, agent_id: 'mycology' });
+    const render = app.services?.renderMetrics;
+    if (!render) throw new Error('node serves metrics');
+    const text = await render();
+    expect(text).toMatch(/tool_executions_total\{tool_name="db.query",status="executed"\} \d+/);
+    expect(text).toMatch(/tool_duration_seconds_count\{tool_name="db.query"\} \d+/);
+    expect(text).toMatch(/action_audit_logs_total\{action_type="unknown",status="denied"\} \d+/);
+    expect(text).not.toContain('no.such.action');
+    const names = (app.spans?.getFinishedSpans() ?? []).map((span) => span.name);
+    expect(names).toEqual(expect.arrayContaining(['action.decide', 'action.execute db.query', 'POST /v1/actions']));
+  });
+
+  it.runIf(runtime === 'node')('deletes a file only after approval', async () => {
+    writeFileSync(join(filesRoot, 'scratch', 'old.txt'), 'bye');
+    const held = (await (await submit({ type: 'file.delete', input: { path: 'scratch/old.txt' }, agent_id: 'corporate' })).json()) as {
+      id: string;
+      digest: string;
+      status: string;
+    };
+    expect(held.status).toBe('pending');
+    expect(readFileSync(join(filesRoot, 'scratch', 'old.txt'), 'utf8')).toBe('bye');
+    const done = await decideAs(keys.approver, held.id, 'approve', { digest: held.digest });
+    expect(await done.json()).toMatchObject({ status: 'executed', output: { deleted: true } });
+    expect(() => readFileSync(join(filesRoot, 'scratch', 'old.txt'))).toThrow();
+  });
+
   it('lists pending actions for approvers', async () => {
     const response = await app.fetch('/v1/actions?status=pending', { headers: headers(keys.approver) });
     const body = (await response.json()) as { data: Array<{ status: string }> };

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { expireDue } from '../../functions/action-execute/store.js';
 import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
 import { migrate, readMigrations } from '../db/migrate.js';
@@ -54,9 +55,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
   logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
 
+  // Held actions expire even when nobody looks: a sweep every 30 s (cheap: one indexed update).
+  const sweep = setInterval(() => {
+    void expireDue(db.sql, 'expiry-sweep').catch((error: unknown) => logger.warn('expiry sweep failed', { error: error as Error }));
+  }, 30_000);
+  sweep.unref();
+
   return {
     url,
     stop: async () => {
+      clearInterval(sweep);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
       await embedded?.stop();
