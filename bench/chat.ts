@@ -28,7 +28,10 @@ function start(command: string, args: string[], env: Record<string, string>, rea
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`${args.join(' ')} did not start:\n${output}`));
+    }, 60_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = ready.exec(output);
@@ -145,29 +148,37 @@ async function unloadedLatency(url: string, samples = 300): Promise<number> {
   return times[Math.floor(times.length / 2)] ?? 0;
 }
 
-const upstream = await start(bin('tsx'), ['bench/upstream.ts'], {}, /LISTENING (\d+)/);
-const proxy = await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/);
-const myca = await start(
-  bin('tsx'),
-  ['shared/runtime/main.ts'],
-  {
-    PORT: '0',
-    MYCA_ENV: 'production',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    MYCA_API_KEYS: `bench:agent:${KEY}`,
-    OPENAI_API_KEY: 'bench',
-    OPENAI_BASE_URL: `${upstream.url}/v1`,
-    LLM_RATE_LIMIT_RPM: '0',
-    ...(process.env.BENCH_DATABASE_URL
-      ? { DATABASE_URL: process.env.BENCH_DATABASE_URL }
-      : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
-  },
-  /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
-);
-
 const rows: Row[] = [];
-const upstreamPid = upstream.child.pid as number;
+// Every server started is stopped at the end, whatever fails on the way.
+const started: Server[] = [];
+const track = (server: Server) => {
+  started.push(server);
+  return server;
+};
 try {
+  const upstream = track(await start(bin('tsx'), ['bench/upstream.ts'], {}, /LISTENING (\d+)/));
+  const proxy = track(await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
+  const myca = track(
+    await start(
+      bin('tsx'),
+      ['shared/runtime/main.ts'],
+      {
+        PORT: '0',
+        MYCA_ENV: 'production',
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+        MYCA_API_KEYS: `bench:agent:${KEY}`,
+        OPENAI_API_KEY: 'bench',
+        OPENAI_BASE_URL: `${upstream.url}/v1`,
+        LLM_RATE_LIMIT_RPM: '0',
+        ...(process.env.BENCH_DATABASE_URL
+          ? { DATABASE_URL: process.env.BENCH_DATABASE_URL }
+          : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
+      },
+      /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
+    ),
+  );
+
+  const upstreamPid = upstream.child.pid as number;
   const targets: Array<[string, string, number[]]> = [
     ['(a) upstream direct', `${upstream.url}/v1/chat/completions`, [upstreamPid]],
     ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
@@ -195,5 +206,5 @@ try {
     `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms`,
   );
 } finally {
-  for (const server of [myca, proxy, upstream]) server.child.kill('SIGTERM');
+  for (const server of started) server.child.kill('SIGTERM');
 }
