@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
-import { type AuditEventInput, appendEvents, storable, storableText } from '../../shared/audit/chain.js';
+import { type AuditEventInput, appendEvents, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
 export type ActionStatus = (typeof STATUSES)[number];
@@ -33,6 +34,18 @@ export interface ActionRow {
   rejection_reason: string | null;
 }
 
+/** The longest an audit write may take before the caller gets 503 (the driver can stall on a cut connection). */
+const AUDIT_WRITE_TIMEOUT_MS = 10_000;
+
+/** Bounds a database promise: a stalled audit write becomes an error the handler answers with 503. */
+function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${AUDIT_WRITE_TIMEOUT_MS} ms`)), AUDIT_WRITE_TIMEOUT_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 export interface NewAction {
   correlationId: string;
   agentId: string;
@@ -53,36 +66,47 @@ export interface NewAction {
 }
 
 /**
- * Writes a new action with its first events in one transaction (fail closed: nothing runs unless
- * this commits). Returns null when the Idempotency-Key was used before (the caller replays).
- * A held action's unredacted input is kept apart in action_snapshots until it is decided.
+ * Writes a new action with its first events in one statement (so one round trip and one commit; fail
+ * closed: nothing runs unless this commits). Returns null when the Idempotency-Key was used before
+ * (the caller replays). A held action's unredacted input is kept apart in action_snapshots until it
+ * is decided.
  */
 export async function insertAction(
   sql: Sql,
   action: NewAction,
   events: Array<Omit<AuditEventInput, 'actionId'>>,
 ): Promise<ActionRow | null> {
-  return sql.begin(async (tx) => {
-    const [row] = await tx<ActionRow[]>`
+  const id = randomUUID();
+  const prepared = prepareEvents(events.map((event) => ({ ...event, actionId: id })));
+  // Inside a transaction block: under connection cuts postgres.js settles a reserved (transaction)
+  // connection's queries reliably, while a lone statement on a pooled one was seen to hang.
+  const [row] = await bounded(
+    sql.begin(
+      (tx) => tx<(ActionRow & { appended: number })[]>`
+    with inserted as (
       insert into action_audit_logs (
-        correlation_id, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
+        id, correlation_id, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
       ) values (
-        ${action.correlationId}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
-        ${tx.json(storable(action.input) as never)}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
+        ${id}, ${action.correlationId}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
+        ${sql.json(storable(action.input) as never)}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
       )
       on conflict (requested_by, idempotency_key) do nothing
-      returning *`;
-    if (!row) return null;
-    if (action.status === 'pending')
-      await tx`insert into action_snapshots (action_id, input) values (${row.id}, ${JSON.stringify(action.input)})`;
-    await appendEvents(
-      tx,
-      events.map((event) => ({ ...event, actionId: row.id })),
-    );
-    return row;
-  });
+      returning *
+    ), snapshot as (
+      insert into action_snapshots (action_id, input)
+      select id, ${JSON.stringify(action.input)} from inserted where ${action.status === 'pending'}
+    ), chained as (
+      select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
+    )
+    select inserted.*, (select appended from chained) as appended from inserted`,
+    ),
+    'writing the audit record',
+  );
+  if (!row) return null;
+  const { appended: _appended, ...actionRow } = row;
+  return actionRow;
 }
 
 export async function findByIdempotencyKey(sql: Sql, requestedBy: string, key: string): Promise<ActionRow | undefined> {
@@ -97,7 +121,7 @@ export async function findAction(sql: Sql, id: string): Promise<ActionRow | unde
 
 /**
  * Moves an action from one of `from` to `to` with one conditional update and records the event in
- * the same transaction. Returns the updated row, or undefined when the action was not in `from`
+ * the same statement. Returns the updated row, or undefined when the action was not in `from`
  * (someone else got there first): the claim that makes approvals execute at most once.
  */
 export async function transition(
@@ -117,11 +141,15 @@ export async function transition(
     decision?: { digest?: string; decidedBy: string };
   } = {},
 ): Promise<ActionRow | undefined> {
-  return sql.begin(async (tx) => {
-    const [row] = await tx<ActionRow[]>`
+  const prepared = prepareEvents([{ ...event, actionId: id }]);
+  const terminal = ['executed', 'failed', 'rejected', 'expired'].includes(to);
+  const [row] = await bounded(
+    sql.begin(
+      (tx) => tx<(ActionRow & { appended: number })[]>`
+    with updated as (
       update action_audit_logs set
         status = ${to},
-        outputs = coalesce(${patch.outputs === undefined ? null : tx.json(storable(patch.outputs) as never)}, outputs),
+        outputs = coalesce(${patch.outputs === undefined ? null : sql.json(storable(patch.outputs) as never)}, outputs),
         error = coalesce(${storableText(patch.error)}, error),
         approved_by = coalesce(${patch.approvedBy ?? null}, approved_by),
         decision_comment = coalesce(${storableText(patch.comment)}, decision_comment),
@@ -134,12 +162,19 @@ export async function transition(
           expires_at > now()
           and requested_by <> ${patch.decision?.decidedBy ?? ''}
           and (${patch.decision?.digest ?? null}::text is null or digest = ${patch.decision?.digest ?? null})))
-      returning *`;
-    if (!row) return undefined;
-    if (['executed', 'failed', 'rejected', 'expired'].includes(to)) await tx`delete from action_snapshots where action_id = ${id}`;
-    await appendEvents(tx, [{ ...event, actionId: id }]);
-    return row;
-  });
+      returning *
+    ), dropped as (
+      delete from action_snapshots where action_id = ${id} and ${terminal} and exists (select 1 from updated)
+    ), chained as (
+      select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
+    )
+    select updated.*, (select appended from chained) as appended from updated`,
+    ),
+    'recording the state change',
+  );
+  if (!row) return undefined;
+  const { appended: _appended, ...actionRow } = row;
+  return actionRow;
 }
 
 /** Held actions past their expiry become `expired` (a terminal state distinct from rejected). */

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { redact, redactString } from '../redact/index.js';
+import { canonicalJson, sha256 } from './hash.js';
 
 /**
  * What the audit tables may hold: secrets masked, and NUL characters (which Postgres text and jsonb
@@ -7,15 +8,11 @@ import { redact, redactString } from '../redact/index.js';
  */
 export const storable = <T>(value: T): T => JSON.parse(JSON.stringify(redact(value) ?? null).replaceAll('\\u0000', '\\\\u0000')) as T;
 
-import { canonicalJson, sha256 } from './hash.js';
-
 /** The same for a single text column. */
 export const storableText = (text: string | null | undefined): string | null =>
   text == null ? null : redactString(text).replaceAll('\u0000', '\\u0000');
 
 export const GENESIS_HASH = '0'.repeat(64);
-/** One chain for the whole table: appends take this lock so each row links to the one before it. */
-const CHAIN_LOCK = 727_361_002;
 
 export type AuditEventName = 'requested' | 'decided' | 'approved' | 'rejected' | 'expired' | 'executing' | 'executed' | 'failed' | 'denied';
 
@@ -39,36 +36,49 @@ interface EventRow {
   hash: string;
 }
 
-/** What each link's hash covers (everything but seq and the hash itself). */
-export function eventHash(
-  prevHash: string,
-  row: { action_id: string; event: string; actor: string; correlation_id: string; data: unknown; created_at: Date },
-): string {
-  return sha256(
-    prevHash +
-      canonicalJson({
-        action_id: row.action_id,
-        event: row.event,
-        actor: row.actor,
-        correlation_id: row.correlation_id,
-        data: row.data,
-        created_at: row.created_at.toISOString(),
-      }),
-  );
+/** The canonical text a link's hash covers (everything but seq, prev_hash and the hash itself). */
+export function eventBody(row: {
+  action_id: string;
+  event: string;
+  actor: string;
+  correlation_id: string;
+  data: unknown;
+  created_at: Date;
+}): string {
+  return canonicalJson({
+    action_id: row.action_id,
+    event: row.event,
+    actor: row.actor,
+    correlation_id: row.correlation_id,
+    data: row.data,
+    created_at: row.created_at.toISOString(),
+  });
+}
+
+/** SHA-256(prev_hash || body): computed by Postgres on append, by the verifier here. */
+export function eventHash(prevHash: string, row: Parameters<typeof eventBody>[0]): string {
+  return sha256(prevHash + eventBody(row));
+}
+
+/** An event ready for the chain: its stored fields and the canonical text its hash covers. */
+export interface PreparedEvent {
+  action_id: string;
+  event: AuditEventName;
+  actor: string;
+  correlation_id: string;
+  data: Record<string, unknown>;
+  created_at: string;
+  body: string;
 }
 
 /**
- * Appends events inside the caller's transaction (so a state change and its event commit together or
- * not at all). Data is redacted before it is stored or hashed.
+ * Prepares events for `myca_append_audit_events` (migration 0003), which links and inserts them in
+ * one statement under the chain lock. Data is redacted first; timestamps have millisecond precision
+ * (what a JavaScript Date holds), so the verifier recomputes exactly the same text.
  */
-export async function appendEvents(tx: TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<void> {
-  if (events.length === 0) return;
-  await tx`select pg_advisory_xact_lock(${CHAIN_LOCK})`;
-  const [last] = await tx<{ hash: string }[]>`select hash from action_audit_events order by seq desc limit 1`;
-  let prev = last?.hash ?? GENESIS_HASH;
-  for (const input of events) {
-    // Millisecond precision, as JavaScript dates hold it, so the verifier recomputes the same text.
-    const createdAt = new Date(Math.floor(Date.now()));
+export function prepareEvents(events: ReadonlyArray<AuditEventInput>, now = Date.now()): PreparedEvent[] {
+  const createdAt = new Date(now);
+  return events.map((input) => {
     const row = {
       action_id: input.actionId,
       event: input.event,
@@ -77,12 +87,14 @@ export async function appendEvents(tx: TransactionSql, events: ReadonlyArray<Aud
       data: storable(input.data ?? {}),
       created_at: createdAt,
     };
-    const hash = eventHash(prev, row);
-    await tx`
-      insert into action_audit_events (action_id, event, actor, correlation_id, data, created_at, prev_hash, hash)
-      values (${row.action_id}, ${row.event}, ${row.actor}, ${row.correlation_id}, ${tx.json(row.data as never)}, ${createdAt}, ${prev}, ${hash})`;
-    prev = hash;
-  }
+    return { ...row, created_at: createdAt.toISOString(), body: eventBody(row) };
+  });
+}
+
+/** Appends events in the caller's transaction or statement context. */
+export async function appendEvents(sql: Sql | TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<void> {
+  if (events.length === 0) return;
+  await sql`select myca_append_audit_events(${sql.json(prepareEvents(events) as never)})`;
 }
 
 export interface VerifyResult {
