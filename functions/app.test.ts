@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../shared/http/auth.js';
-import { METRIC_FAMILIES } from '../shared/telemetry/metrics.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from '../test/support/runtimes.js';
 
 const agentKey = `myca_${'a1'.repeat(16)}`;
@@ -57,26 +56,12 @@ describe.each(RUNTIMES)('the composed app on %s', (runtime) => {
   });
 });
 
-describe('metrics and traces on node', () => {
+describe('traces on node', () => {
   let app: RuntimeHandle;
   beforeAll(async () => {
     app = await startRuntime('node', {});
   });
   afterAll(() => app.close());
-
-  it('serves every seed metric family with HELP and TYPE at /metrics, and counts requests', async () => {
-    await app.fetch('/health');
-    const response = await app.fetch('/metrics');
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toContain('text/plain');
-    const text = await response.text();
-    for (const family of Object.values(METRIC_FAMILIES)) {
-      expect(text).toContain(`# HELP ${family.name} `);
-      expect(text).toContain(`# TYPE ${family.name} ${family.type}`);
-    }
-    expect(text).toMatch(/http_requests_total\{method="GET",route="\/health",status="200"\} 1/);
-    expect(text).not.toContain('otel_scope_name');
-  });
 
   it('names the server span METHOD routePath and continues the caller’s trace', async () => {
     const traceId = `${'a'.repeat(31)}1`;
@@ -94,18 +79,5 @@ describe('metrics and traces on node', () => {
     const span = await eventually(() => app.spans?.getFinishedSpans().find((s) => s.name === 'GET /ready'));
     expect(span.spanContext().traceId).toBe(correlationId);
     expect(span.parentSpanContext).toBeUndefined();
-  });
-});
-
-describe('metrics on workerd', () => {
-  it('are not kept there, and /metrics says where to find them', async () => {
-    const app = await startRuntime('workerd', {});
-    try {
-      const response = await app.fetch('/metrics');
-      expect(response.status).toBe(404);
-      expect(await response.json()).toMatchObject({ code: 'NOT_FOUND', hint: expect.stringContaining('Node') });
-    } finally {
-      await app.close();
-    }
   });
 });
