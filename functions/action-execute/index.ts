@@ -29,6 +29,13 @@ function depthOf(value: unknown, depth = 0): number {
   return deepest;
 }
 
+/** The `:id` of an action route, or 404 for anything that cannot be one (never a database error). */
+export function actionIdParam(id: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+    throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
+  return id;
+}
+
 export function requireDb(services: Services) {
   if (!services.db)
     throw new ApiError('UNAVAILABLE', {
@@ -281,8 +288,7 @@ export function createActionExecute() {
   app.get('/v1/actions/:id', async (c) => {
     const services = c.get('services');
     const db = requireDb(services);
-    const id = c.req.param('id');
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
+    const id = actionIdParam(c.req.param('id'));
     await expireDue(db.sql, c.get('correlationId')).catch(() => 0);
     const row = await findAction(db.sql, id);
     const principal = c.get('principal');

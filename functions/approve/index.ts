@@ -6,7 +6,7 @@ import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import { CATALOG } from '../action-execute/actions/index.js';
-import { auditUnavailable, requireDb } from '../action-execute/index.js';
+import { actionIdParam, auditUnavailable, requireDb } from '../action-execute/index.js';
 import { executeClaimed, toolLabel } from '../action-execute/run.js';
 import { findAction, present, readSnapshot, transition } from '../action-execute/store.js';
 
@@ -61,11 +61,10 @@ export function createApprove() {
   app.post('/v1/actions/:id/approve', async (c) => {
     const services = c.get('services');
     const db = requireDb(services);
-    const id = c.req.param('id');
+    const id = actionIdParam(c.req.param('id'));
     const principal = c.get('principal');
     const correlationId = c.get('correlationId');
     const body = await readJson(c, ApproveSchema);
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
 
     // The claim: one conditional update. Of any number of racing approvals exactly one gets a row.
     const approved = await transition(
@@ -128,11 +127,10 @@ export function createApprove() {
   app.post('/v1/actions/:id/reject', async (c) => {
     const services = c.get('services');
     const db = requireDb(services);
-    const id = c.req.param('id');
+    const id = actionIdParam(c.req.param('id'));
     const principal = c.get('principal');
     const correlationId = c.get('correlationId');
     const body = await readJson(c, RejectSchema);
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
     const rejected = await transition(
       db.sql,
       id,
