@@ -69,6 +69,13 @@ describe('npm start in embedded mode (no environment)', () => {
       });
       const whoami = await fetch(`${first.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
       expect(await whoami.json()).toEqual({ id: 'dev-agent', role: 'agent' });
+      // The audit tables, the chain function and the action flow work on the embedded Postgres too.
+      const action = await fetch(`${first.url}/v1/actions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json', 'idempotency-key': 'embedded-1' },
+        body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' }),
+      });
+      expect(await action.json()).toMatchObject({ status: 'executed', output: { query: 'audit_counts_by_status' } });
     } finally {
       expect(await stop(first)).toBe(0);
     }
