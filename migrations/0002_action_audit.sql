@@ -3,6 +3,7 @@
 create table action_audit_logs (
   id uuid primary key default gen_random_uuid(),
   correlation_id text not null,
+  traceparent text,                           -- the requesting span, so the approval's trace can link to it
   agent_id text not null,
   agent_run_id text,
   requested_by text not null,                 -- the principal (API key id) that submitted it

@@ -5,6 +5,7 @@ import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
+import { currentTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './actions/index.js';
 import { ActionError } from './actions/types.js';
 import { decide } from './policy.js';
@@ -132,6 +133,7 @@ export function createActionExecute() {
         db.sql,
         {
           correlationId,
+          traceparent: currentTraceparent() ?? null,
           agentId: body.agent_id,
           runId: body.run_id ?? null,
           requestedBy: principal.id,
@@ -216,6 +218,7 @@ export function createActionExecute() {
         db.sql,
         {
           correlationId,
+          traceparent: currentTraceparent() ?? null,
           agentId: body.agent_id,
           runId: body.run_id ?? null,
           requestedBy: principal.id,

@@ -9,6 +9,7 @@ export type ActionStatus = (typeof STATUSES)[number];
 export interface ActionRow {
   id: string;
   correlation_id: string;
+  traceparent: string | null;
   agent_id: string;
   agent_run_id: string | null;
   requested_by: string;
@@ -48,6 +49,8 @@ function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
 
 export interface NewAction {
   correlationId: string;
+  /** The requesting request's span (W3C traceparent), for linking the approval's trace to it. */
+  traceparent: string | null;
   agentId: string;
   runId: string | null;
   requestedBy: string;
@@ -85,10 +88,10 @@ export async function insertAction(
       (tx) => tx<(ActionRow & { appended: number })[]>`
     with inserted as (
       insert into action_audit_logs (
-        id, correlation_id, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
+        id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
       ) values (
-        ${id}, ${action.correlationId}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
+        ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
         ${sql.json(storable(action.input) as never)}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
       )

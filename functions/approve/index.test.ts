@@ -111,6 +111,20 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     expect(events.map((e) => e.event)).toContain('expired');
   });
 
+  it.runIf(runtime === 'node')('links the approval’s trace to the request that asked for it', async () => {
+    const response = await submit({
+      type: 'http.request',
+      input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
+      agent_id: 'financial',
+    });
+    const held = (await response.json()) as { id: string; digest: string };
+    const requestTrace = response.headers.get('traceparent') ?? '';
+    await decide(keys.approver, held.id, 'approve', { digest: held.digest });
+    const span = app.spans?.getFinishedSpans().find((s) => s.name === 'action.approve' && s.attributes['myca.action.id'] === held.id);
+    expect(span?.links[0]?.context.traceId).toBe(requestTrace.split('-')[1]);
+    expect(span?.spanContext().traceId).not.toBe(requestTrace.split('-')[1]);
+  });
+
   it('a wrong digest changes nothing', async () => {
     const held = await hold();
     const wrong = await decide(keys.approver, held.id, 'approve', { digest: '0'.repeat(64) });

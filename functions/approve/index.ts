@@ -1,3 +1,4 @@
+import type { Link } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
@@ -46,6 +47,16 @@ async function refusal(
     });
   }
   return new ApiError('CONFLICT', { detail: `The action is already ${row.status}`, extra: { id, action_status: row.status } });
+}
+
+/** A span link to the W3C traceparent stored with the action, when it is a valid one. */
+function linkTo(traceparent: string | null): Link | undefined {
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent ?? '');
+  if (!match?.[1] || !match[2]) return undefined;
+  return {
+    context: { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3] ?? '01', 16), isRemote: true },
+    attributes: { 'myca.link': 'requested_by' },
+  };
 }
 
 /**
@@ -120,7 +131,20 @@ export function createApprove() {
       decision: 'approved',
       original_correlation_id: approved.correlation_id,
     });
-    const executed = await executeClaimed(services, db.sql, executing, action, input, principal.id, correlationId, c.get('logger'));
+    // The approval's execution is traced under this request, linked to the request that asked for it.
+    const tracer = services.tracerProvider.getTracer('myca-actions');
+    const link = linkTo(approved.traceparent);
+    const executed = await tracer.startActiveSpan(
+      'action.approve',
+      { attributes: { 'myca.action.id': id, 'myca.original_correlation_id': approved.correlation_id }, links: link ? [link] : [] },
+      async (span) => {
+        try {
+          return await executeClaimed(services, db.sql, executing, action, input, principal.id, correlationId, c.get('logger'));
+        } finally {
+          span.end();
+        }
+      },
+    );
     return c.json(executed.body, executed.status as 200);
   });
 
