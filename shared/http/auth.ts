@@ -89,9 +89,31 @@ export async function createApiKeyStore(entries: ReadonlyArray<ApiKeyEntry>): Pr
   };
 }
 
+/** Admin passes every role check; anyone else needs one of `roles` (when given). */
+function checkRole(principal: Principal, roles: ReadonlyArray<Role> | undefined): void {
+  if (roles && !roles.includes(principal.role) && principal.role !== 'admin') {
+    throw new ApiError('FORBIDDEN', {
+      detail: `The role "${principal.role}" may not do this`,
+      hint: `use a key with role ${roles.join(' or ')}`,
+    });
+  }
+}
+
 /** Requires `Authorization: Bearer <key>`; 401 without a known key, 403 when the role is not allowed. */
 export function requireAuth(options: { roles?: ReadonlyArray<Role> } = {}): MiddlewareHandler<AppEnv> {
   return async function requireAuthMiddleware(c, next) {
+    // Already authenticated by an outer requireAuth (e.g. /v1/*): only the role check is left.
+    const known = c.get('principal');
+    if (known) {
+      if (options.roles && !options.roles.includes(known.role) && known.role !== 'admin') {
+        throw new ApiError('FORBIDDEN', {
+          detail: `The role "${known.role}" may not do this`,
+          hint: `use a key with role ${options.roles.join(' or ')}`,
+        });
+      }
+      await next();
+      return;
+    }
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
@@ -111,12 +133,7 @@ export function requireAuth(options: { roles?: ReadonlyArray<Role> } = {}): Midd
         headers: { 'www-authenticate': 'Bearer realm="myca", error="invalid_token"' },
       });
     }
-    if (options.roles && !options.roles.includes(principal.role) && principal.role !== 'admin') {
-      throw new ApiError('FORBIDDEN', {
-        detail: `The role "${principal.role}" may not do this`,
-        hint: `use a key with role ${options.roles.join(' or ')}`,
-      });
-    }
+    checkRole(principal, options.roles);
     c.set('principal', principal);
     c.set('logFields', { ...c.get('logFields'), principal: principal.id });
     await next();
