@@ -1,4 +1,5 @@
 import type { RoutingConfig } from '../../shared/config/index.js';
+import { redactString } from '../../shared/redact/index.js';
 import type { BreakerState, CircuitBreaker } from './breaker.js';
 import type { Attempt } from './plan.js';
 import { ProviderError } from './providers/types.js';
@@ -98,7 +99,7 @@ export async function runAttempts<T>(
           provider: attempt.provider,
           model: attempt.model,
           status,
-          error: error.message.slice(0, 300),
+          error: redactString(error.message).slice(0, 300),
           duration_ms: now() - started,
         };
         records.push(record);

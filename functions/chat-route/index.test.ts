@@ -120,6 +120,19 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(body.attempts.every((a) => a.status === 503 && a.duration_ms >= 0)).toBe(true);
   });
 
+  it('never echoes a key a provider quotes in its error, in the answer or the logs', async () => {
+    const canary = ['sk', 'proj', `${'K'.repeat(20)}${Date.now()}`].join('-');
+    llm.always('*', { status: 401, body: { error: { message: `Incorrect API key provided: ${canary}`, type: 'invalid_request_error' } } });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello });
+    expect(response.status).toBe(502);
+    const text = await response.text();
+    expect(text).toContain('Incorrect API key provided');
+    expect(text).not.toContain(canary);
+    expect(JSON.stringify(app.logs())).not.toContain(canary);
+    const spans = app.spans?.getFinishedSpans() ?? [];
+    expect(JSON.stringify(spans.map((span) => [span.status, span.attributes, span.events]))).not.toContain(canary);
+  });
+
   it('streams SSE chunks ending with usage and [DONE]', async () => {
     const response = await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true });
     expect(response.status).toBe(200);

@@ -1,5 +1,6 @@
 import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ModelsConfig } from '../../shared/config/index.js';
+import { redactString } from '../../shared/redact/index.js';
 import type { Metrics } from '../../shared/telemetry/metrics.js';
 import type { AttemptRecord } from './attempts.js';
 import type { Usage } from './contract.js';
@@ -49,7 +50,8 @@ export function endAttemptSpan(span: Span, record: AttemptRecord, usage?: Usage,
   }
   if (responseModel) span.setAttribute('gen_ai.response.model', responseModel);
   span.setAttribute('myca.attempt.status', String(record.status));
-  if (record.status !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: record.error ?? String(record.status) });
+  // Provider messages can quote keys ("Incorrect API key provided: sk-…"): spans get them redacted.
+  if (record.status !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: redactString(record.error ?? String(record.status)) });
   span.end();
 }
 
