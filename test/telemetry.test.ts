@@ -27,6 +27,16 @@ describe.each(RUNTIMES)('telemetry on %s', (runtime) => {
     expect(span.attributes['http.response.status_code']).toBe(200);
   });
 
+  it('redacts secrets from exported spans (a key in a query string)', async () => {
+    const canary = ['sk', 'proj', `${'Z'.repeat(20)}${Date.now()}`].join('-');
+    const response = await app.fetch(`/health?api_key=${canary}&q=1`);
+    const traceId = response.headers.get('x-correlation-id');
+    await app.flush();
+    const span = await eventually(() => collector.spans.find((s) => s.traceId === traceId), 8000);
+    expect(String(span.attributes['url.full'])).toContain('api_key=***');
+    expect(JSON.stringify(collector.spans)).not.toContain(canary);
+  });
+
   it('passes the correlation id and trace context on to outbound calls', async () => {
     const response = await app.fetch('/ready');
     const correlationId = response.headers.get('x-correlation-id');

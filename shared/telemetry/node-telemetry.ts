@@ -10,6 +10,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CorrelationIdGenerator } from './correlation.js';
 import { appendEmptyFamilies, createMetrics, type Metrics } from './metrics.js';
+import { RedactingSpanProcessor } from './redacting-processor.js';
 
 export interface NodeTelemetryOptions {
   serviceName: string;
@@ -47,7 +48,8 @@ export function installNodeContext(): void {
 export function createNodeTelemetry(options: NodeTelemetryOptions): NodeTelemetry {
   installNodeContext();
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.version });
-  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  // The redactor first: every processor after it (and every exporter) sees clean spans.
+  const spanProcessors: SpanProcessor[] = [new RedactingSpanProcessor(), ...(options.spanProcessors ?? [])];
   const exporter =
     options.spanExporter ??
     (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined);

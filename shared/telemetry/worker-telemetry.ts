@@ -6,6 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CorrelationIdGenerator } from './correlation.js';
+import { RedactingSpanProcessor } from './redacting-processor.js';
 
 export interface WorkerTelemetry {
   tracerProvider: TracerProvider;
@@ -31,7 +32,10 @@ export function createWorkerTelemetry(options: {
     installed = true;
   }
   const spanProcessors: SpanProcessor[] = options.otlpEndpoint
-    ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` }))]
+    ? [
+        new RedactingSpanProcessor(),
+        new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` })),
+      ]
     : [];
   const tracerProvider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.version }),
