@@ -58,6 +58,3 @@ function safeStringify(value: unknown): string {
     return JSON.stringify({ level: 'error', msg: 'unserialisable log line' });
   }
 }
-
-/** A logger that drops everything (tests, tools). */
-export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} });

@@ -1,7 +1,7 @@
 /**
  * The smallest HTTP port the wire-level OpenAI adapter needs: POST a JSON body, get the status,
  * headers and a body to read as text or stream. Node injects an undici keep-alive pool (no WHATWG
- * fetch, no web streams on the hot path); anything with a fetch can use {@link fetchHttp}.
+ * fetch, no web streams on the hot path); elsewhere the SDK adapter runs over fetch.
  */
 export interface HttpResponse {
   status: number;
@@ -13,19 +13,4 @@ export interface HttpResponse {
 
 export interface HttpClient {
   post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<HttpResponse>;
-}
-
-/** An HttpClient over any fetch (workerd, tests). */
-export function fetchHttp(fetchImpl: typeof fetch): HttpClient {
-  return {
-    post: async (url, headers, body, signal) => {
-      const response = await fetchImpl(url, { method: 'POST', headers, body, signal });
-      return {
-        status: response.status,
-        header: (name) => response.headers.get(name) ?? undefined,
-        text: () => response.text(),
-        chunks: () => (response.body ?? new ReadableStream<Uint8Array>()) as unknown as AsyncIterable<Uint8Array>,
-      };
-    },
-  };
 }
