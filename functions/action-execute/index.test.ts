@@ -117,6 +117,13 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     expect(await second.json()).toMatchObject({ id: first.id, replayed: true });
     const different = await submit({ ...body, agent_id: 'other' }, keys.agent, key);
     expect(different.status).toBe(422);
+    // A refused request replays as the same refusal.
+    const badKey = idem();
+    const bad = { type: 'db.query', input: { query: 'no_such_query' }, agent_id: 'mycology' };
+    expect((await submit(bad, keys.agent, badKey)).status).toBe(404);
+    const again = await submit(bad, keys.agent, badKey);
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ replayed: true, action_status: 'denied' });
   });
 
   it('refuses unknown actions, bad input and missing keys with clear 4xx', async () => {

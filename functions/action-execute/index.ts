@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
-import { ApiError } from '../../shared/http/errors.js';
+import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
@@ -58,6 +58,18 @@ export function auditUnavailable(error: unknown): ApiError {
 
 const isDbFault = (error: unknown) => !(error instanceof ApiError) && !(error instanceof ActionError);
 
+/** The error code of a denial's HTTP status. */
+function denialCode(status: number): ErrorCode {
+  const codes: Record<number, ErrorCode> = {
+    400: 'VALIDATION_FAILED',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    413: 'PAYLOAD_TOO_LARGE',
+    503: 'UNAVAILABLE',
+  };
+  return codes[status] ?? 'UNPROCESSABLE';
+}
+
 /** What a replayed Idempotency-Key gets: the stored outcome, never a second execution. */
 function replay(row: ActionRow, requestHash: string): { status: number; body: Record<string, unknown> } {
   if (row.request_hash !== requestHash) {
@@ -74,7 +86,8 @@ function replay(row: ActionRow, requestHash: string): { status: number; body: Re
     });
   }
   if (row.status === 'denied') {
-    throw new ApiError('FORBIDDEN', {
+    const status = (row.outputs as { problem?: { status?: number } } | null)?.problem?.status ?? 403;
+    throw new ApiError(denialCode(status), {
       detail: row.error ?? 'The action was denied',
       extra: { id: row.id, action_status: 'denied', replayed: true },
     });
@@ -142,6 +155,7 @@ export function createActionExecute() {
           input: body.input,
           status: 'denied',
           error: message,
+          outputs: { problem: { status, detail: message } },
           approvalRequired: false,
           digest: sha256(canonicalJson({ type: body.type, input: body.input, agent_id: body.agent_id, run_id: body.run_id ?? null })),
           idempotencyKey,
@@ -155,18 +169,7 @@ export function createActionExecute() {
         throw auditUnavailable(error);
       });
       services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
-      const code =
-        status === 400
-          ? 'VALIDATION_FAILED'
-          : status === 403
-            ? 'FORBIDDEN'
-            : status === 404
-              ? 'NOT_FOUND'
-              : status === 413
-                ? 'PAYLOAD_TOO_LARGE'
-                : status === 503
-                  ? 'UNAVAILABLE'
-                  : 'UNPROCESSABLE';
+      const code = denialCode(status);
       return new ApiError(code, {
         detail: message,
         ...(hint ? { hint } : {}),

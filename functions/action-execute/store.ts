@@ -59,6 +59,8 @@ export interface NewAction {
   input: unknown;
   status: Extract<ActionStatus, 'pending' | 'executing' | 'denied'>;
   error?: string;
+  /** A denial's answer (`{problem: {status, …}}`), so a replayed Idempotency-Key gets the same one. */
+  outputs?: Record<string, unknown>;
   approvalRequired: boolean;
   digest: string;
   idempotencyKey: string | null;
@@ -88,11 +90,11 @@ export async function insertAction(
       (tx) => tx<(ActionRow & { appended: number })[]>`
     with inserted as (
       insert into action_audit_logs (
-        id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, status, error,
+        id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
       ) values (
         ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
-        ${sql.json(storable(action.input) as never)}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
+        ${sql.json(storable(action.input) as never)}, ${action.outputs ? sql.json(storable(action.outputs) as never) : null}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
       )
       on conflict (requested_by, idempotency_key) do nothing
