@@ -16,15 +16,16 @@ import { createReady } from './ready/index.js';
 
 /**
  * Composes MYCA Edge from one sub-app per function. Runtime-neutral: both entry points (workerd and
- * Node) hand it their Services and serve what it returns.
+ * Node) hand it their Services and serve what it returns. `perRequest` gives each request its own
+ * Services (workerd: a database client per request); the app itself is built once.
  *
  * @example
  * const app = createApp(services);
  * const response = await app.request('/health');
  */
-export function createApp(services: Services) {
+export function createApp(services: Services, perRequest?: () => Services) {
   const app = new Hono<AppEnv>();
-  app.use(correlation(services));
+  app.use(correlation(services, perRequest));
   app.use(
     httpInstrumentationMiddleware({
       tracerProvider: services.tracerProvider,

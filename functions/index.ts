@@ -25,6 +25,8 @@ import { type App, createApp } from './app.js';
 type Bindings = Record<string, unknown>;
 
 interface Isolate {
+  /** Built once per isolate; Services per request only differ in their database client. */
+  app: App;
   config: Config;
   logger: Logger;
   auth: ApiKeyStore;
@@ -58,7 +60,7 @@ async function setUp(env: Bindings): Promise<Isolate> {
     version: VERSION,
     otlpEndpoint: config.telemetry.otlp_endpoint,
   });
-  return {
+  const parts = {
     config,
     logger,
     auth: await createApiKeyStore(config.apiKeys),
@@ -67,9 +69,12 @@ async function setUp(env: Bindings): Promise<Isolate> {
     telemetry,
     startedAt: systemClock.now(),
   };
+  const services = isolateServices(parts);
+  return { ...parts, app: createApp(services, () => withRequestDatabase(services)) };
 }
 
-function servicesFor(base: Isolate): Services {
+/** Everything but the database is shared by the isolate's requests. */
+function isolateServices(base: Omit<Isolate, 'app'>): Services {
   const { config } = base;
   const outbound = createCorrelatedFetch(fetch);
   return {
@@ -77,9 +82,7 @@ function servicesFor(base: Isolate): Services {
     runtime: 'workerd',
     version: VERSION,
     startedAt: base.startedAt,
-    db: config.database.url
-      ? createDatabase(config.database.url, { max: 1, fetchTypes: false, idleTimeoutSeconds: 0, connectTimeoutSeconds: 5 })
-      : null,
+    db: null,
     kv: base.kv,
     vector: config.vector.qdrant_url
       ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound })
@@ -95,6 +98,14 @@ function servicesFor(base: Isolate): Services {
     jwt: base.jwt,
     renderMetrics: null,
   };
+}
+
+/** workerd forbids reusing a socket across requests: each request gets its own (lazy) client. */
+function withRequestDatabase(services: Services): Services {
+  const url = services.config.database.url;
+  return url
+    ? { ...services, db: createDatabase(url, { max: 1, fetchTypes: false, idleTimeoutSeconds: 0, connectTimeoutSeconds: 5 }) }
+    : services;
 }
 
 export default {
@@ -119,8 +130,7 @@ export default {
         { status: 503, headers: { 'content-type': 'application/problem+json' } },
       );
     }
-    const app: App = createApp(servicesFor(base));
-    const response = await app.fetch(request, env, ctx);
+    const response = await base.app.fetch(request, env, ctx);
     ctx.waitUntil(base.telemetry.flush());
     return response;
   },

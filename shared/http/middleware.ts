@@ -6,11 +6,13 @@ import { currentTraceparent, resolveCorrelation, withCorrelation } from '../tele
 import type { AppEnv } from './types.js';
 
 /**
- * First middleware of every app: hands out the services, resolves the correlation id and runs the
+ * First middleware of every app: hands out the services (the same object, or one per request where
+ * the runtime demands it), resolves the correlation id and runs the
  * rest of the request inside an OpenTelemetry context that carries it.
  */
-export function correlation(services: Services): MiddlewareHandler<AppEnv> {
+export function correlation(base: Services, perRequest?: () => Services): MiddlewareHandler<AppEnv> {
   return async function correlationMiddleware(c, next) {
+    const services = perRequest ? perRequest() : base;
     const found = resolveCorrelation({ traceparent: c.req.header('traceparent'), correlationId: c.req.header('x-correlation-id') });
     c.set('services', services);
     c.set('correlationId', found.id);
