@@ -108,8 +108,10 @@ describe('the official openai client against MYCA Edge over HTTP (node)', () => 
       .withResponse();
     expect(response.response.headers.get('x-myca-model')).toBe('llama3.1');
 
-    const dead = client.chat.completions.create({ model: 'dead', messages: [{ role: 'user', content: 'hi' }] });
-    await expect(dead).resolves.toBeTruthy(); // `dead` fails to connect, the chain answers
+    // `dead` points at a closed port: its connection is refused and the chain answers.
+    const dead = await client.chat.completions.create({ model: 'dead', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(dead.response.headers.get('x-myca-attempts')).toBe('2');
+    expect(dead.response.headers.get('x-myca-model')).toBe('gpt-4o');
     expect(llm.requests.at(-1)?.model).toBe('gpt-4o');
   });
 
