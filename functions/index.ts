@@ -27,6 +27,11 @@ type Bindings = Record<string, unknown>;
 interface Isolate {
   /** Built once per isolate; Services per request only differ in their database client. */
   app: App;
+  telemetry: WorkerTelemetry;
+}
+
+/** What the isolate's Services are made of. */
+interface IsolateParts {
   config: Config;
   logger: Logger;
   auth: ApiKeyStore;
@@ -70,11 +75,11 @@ async function setUp(env: Bindings): Promise<Isolate> {
     startedAt: systemClock.now(),
   };
   const services = isolateServices(parts);
-  return { ...parts, app: createApp(services, () => withRequestDatabase(services)) };
+  return { telemetry, app: createApp(services, () => withRequestDatabase(services)) };
 }
 
 /** Everything but the database is shared by the isolate's requests. */
-function isolateServices(base: Omit<Isolate, 'app'>): Services {
+function isolateServices(base: IsolateParts): Services {
   const { config } = base;
   const outbound = createCorrelatedFetch(fetch);
   return {
