@@ -10,7 +10,7 @@ import { CATALOG } from './actions/index.js';
 import { ActionError } from './actions/types.js';
 import { decide } from './policy.js';
 import { actionContext, executeClaimed, toolLabel } from './run.js';
-import { type ActionRow, expireDue, findAction, findByIdempotencyKey, insertAction, present, STATUSES } from './store.js';
+import { type ActionRow, actionDigest, expireDue, findAction, findByIdempotencyKey, insertAction, present, STATUSES } from './store.js';
 
 export const SubmitActionSchema = z.strictObject({
   type: z.string().min(1).max(128),
@@ -124,6 +124,16 @@ export function createActionExecute() {
     const correlationId = c.get('correlationId');
     const requestHash = sha256(canonicalJson(body));
     const policy = services.config.policy;
+    // What every audit row of this request shares, refused or not.
+    const request = {
+      correlationId,
+      traceparent: currentTraceparent() ?? null,
+      agentId: body.agent_id,
+      runId: body.run_id ?? null,
+      requestedBy: principal.id,
+      idempotencyKey,
+      requestHash,
+    };
 
     const existing = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey).catch((error: unknown) => {
       throw auditUnavailable(error);
@@ -145,11 +155,7 @@ export function createActionExecute() {
       const row = await insertAction(
         db.sql,
         {
-          correlationId,
-          traceparent: currentTraceparent() ?? null,
-          agentId: body.agent_id,
-          runId: body.run_id ?? null,
-          requestedBy: principal.id,
+          ...request,
           type: body.type,
           category,
           input: body.input,
@@ -157,9 +163,7 @@ export function createActionExecute() {
           error: message,
           outputs: { problem: { status, detail: message } },
           approvalRequired: false,
-          digest: sha256(canonicalJson({ type: body.type, input: body.input, agent_id: body.agent_id, run_id: body.run_id ?? null })),
-          idempotencyKey,
-          requestHash,
+          digest: actionDigest({ ...request, type: body.type, input: body.input, policyVersion: policy.version }),
           expiresAt: null,
           policyVersion: policy.version,
           policyRule: rule,
@@ -211,28 +215,20 @@ export function createActionExecute() {
       throw await deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
 
     // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
-    const digest = sha256(
-      canonicalJson({ type: action.name, input, agent_id: body.agent_id, run_id: body.run_id ?? null, policy_version: policy.version }),
-    );
+    const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
     const held = decision.mode === 'approval';
     let row: ActionRow | null;
     try {
       row = await insertAction(
         db.sql,
         {
-          correlationId,
-          traceparent: currentTraceparent() ?? null,
-          agentId: body.agent_id,
-          runId: body.run_id ?? null,
-          requestedBy: principal.id,
+          ...request,
           type: action.name,
           category: action.category,
           input,
           status: held ? 'pending' : 'executing',
           approvalRequired: held,
           digest,
-          idempotencyKey,
-          requestHash,
           expiresAt: held ? new Date(services.clock.now() + services.config.actions.pending_ttl_s * 1000) : null,
           policyVersion: decision.version,
           policyRule: decision.rule,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { type AuditEventInput, appendEvents, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
+import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
 export type ActionStatus = (typeof STATUSES)[number];
@@ -33,6 +34,29 @@ export interface ActionRow {
   policy_rule: string;
   decision_comment: string | null;
   rejection_reason: string | null;
+}
+
+/**
+ * The digest an approval binds to: SHA-256 of the canonical JSON of the validated, defaulted input
+ * plus type, agent, run and policy version. Computed at submission and again before an approved
+ * snapshot executes.
+ */
+export function actionDigest(action: {
+  type: string;
+  input: unknown;
+  agentId: string;
+  runId: string | null;
+  policyVersion: string;
+}): string {
+  return sha256(
+    canonicalJson({
+      type: action.type,
+      input: action.input,
+      agent_id: action.agentId,
+      run_id: action.runId,
+      policy_version: action.policyVersion,
+    }),
+  );
 }
 
 /** The longest an audit write may take before the caller gets 503 (the driver can stall on a cut connection). */
@@ -87,7 +111,7 @@ export async function insertAction(
   // connection's queries reliably, while a lone statement on a pooled one was seen to hang.
   const [row] = await bounded(
     sql.begin(
-      (tx) => tx<(ActionRow & { appended: number })[]>`
+      (tx) => tx<ActionRow[]>`
     with inserted as (
       insert into action_audit_logs (
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
@@ -103,15 +127,14 @@ export async function insertAction(
       insert into action_snapshots (action_id, input)
       select id, ${JSON.stringify(action.input)} from inserted where ${action.status === 'pending'}
     ), chained as (
+      -- A CTE that is only selected from runs only when referenced: the final WHERE references it.
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
     )
-    select inserted.*, (select appended from chained) as appended from inserted`,
+    select inserted.* from inserted where exists (select 1 from chained)`,
     ),
     'writing the audit record',
   );
-  if (!row) return null;
-  const { appended: _appended, ...actionRow } = row;
-  return actionRow;
+  return row ?? null;
 }
 
 export async function findByIdempotencyKey(sql: Sql, requestedBy: string, key: string): Promise<ActionRow | undefined> {
@@ -150,7 +173,7 @@ export async function transition(
   const terminal = ['executed', 'failed', 'rejected', 'expired'].includes(to);
   const [row] = await bounded(
     sql.begin(
-      (tx) => tx<(ActionRow & { appended: number })[]>`
+      (tx) => tx<ActionRow[]>`
     with updated as (
       update action_audit_logs set
         status = ${to},
@@ -173,13 +196,11 @@ export async function transition(
     ), chained as (
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
     )
-    select updated.*, (select appended from chained) as appended from updated`,
+    select updated.* from updated where exists (select 1 from chained)`,
     ),
     'recording the state change',
   );
-  if (!row) return undefined;
-  const { appended: _appended, ...actionRow } = row;
-  return actionRow;
+  return row;
 }
 
 /** Held actions past their expiry become `expired` (a terminal state distinct from rejected). */

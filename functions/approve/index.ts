@@ -1,7 +1,6 @@
 import type { Link } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { requireAuth } from '../../shared/http/auth.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
@@ -9,7 +8,7 @@ import { readJson } from '../../shared/http/validate.js';
 import { CATALOG } from '../action-execute/actions/index.js';
 import { actionIdParam, auditUnavailable, requireDb } from '../action-execute/index.js';
 import { executeClaimed, toolLabel } from '../action-execute/run.js';
-import { findAction, present, readSnapshot, transition } from '../action-execute/store.js';
+import { actionDigest, findAction, present, readSnapshot, transition } from '../action-execute/store.js';
 
 export const ApproveSchema = z.strictObject({
   digest: z.string().regex(/^[0-9a-f]{64}$/, 'the digest shown with the pending action (64 hex characters)'),
@@ -101,15 +100,13 @@ export function createApprove() {
     if (!action || !executing) throw new ApiError('CONFLICT', { detail: 'The action could not be started', extra: { id } });
     // Execute exactly what was approved: the snapshot must still hash to the digest.
     const input = await readSnapshot(db.sql, id);
-    const digest = sha256(
-      canonicalJson({
-        type: approved.action_type,
-        input,
-        agent_id: approved.agent_id,
-        run_id: approved.agent_run_id,
-        policy_version: approved.policy_version,
-      }),
-    );
+    const digest = actionDigest({
+      type: approved.action_type,
+      input,
+      agentId: approved.agent_id,
+      runId: approved.agent_run_id,
+      policyVersion: approved.policy_version,
+    });
     if (input === undefined || digest !== approved.digest) {
       await transition(
         db.sql,
