@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
+import type { Principal } from '../../shared/http/auth.js';
 import type { AppEnv } from '../../shared/http/types.js';
+import type { Logger } from '../../shared/log/index.js';
 import { readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
@@ -97,6 +99,177 @@ function replay(row: ActionRow, requestHash: string): { status: number; body: Re
   return { status, body: { ...present(row), replayed: true } };
 }
 
+/** Who submits an action, and the request it belongs to. */
+export interface Submitter {
+  services: Services;
+  principal: Principal;
+  idempotencyKey: string;
+  correlationId: string;
+  logger: Logger;
+}
+
+export interface Submitted {
+  /** 200 executed, 202 held for approval, or the failed action's status; replays keep theirs. */
+  status: number;
+  body: Record<string, unknown>;
+  /** Fields for the request's wide log line. */
+  logFields?: Record<string, unknown>;
+}
+
+/**
+ * What `POST /v1/actions` does after authentication: validate, classify, decide, write the audit
+ * record, execute or hold. Refusals are recorded and thrown as {@link ApiError}. Agent runs call it
+ * in-process so that their tool calls take exactly the same path.
+ */
+export async function submitAction(submitter: Submitter, body: SubmitAction): Promise<Submitted> {
+  const { services, principal, idempotencyKey, correlationId, logger } = submitter;
+  if (depthOf(body.input) > MAX_DEPTH) throw new ApiError('BAD_REQUEST', { detail: `The input is nested deeper than ${MAX_DEPTH} levels` });
+  const db = requireDb(services);
+  const requestHash = sha256(canonicalJson(body));
+  const policy = services.config.policy;
+  // What every audit row of this request shares, refused or not.
+  const request = {
+    correlationId,
+    traceparent: currentTraceparent() ?? null,
+    agentId: body.agent_id,
+    runId: body.run_id ?? null,
+    requestedBy: principal.id,
+    idempotencyKey,
+    requestHash,
+  };
+
+  const existing = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey).catch((error: unknown) => {
+    throw auditUnavailable(error);
+  });
+  if (existing) {
+    const replayed = replay(existing, requestHash);
+    return replayed;
+  }
+
+  // Refusals are recorded too (an audit trail of what agents tried), then answered with a 4xx.
+  const deny = async (
+    status: 400 | 403 | 404 | 413 | 422 | 503,
+    category: string,
+    message: string,
+    rule: string,
+    extra: Record<string, unknown> = {},
+    hint?: string,
+  ) => {
+    const row = await insertAction(
+      db.sql,
+      {
+        ...request,
+        type: body.type,
+        category,
+        input: body.input,
+        status: 'denied',
+        error: message,
+        outputs: { problem: { status, detail: message } },
+        approvalRequired: false,
+        digest: actionDigest({ ...request, type: body.type, input: body.input, policyVersion: policy.version }),
+        expiresAt: null,
+        policyVersion: policy.version,
+        policyRule: rule,
+      },
+      [{ event: 'denied', actor: principal.id, correlationId, data: { reason: message, rule } }],
+    ).catch((error: unknown) => {
+      throw auditUnavailable(error);
+    });
+    services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
+    const code = denialCode(status);
+    return new ApiError(code, {
+      detail: message,
+      ...(hint ? { hint } : {}),
+      extra: { ...extra, ...(row ? { id: row.id, action_status: 'denied' } : {}) },
+    });
+  };
+
+  const action = CATALOG.get(body.type);
+  if (!action) {
+    throw await deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);
+  }
+  const parsed = action.inputSchema.safeParse(body.input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    throw await deny(
+      400,
+      action.category,
+      `Invalid input for ${action.name}: ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`,
+      'schema',
+      { issues },
+    );
+  }
+  const input = parsed.data as Record<string, unknown>;
+  try {
+    action.check?.(actionContext(services, new AbortController().signal), input as never);
+  } catch (error) {
+    if (error instanceof ActionError) throw await deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
+    throw error;
+  }
+
+  const tracer = services.tracerProvider.getTracer('myca-actions');
+  const decision = tracer.startActiveSpan('action.decide', (span) => {
+    const result = decide(policy, services.config.actions.approval_required, action, body.agent_id, input);
+    span.setAttributes({ 'myca.action.type': action.name, 'myca.policy.rule': result.rule, 'myca.policy.mode': result.mode });
+    span.end();
+    return result;
+  });
+  if (decision.mode === 'deny') throw await deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
+
+  // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
+  const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
+  const held = decision.mode === 'approval';
+  let row: ActionRow | null;
+  try {
+    row = await insertAction(
+      db.sql,
+      {
+        ...request,
+        type: action.name,
+        category: action.category,
+        input,
+        status: held ? 'pending' : 'executing',
+        approvalRequired: held,
+        digest,
+        expiresAt: held ? new Date(services.clock.now() + services.config.actions.pending_ttl_s * 1000) : null,
+        policyVersion: decision.version,
+        policyRule: decision.rule,
+      },
+      [
+        {
+          event: 'requested',
+          actor: principal.id,
+          correlationId,
+          data: { type: action.name, agent_id: body.agent_id, run_id: body.run_id ?? null },
+        },
+        {
+          event: 'decided',
+          actor: 'policy',
+          correlationId,
+          data: { mode: decision.mode, rule: decision.rule, version: decision.version, digest },
+        },
+        ...(held ? [] : [{ event: 'executing' as const, actor: principal.id, correlationId, data: {} }]),
+      ],
+    );
+  } catch (error) {
+    if (isDbFault(error)) throw auditUnavailable(error);
+    throw error;
+  }
+  if (!row) {
+    // Another request with the same key won the insert a moment ago.
+    const winner = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey);
+    if (!winner) throw auditUnavailable(new Error('idempotency conflict without a row'));
+    const replayed = replay(winner, requestHash);
+    return replayed;
+  }
+  services.metrics.actionAuditLogs.add(1, { action_type: action.name, status: row.status });
+  const logFields = { action_id: row.id, action_type: action.name, decision: decision.mode };
+  if (held) return { status: 202, body: { ...present(row), status: 'pending' }, logFields };
+
+  const executed = await executeClaimed(services, db.sql, row, action, input, principal.id, correlationId, logger);
+  return { status: executed.status, body: executed.body, logFields };
+}
+
 /**
  * action-execute: `POST /v1/actions` validates, classifies, decides by policy, writes the audit
  * record, then executes at once (200) or holds the action for an approver (202). Also lists and
@@ -118,154 +291,12 @@ export function createActionExecute() {
       });
     }
     const body = await readJson(c, SubmitActionSchema, { limit: MAX_BODY });
-    if (depthOf(body.input) > MAX_DEPTH)
-      throw new ApiError('BAD_REQUEST', { detail: `The input is nested deeper than ${MAX_DEPTH} levels` });
-    const db = requireDb(services);
-    const correlationId = c.get('correlationId');
-    const requestHash = sha256(canonicalJson(body));
-    const policy = services.config.policy;
-    // What every audit row of this request shares, refused or not.
-    const request = {
-      correlationId,
-      traceparent: currentTraceparent() ?? null,
-      agentId: body.agent_id,
-      runId: body.run_id ?? null,
-      requestedBy: principal.id,
-      idempotencyKey,
-      requestHash,
-    };
-
-    const existing = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey).catch((error: unknown) => {
-      throw auditUnavailable(error);
-    });
-    if (existing) {
-      const replayed = replay(existing, requestHash);
-      return c.json(replayed.body, replayed.status as 200);
-    }
-
-    // Refusals are recorded too (an audit trail of what agents tried), then answered with a 4xx.
-    const deny = async (
-      status: 400 | 403 | 404 | 413 | 422 | 503,
-      category: string,
-      message: string,
-      rule: string,
-      extra: Record<string, unknown> = {},
-      hint?: string,
-    ) => {
-      const row = await insertAction(
-        db.sql,
-        {
-          ...request,
-          type: body.type,
-          category,
-          input: body.input,
-          status: 'denied',
-          error: message,
-          outputs: { problem: { status, detail: message } },
-          approvalRequired: false,
-          digest: actionDigest({ ...request, type: body.type, input: body.input, policyVersion: policy.version }),
-          expiresAt: null,
-          policyVersion: policy.version,
-          policyRule: rule,
-        },
-        [{ event: 'denied', actor: principal.id, correlationId, data: { reason: message, rule } }],
-      ).catch((error: unknown) => {
-        throw auditUnavailable(error);
-      });
-      services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
-      const code = denialCode(status);
-      return new ApiError(code, {
-        detail: message,
-        ...(hint ? { hint } : {}),
-        extra: { ...extra, ...(row ? { id: row.id, action_status: 'denied' } : {}) },
-      });
-    };
-
-    const action = CATALOG.get(body.type);
-    if (!action) {
-      throw await deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);
-    }
-    const parsed = action.inputSchema.safeParse(body.input);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-      throw await deny(
-        400,
-        action.category,
-        `Invalid input for ${action.name}: ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`,
-        'schema',
-        { issues },
-      );
-    }
-    const input = parsed.data as Record<string, unknown>;
-    try {
-      action.check?.(actionContext(services, new AbortController().signal), input as never);
-    } catch (error) {
-      if (error instanceof ActionError) throw await deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
-      throw error;
-    }
-
-    const tracer = services.tracerProvider.getTracer('myca-actions');
-    const decision = tracer.startActiveSpan('action.decide', (span) => {
-      const result = decide(policy, services.config.actions.approval_required, action, body.agent_id, input);
-      span.setAttributes({ 'myca.action.type': action.name, 'myca.policy.rule': result.rule, 'myca.policy.mode': result.mode });
-      span.end();
-      return result;
-    });
-    if (decision.mode === 'deny')
-      throw await deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
-
-    // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
-    const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
-    const held = decision.mode === 'approval';
-    let row: ActionRow | null;
-    try {
-      row = await insertAction(
-        db.sql,
-        {
-          ...request,
-          type: action.name,
-          category: action.category,
-          input,
-          status: held ? 'pending' : 'executing',
-          approvalRequired: held,
-          digest,
-          expiresAt: held ? new Date(services.clock.now() + services.config.actions.pending_ttl_s * 1000) : null,
-          policyVersion: decision.version,
-          policyRule: decision.rule,
-        },
-        [
-          {
-            event: 'requested',
-            actor: principal.id,
-            correlationId,
-            data: { type: action.name, agent_id: body.agent_id, run_id: body.run_id ?? null },
-          },
-          {
-            event: 'decided',
-            actor: 'policy',
-            correlationId,
-            data: { mode: decision.mode, rule: decision.rule, version: decision.version, digest },
-          },
-          ...(held ? [] : [{ event: 'executing' as const, actor: principal.id, correlationId, data: {} }]),
-        ],
-      );
-    } catch (error) {
-      if (isDbFault(error)) throw auditUnavailable(error);
-      throw error;
-    }
-    if (!row) {
-      // Another request with the same key won the insert a moment ago.
-      const winner = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey);
-      if (!winner) throw auditUnavailable(new Error('idempotency conflict without a row'));
-      const replayed = replay(winner, requestHash);
-      return c.json(replayed.body, replayed.status as 200);
-    }
-    services.metrics.actionAuditLogs.add(1, { action_type: action.name, status: row.status });
-    c.set('logFields', { ...c.get('logFields'), action_id: row.id, action_type: action.name, decision: decision.mode });
-    if (held) return c.json({ ...present(row), status: 'pending' }, 202);
-
-    const executed = await executeClaimed(services, db.sql, row, action, input, principal.id, correlationId, c.get('logger'));
-    return c.json(executed.body, executed.status as 200);
+    const submitted = await submitAction(
+      { services, principal, idempotencyKey, correlationId: c.get('correlationId'), logger: c.get('logger') },
+      body,
+    );
+    if (submitted.logFields) c.set('logFields', { ...c.get('logFields'), ...submitted.logFields });
+    return c.json(submitted.body, submitted.status as 200);
   });
 
   app.get('/v1/actions', async (c) => {

@@ -7,7 +7,7 @@ import type { Services } from '../../shared/services.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { type AttemptOutcome, runAttempts } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
-import { type ChatRequest, ChatRequestSchema, EmbeddingsRequestSchema, type ModelList } from './contract.js';
+import { type ChatCompletion, type ChatRequest, ChatRequestSchema, EmbeddingsRequestSchema, type ModelList } from './contract.js';
 import { LatencyTracker } from './latency.js';
 import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import { type Attempt, planAttempts } from './plan.js';
@@ -35,6 +35,85 @@ function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
   if (out.max_tokens == null && out.max_completion_tokens == null && attempt.config.max_tokens !== undefined)
     out.max_tokens = attempt.config.max_tokens;
   return out;
+}
+
+/** Everything one chat request's attempt loop needs: the plan, the breaker, the deadline. */
+async function prepareChat(services: Services, request: ChatRequest, target: string) {
+  const llm = services.config.llm;
+  const registry = registryFor(services);
+  const latency = new LatencyTracker(services.kv);
+  const plan = planAttempts(llm, registry, {
+    target,
+    kind: 'chat',
+    request,
+    ...(llm.routing.strategy === 'latency' ? { latencyMs: await latency.read(latencyLabels(llm, target)) } : {}),
+  });
+  if (!plan.ok) throw planError(plan.reason);
+  const started = services.clock.now();
+  const deadlineAt = started + llm.routing.deadline_ms;
+  const loop = {
+    routing: llm.routing,
+    breaker: new CircuitBreaker(services.kv, llm.routing.breaker),
+    deadlineAt,
+    onResult: (attempt: Attempt, record: Parameters<typeof recordCall>[3]) => {
+      recordCall(services.metrics, llm, attempt, record);
+      if (record.status === 'ok') void latency.record(attempt.label, record.duration_ms).catch(() => {});
+    },
+  };
+  return { llm, registry, plan: plan.attempts, tracer: services.tracerProvider.getTracer('myca-chat-route'), loop, started, deadlineAt };
+}
+
+export interface ChatResult {
+  completion: ChatCompletion;
+  attempt: Attempt;
+  /** How many attempts it took (1 when the first model answered). */
+  attempts: number;
+  /** From the configured prices; undefined when the model has none. */
+  costUsd: number | undefined;
+}
+
+/**
+ * One non-streaming chat completion with the gateway's routing, fallback, retries, breaker, spans and
+ * metrics: what `POST /v1/chat/completions` does, callable in-process (agent runs use it). Throws
+ * {@link ApiError} as the endpoint would answer.
+ *
+ * @example
+ * const { completion } = await completeChat(services, { model: 'planning', messages }, 'planning');
+ */
+export async function completeChat(services: Services, request: ChatRequest, target = request.model): Promise<ChatResult> {
+  const { llm, registry, plan, tracer, loop } = await prepareChat(services, request, target);
+  const outcome = await runAttempts(plan, loop, async (attempt, signal) => {
+    const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+    const callStarted = services.clock.now();
+    try {
+      const completion = await providerIn(registry, attempt).chat(withDefaults(request, attempt), {
+        model: attempt.model,
+        signal,
+        headers: correlationHeaders(),
+      });
+      endAttemptSpan(
+        span,
+        { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: services.clock.now() - callStarted },
+        completion.usage,
+        completion.model,
+      );
+      return completion;
+    } catch (error) {
+      const e = error as ProviderError;
+      endAttemptSpan(span, {
+        label: attempt.label,
+        provider: attempt.provider,
+        model: attempt.model,
+        status: e.status ?? 'network',
+        error: e.message,
+        duration_ms: services.clock.now() - callStarted,
+      });
+      throw error;
+    }
+  });
+  if (!outcome.ok) throw failure(outcome);
+  const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
+  return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };
 }
 
 function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): ApiError {
@@ -75,37 +154,25 @@ export function createChatRoute() {
 
   app.post('/v1/chat/completions', async (c) => {
     const services = c.get('services');
-    const llm = services.config.llm;
     const request = (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest;
     const target = c.req.header('x-myca-task') || request.model;
-    const registry = registryFor(services);
-    const latency = new LatencyTracker(services.kv);
-    const plan = planAttempts(llm, registry, {
-      target,
-      kind: 'chat',
-      request,
-      ...(llm.routing.strategy === 'latency' ? { latencyMs: await latency.read(latencyLabels(llm, target)) } : {}),
-    });
-    if (!plan.ok) throw planError(plan.reason);
-
-    const tracer = services.tracerProvider.getTracer('myca-chat-route');
-    const breaker = new CircuitBreaker(services.kv, llm.routing.breaker);
-    const started = services.clock.now();
-    const deadlineAt = started + llm.routing.deadline_ms;
+    if (!request.stream) {
+      const done = await completeChat(services, request, target);
+      c.set('logFields', {
+        ...c.get('logFields'),
+        llm: done.attempt.label,
+        attempts: done.attempts,
+        usage: done.completion.usage,
+        cost_usd: done.costUsd,
+      });
+      return c.json(done.completion, 200, attemptHeaders(done.attempt, done.attempts));
+    }
+    const { llm, registry, plan, tracer, loop, started, deadlineAt } = await prepareChat(services, request, target);
     const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
-    const loop = {
-      routing: llm.routing,
-      breaker,
-      deadlineAt,
-      onResult: (attempt: Attempt, record: Parameters<typeof recordCall>[3]) => {
-        recordCall(services.metrics, llm, attempt, record);
-        if (record.status === 'ok') void latency.record(attempt.label, record.duration_ms).catch(() => {});
-      },
-    };
 
-    if (request.stream) {
+    {
       const outcome = await runAttempts(
-        plan.attempts,
+        plan,
         { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms },
         async (attempt, signal) => {
           const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
@@ -158,52 +225,6 @@ export function createChatRoute() {
         },
       });
     }
-
-    const outcome = await runAttempts(plan.attempts, loop, async (attempt, signal) => {
-      const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
-      const callStarted = services.clock.now();
-      try {
-        const completion = await providerOf(attempt).chat(withDefaults(request, attempt), {
-          model: attempt.model,
-          signal,
-          headers: correlationHeaders(),
-        });
-        endAttemptSpan(
-          span,
-          {
-            label: attempt.label,
-            provider: attempt.provider,
-            model: attempt.model,
-            status: 'ok',
-            duration_ms: services.clock.now() - callStarted,
-          },
-          completion.usage,
-          completion.model,
-        );
-        return completion;
-      } catch (error) {
-        const e = error as ProviderError;
-        endAttemptSpan(span, {
-          label: attempt.label,
-          provider: attempt.provider,
-          model: attempt.model,
-          status: e.status ?? 'network',
-          error: e.message,
-          duration_ms: services.clock.now() - callStarted,
-        });
-        throw error;
-      }
-    });
-    if (!outcome.ok) throw failure(outcome);
-    const cost = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
-    c.set('logFields', {
-      ...c.get('logFields'),
-      llm: outcome.attempt.label,
-      attempts: outcome.records.length,
-      usage: outcome.value.usage,
-      cost_usd: cost,
-    });
-    return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
   });
 
   app.post('/v1/embeddings', async (c) => {
