@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
-import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { Principal } from '../../shared/http/auth.js';
+import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import type { Logger } from '../../shared/log/index.js';
 import { readJson } from '../../shared/http/validate.js';
+import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './actions/index.js';

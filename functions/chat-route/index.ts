@@ -93,7 +93,13 @@ export async function completeChat(services: Services, request: ChatRequest, tar
       });
       endAttemptSpan(
         span,
-        { label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'ok', duration_ms: services.clock.now() - callStarted },
+        {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status: 'ok',
+          duration_ms: services.clock.now() - callStarted,
+        },
         completion.usage,
         completion.model,
       );
@@ -171,26 +177,22 @@ export function createChatRoute() {
     const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
 
     {
-      const outcome = await runAttempts(
-        plan,
-        { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms },
-        async (attempt, signal) => {
-          const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
-          try {
-            return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
-          } catch (error) {
-            endAttemptSpan(span, {
-              label: attempt.label,
-              provider: attempt.provider,
-              model: attempt.model,
-              status: 'network',
-              error: String(error),
-              duration_ms: 0,
-            });
-            throw error;
-          }
-        },
-      );
+      const outcome = await runAttempts(plan, { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms }, async (attempt, signal) => {
+        const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+        try {
+          return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
+        } catch (error) {
+          endAttemptSpan(span, {
+            label: attempt.label,
+            provider: attempt.provider,
+            model: attempt.model,
+            status: 'network',
+            error: String(error),
+            duration_ms: 0,
+          });
+          throw error;
+        }
+      });
       if (!outcome.ok) throw failure(outcome);
       const { attempt } = outcome;
       services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
