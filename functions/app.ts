@@ -7,6 +7,7 @@ import { correlation, requestLog, stampTrace } from '../shared/http/middleware.j
 import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
 import { createActionExecute } from './action-execute/index.js';
+import { checkAgents, createAgentRun } from './agent-run/index.js';
 import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
 import { createChatRoute } from './chat-route/index.js';
@@ -24,6 +25,7 @@ import { createReady } from './ready/index.js';
  * const response = await app.request('/health');
  */
 export function createApp(services: Services, perRequest?: () => Services) {
+  checkAgents(services);
   const app = new Hono<AppEnv>();
   app.use(correlation(services, perRequest));
   app.use(
@@ -51,6 +53,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createActionExecute());
   app.route('/', createApprove());
   app.route('/', createAudit());
+  app.route('/', createAgentRun());
 
   app.onError(onError);
   app.notFound((c) => notFound(c, (path) => allowedMethods(app.routes, path)));

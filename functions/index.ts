@@ -3,12 +3,14 @@
  * as the Node server. Config is parsed once per isolate; the database client is made per request,
  * because workerd forbids reusing a socket across requests.
  */
+import agentsYaml from '../config/agents.yaml';
 import appYaml from '../config/app.yaml';
 import authYaml from '../config/auth.yaml';
 import modelsYaml from '../config/models.yaml';
 import policyYaml from '../config/policy.yaml';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
+import { createR2Files, type R2BucketLike } from '../shared/files/r2.js';
 import { type ApiKeyStore, createApiKeyStore, type JwtVerifier, jwtVerifierFor } from '../shared/http/auth.js';
 import type { KeyValueStore } from '../shared/kv/index.js';
 import { createMemoryStore } from '../shared/kv/memory.js';
@@ -39,6 +41,8 @@ interface IsolateParts {
   kv: KeyValueStore;
   telemetry: WorkerTelemetry;
   startedAt: number;
+  /** The FILES R2 bucket binding, when there is one. */
+  files: R2BucketLike | null;
 }
 
 let isolate: Promise<Isolate> | undefined;
@@ -50,7 +54,7 @@ function stringBindings(env: Bindings): Record<string, string> {
 async function setUp(env: Bindings): Promise<Isolate> {
   const config = loadConfig({
     env: stringBindings(env),
-    files: { 'app.yaml': appYaml, 'auth.yaml': authYaml, 'models.yaml': modelsYaml, 'policy.yaml': policyYaml },
+    files: { 'app.yaml': appYaml, 'auth.yaml': authYaml, 'models.yaml': modelsYaml, 'policy.yaml': policyYaml, 'agents.yaml': agentsYaml },
   });
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name, runtime: 'workerd' } });
   if (config.env === 'production' && config.apiKeys.length === 0) {
@@ -73,10 +77,17 @@ async function setUp(env: Bindings): Promise<Isolate> {
     kv,
     telemetry,
     startedAt: systemClock.now(),
+    files: isBucket(env.FILES) ? env.FILES : null,
   };
   const services = isolateServices(parts);
   return { telemetry, app: createApp(services, () => withRequestDatabase(services)) };
 }
+
+const isBucket = (value: unknown): value is R2BucketLike =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as R2BucketLike).get === 'function' &&
+  typeof (value as R2BucketLike).put === 'function';
 
 /** Everything but the database is shared by the isolate's requests. */
 function isolateServices(base: IsolateParts): Services {
@@ -97,7 +108,7 @@ function isolateServices(base: IsolateParts): Services {
     tracerProvider: base.telemetry.tracerProvider,
     clock: systemClock,
     fetch: outbound,
-    files: null,
+    files: base.files ? createR2Files(base.files) : null,
     actionFetch: outbound,
     auth: base.auth,
     jwt: base.jwt,

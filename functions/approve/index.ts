@@ -9,6 +9,7 @@ import { CATALOG } from '../action-execute/actions/index.js';
 import { actionIdParam, auditUnavailable, requireDb } from '../action-execute/index.js';
 import { executeClaimed, toolLabel } from '../action-execute/run.js';
 import { actionDigest, findAction, present, readSnapshot, transition } from '../action-execute/store.js';
+import { resumeAfterDecision } from '../agent-run/index.js';
 
 export const ApproveSchema = z.strictObject({
   digest: z.string().regex(/^[0-9a-f]{64}$/, 'the digest shown with the pending action (64 hex characters)'),
@@ -142,6 +143,8 @@ export function createApprove() {
         }
       },
     );
+    // The run that asked for it (if any) goes on with the result.
+    resumeAfterDecision(c, services, approved.agent_run_id, 'approved');
     return c.json(executed.body, executed.status as 200);
   });
 
@@ -164,6 +167,8 @@ export function createApprove() {
     });
     if (!rejected) throw await refusal(db.sql, id, principal.id, null, correlationId);
     services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(rejected.action_type), status: 'rejected' });
+    // The run that asked for it (if any) hears the reason and goes on.
+    resumeAfterDecision(c, services, rejected.agent_run_id, 'rejected');
     return c.json(present(rejected));
   });
 

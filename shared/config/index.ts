@@ -1,11 +1,13 @@
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { isSecretKey, redact, redactString } from '../redact/index.js';
+import { type AgentsConfig, AgentsConfigSchema } from './agents.js';
 import { type EnvSource, interpolate } from './interpolate.js';
 import { type ModelsConfig, ModelsConfigSchema } from './models.js';
 import { type Policy, PolicySchema } from './policy.js';
 import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema } from './schema.js';
 
+export type { AgentConfig, AgentsConfig } from './agents.js';
 export type { EnvSource } from './interpolate.js';
 export type { ModelConfig, ModelsConfig, ProviderConfig, ProviderType, RoutingConfig } from './models.js';
 export { providerUnavailableReason } from './models.js';
@@ -22,6 +24,8 @@ export interface ConfigFiles {
   'models.yaml'?: string;
   /** What actions may do and what waits for approval. Without it, every action is denied. */
   'policy.yaml'?: string;
+  /** Agents (agent-run). Without it, no agents are defined. */
+  'agents.yaml'?: string;
 }
 
 /** Everything that runs reads its settings from this one object. */
@@ -32,6 +36,8 @@ export interface Config extends AppConfig {
   llm: ModelsConfig;
   /** Action policy (deny-all when no policy.yaml is given). */
   policy: Policy;
+  /** Agents and their run settings (none when no agents.yaml is given). */
+  agents: AgentsConfig;
 }
 
 export interface ConfigIssue {
@@ -84,7 +90,20 @@ export function loadConfig(input: { env: EnvSource; files: ConfigFiles }): Confi
   const policy = input.files['policy.yaml']
     ? parseFile('policy.yaml', input.files['policy.yaml'], input.env, PolicySchema)
     : PolicySchema.parse({ version: 'deny-all', categories: { read: 'deny', write: 'deny', external: 'deny', risky: 'deny' } });
-  return { ...app, apiKeys, llm, policy };
+  const agents = input.files['agents.yaml']
+    ? parseFile('agents.yaml', input.files['agents.yaml'], input.env, AgentsConfigSchema)
+    : AgentsConfigSchema.parse({});
+  return { ...app, apiKeys, llm, policy, agents };
+}
+
+/**
+ * A chat target chat-route can resolve: a task alias, a configured model name, or provider/model.
+ * An agent whose model is not one is listed as unavailable (as a provider without a key is).
+ */
+export function modelKnown(llm: ModelsConfig, target: string): boolean {
+  if (llm.models[target] || Object.values(llm.models).some((model) => model.model === target)) return true;
+  const slash = target.indexOf('/');
+  return slash > 0 && Boolean(llm.providers[target.slice(0, slash)]);
 }
 
 function parseFile<S extends z.ZodType>(name: string, text: string, env: EnvSource, schema: S): z.output<S> {

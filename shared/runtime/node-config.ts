@@ -18,6 +18,7 @@ export function readConfigFiles(env: EnvSource): ConfigFiles {
     'app.yaml': readFileSync(app, 'utf8'),
     ...(existsSync(auth) ? { 'auth.yaml': readFileSync(auth, 'utf8') } : {}),
     ...(existsSync(models) ? { 'models.yaml': readFileSync(models, 'utf8') } : {}),
+    ...(existsSync(join(directory, 'agents.yaml')) ? { 'agents.yaml': readFileSync(join(directory, 'agents.yaml'), 'utf8') } : {}),
     ...(existsSync(join(directory, 'policy.yaml')) ? { 'policy.yaml': readFileSync(join(directory, 'policy.yaml'), 'utf8') } : {}),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { expireDue } from '../../functions/action-execute/store.js';
+import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
 import { migrate, readMigrations } from '../db/migrate.js';
@@ -55,11 +55,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
   logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
 
-  // Held actions expire even when nobody looks: a sweep every 30 s (cheap: one indexed update).
-  const sweep = setInterval(() => {
-    void expireDue(db.sql, 'expiry-sweep').catch((error: unknown) => logger.warn('expiry sweep failed', { error: error as Error }));
-  }, 30_000);
+  // Held actions expire even when nobody looks, and agent runs that can move on (their actions were
+  // decided, or the instance advancing them stopped) are resumed: a sweep every 30 s, and once now.
+  let sweeping = false;
+  const runSweep = () => {
+    if (sweeping) return;
+    sweeping = true;
+    void resumeDueRuns({ services, logger })
+      .catch((error: unknown) => logger.warn('sweep failed', { error: error as Error }))
+      .finally(() => {
+        sweeping = false;
+      });
+  };
+  const sweep = setInterval(runSweep, 30_000);
   sweep.unref();
+  runSweep();
 
   return {
     url,

@@ -1,3 +1,5 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Miniflare } from 'miniflare';
@@ -23,6 +25,11 @@ export interface RuntimeHandle {
   /** Spans (Node only: workerd spans leave over OTLP). */
   spans: InMemorySpanExporter | null;
   services: Services | null;
+  /** The file actions' files: a folder on Node (MYCA_FILES_ROOT), the FILES R2 bucket in workerd. */
+  files: {
+    write(path: string, content: string): Promise<void>;
+    read(path: string): Promise<string | null>;
+  };
   /** Exports buffered spans now (Node; workerd flushes after every request). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -53,12 +60,20 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
     const services = await createNodeServices({ config, logger, telemetry, db, apiKeys: config.apiKeys });
     const app = createApp(services);
+    const root = config.actions.files_root ?? join(config.data_dir, 'files');
     return {
       name,
       fetch: async (path, init) => app.request(path, init),
       logs,
       spans,
       services,
+      files: {
+        write: async (path, content) => {
+          await mkdir(dirname(join(root, path)), { recursive: true });
+          await writeFile(join(root, path), content);
+        },
+        read: (path) => readFile(join(root, path), 'utf8').catch(() => null),
+      },
       flush: async () => {
         await (telemetry.tracerProvider as unknown as { forceFlush(): Promise<void> }).forceFlush();
       },
@@ -76,6 +91,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     compatibilityFlags: ['nodejs_compat'],
     cf: false,
     bindings: fullEnv,
+    r2Buckets: ['FILES'],
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
       stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
@@ -94,6 +110,15 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     },
     spans: null,
     services: null,
+    files: {
+      write: async (path, content) => {
+        await (await mf.getR2Bucket('FILES')).put(path, content);
+      },
+      read: async (path) => {
+        const object = await (await mf.getR2Bucket('FILES')).get(path);
+        return object ? object.text() : null;
+      },
+    },
     flush: async () => {},
     close: () => mf.dispose(),
   };

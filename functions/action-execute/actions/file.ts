@@ -38,7 +38,12 @@ export function checkRelativePath(path: string): string {
 }
 
 const needFiles = (ctx: Pick<ActionContext, 'files'>) => {
-  if (!ctx.files) throw new ActionError(503, 'file actions are not available on this runtime', 'file actions run on the Node server');
+  if (!ctx.files)
+    throw new ActionError(
+      503,
+      'file actions are not available on this runtime',
+      'bind an R2 bucket as FILES (wrangler.toml), or use the Node server',
+    );
   return ctx.files;
 };
 

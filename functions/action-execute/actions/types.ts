@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ActionCategory, Policy } from '../../../shared/config/index.js';
 import type { Database } from '../../../shared/db/index.js';
 
-/** The file system the file actions see, confined to one root (Node only; null in workerd). */
+/** The files the file actions see, confined to one root (Node: a folder; Workers: the FILES R2 bucket; null without either). */
 export interface FilesPort {
   read(path: string, maxBytes: number): Promise<{ content: string; bytes: number }>;
   write(path: string, content: string, maxBytes: number): Promise<{ bytes: number }>;
