@@ -1,52 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-}
-
-/** `npm start` as a user runs it: a clean environment, only what the test names. */
-function run(env: Record<string, string>) {
-  const child = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts'], {
-    cwd: ROOT_DIR,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function start(env: Record<string, string>): Promise<Started> {
-  const running = run({ PORT: '0', ...env });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const match = /"msg":"MYCA Edge is listening"[^\n]*"url":"([^"]+)"/.exec(running.output());
-    if (match?.[1]) return { child: running.child, output: running.output, url: match[1] };
-    if (running.child.exitCode !== null) throw new Error(`server exited ${running.child.exitCode}:\n${running.output()}`);
-    if (Date.now() > deadline) throw new Error(`server did not start in 60 s:\n${running.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function stop(server: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
-  server.child.kill('SIGTERM');
-  return exited;
-}
+import { run, start, stop } from './support/server-process.js';
 
 describe('npm start in embedded mode (no environment)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'myca-data-'));
