@@ -157,4 +157,12 @@ export const effectiveLogLevel = (config: Pick<Config, 'env' | 'log'>) =>
  * Together with the `${VAR}`s of config/*.yaml they are every variable the project reads; a test
  * holds .env.example to exactly that set.
  */
-export const OTHER_ENV_VARS = ['MYCA_CONFIG_DIR', 'MODELS_CONFIG', 'MYCA_DEV_PORT', 'TEST_DATABASE_URL', 'TEST_REDIS_URL'] as const;
+export const OTHER_ENV_VARS = [
+  'MYCA_CONFIG_DIR',
+  'MODELS_CONFIG',
+  'MYCA_DEV_PORT',
+  'TEST_DATABASE_URL',
+  'TEST_REDIS_URL',
+  'MYCA_URL',
+  'MYCA_API_KEY',
+] as const;
