@@ -22,6 +22,7 @@ import { noopMetrics } from '../shared/telemetry/metrics.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from '../shared/telemetry/worker-telemetry.js';
 import { createQdrantStore } from '../shared/vector/qdrant.js';
 import { VERSION } from '../shared/version.js';
+import { resumeDueRuns } from './agent-run/loop.js';
 import { type App, createApp } from './app.js';
 
 type Bindings = Record<string, unknown>;
@@ -29,6 +30,7 @@ type Bindings = Record<string, unknown>;
 interface Isolate {
   /** Built once per isolate; Services per request only differ in their database client. */
   app: App;
+  services: Services;
   telemetry: WorkerTelemetry;
 }
 
@@ -80,7 +82,7 @@ async function setUp(env: Bindings): Promise<Isolate> {
     files: isBucket(env.FILES) ? env.FILES : null,
   };
   const services = isolateServices(parts);
-  return { telemetry, app: createApp(services, () => withRequestDatabase(services)) };
+  return { telemetry, services, app: createApp(services, () => withRequestDatabase(services)) };
 }
 
 const isBucket = (value: unknown): value is R2BucketLike =>
@@ -149,5 +151,19 @@ export default {
     const response = await base.app.fetch(request, env, ctx);
     ctx.waitUntil(base.telemetry.flush());
     return response;
+  },
+
+  /** The Cron Trigger (wrangler.toml): expires overdue approvals and resumes runs that can move on. */
+  async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
+    isolate ??= setUp(env);
+    const base = await isolate;
+    const services = withRequestDatabase(base.services);
+    if (!services.db) return;
+    const db = services.db;
+    ctx.waitUntil(
+      resumeDueRuns({ services, logger: services.logger })
+        .catch((error: unknown) => services.logger.error('sweep failed', { error: error as Error }))
+        .finally(() => Promise.all([db.close(), base.telemetry.flush()])),
+    );
   },
 } satisfies ExportedHandler<Bindings>;

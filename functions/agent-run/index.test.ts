@@ -246,6 +246,16 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     expect(action?.status).toBe('expired');
   });
 
+  it('the periodic sweep (Node timer / Cron Trigger) ends a run whose approval expired, with nobody asking', async () => {
+    llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_write', { path: 'finance/ledger.csv', content: 'y' })));
+    const waiting = (await (await start('financial', 'write y')).json()) as Run;
+    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${waiting.pending_action_ids[0] as string}`;
+    await app.sweep();
+    const run = await settled(waiting.id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('expired');
+  });
+
   it('stops cleanly at max_steps', async () => {
     llm.always('gpt-4o-mini', calls('gpt-4o-mini', toolCall('file_read', { path: 'species/index.md' })));
     const response = await start('corporate', 'loop forever');

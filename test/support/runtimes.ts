@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
+import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { createDatabase, type Database } from '../../shared/db/index.js';
@@ -30,6 +31,8 @@ export interface RuntimeHandle {
     write(path: string, content: string): Promise<void>;
     read(path: string): Promise<string | null>;
   };
+  /** One run of the periodic sweep: Node's timer, workerd's Cron Trigger. */
+  sweep(): Promise<void>;
   /** Exports buffered spans now (Node; workerd flushes after every request). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +70,9 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       logs,
       spans,
       services,
+      sweep: async () => {
+        await resumeDueRuns({ services, logger: services.logger });
+      },
       files: {
         write: async (path, content) => {
           await mkdir(dirname(join(root, path)), { recursive: true });
@@ -110,6 +116,9 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     },
     spans: null,
     services: null,
+    sweep: async () => {
+      await (await mf.getWorker()).scheduled({ cron: '* * * * *' });
+    },
     files: {
       write: async (path, content) => {
         await (await mf.getR2Bucket('FILES')).put(path, content);
