@@ -1,14 +1,16 @@
 import type { Link } from '@opentelemetry/api';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { requireAuth } from '../../shared/http/auth.js';
+import { type Principal, requireAuth } from '../../shared/http/auth.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { Services } from '../../shared/services.js';
 import { CATALOG } from '../action-execute/actions/index.js';
 import { actionIdParam, auditUnavailable, requireDb } from '../action-execute/index.js';
 import { executeClaimed, toolLabel } from '../action-execute/run.js';
-import { actionDigest, findAction, present, readSnapshot, transition } from '../action-execute/store.js';
+import { type ActionRow, actionDigest, findAction, present, readSnapshot, transition } from '../action-execute/store.js';
 import { resumeAfterDecision } from '../agent-run/index.js';
 
 export const ApproveSchema = z.strictObject({
@@ -59,6 +61,121 @@ function linkTo(traceparent: string | null): Link | undefined {
   };
 }
 
+/** Who decides, and the request the decision arrives in. */
+export interface Decider {
+  services: Services;
+  principal: Principal;
+  correlationId: string;
+  logger: Logger;
+}
+
+/** The decider of a request under /v1 or the approvals page. */
+export const decider = (c: Context<AppEnv>): Decider => ({
+  services: c.get('services'),
+  principal: c.get('principal'),
+  correlationId: c.get('correlationId'),
+  logger: c.get('logger'),
+});
+
+/**
+ * Approves a held action and executes its frozen snapshot, exactly once: the claim is one
+ * conditional update (pending, not expired, the digest the approver saw, not the requester's own).
+ * Refusals are thrown as {@link ApiError} saying why (expired, decided, changed, own request).
+ */
+export async function approveAction(
+  decider: Decider,
+  id: string,
+  body: z.output<typeof ApproveSchema>,
+): Promise<{ row: ActionRow; status: number; body: Record<string, unknown>; logFields: Record<string, unknown> }> {
+  const { services, principal, correlationId, logger } = decider;
+  const db = requireDb(services);
+  // The claim: one conditional update. Of any number of racing approvals exactly one gets a row.
+  const approved = await transition(
+    db.sql,
+    id,
+    ['pending'],
+    'approved',
+    { event: 'approved', actor: principal.id, correlationId, data: { digest: body.digest, comment: body.comment ?? null } },
+    { approvedBy: principal.id, comment: body.comment ?? null, decision: { digest: body.digest, decidedBy: principal.id } },
+  ).catch((error: unknown) => {
+    throw auditUnavailable(error);
+  });
+  if (!approved) throw await refusal(db.sql, id, principal.id, body.digest, correlationId);
+  services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(approved.action_type), status: 'approved' });
+
+  const action = CATALOG.get(approved.action_type);
+  const executing = await transition(db.sql, id, ['approved'], 'executing', {
+    event: 'executing',
+    actor: principal.id,
+    correlationId,
+    data: {},
+  });
+  if (!action || !executing) throw new ApiError('CONFLICT', { detail: 'The action could not be started', extra: { id } });
+  // Execute exactly what was approved: the snapshot must still hash to the digest.
+  const input = await readSnapshot(db.sql, id);
+  const digest = actionDigest({
+    type: approved.action_type,
+    input,
+    agentId: approved.agent_id,
+    runId: approved.agent_run_id,
+    policyVersion: approved.policy_version,
+  });
+  if (input === undefined || digest !== approved.digest) {
+    await transition(
+      db.sql,
+      id,
+      ['executing'],
+      'failed',
+      { event: 'failed', actor: 'system', correlationId, data: { error: 'snapshot does not match the approved digest' } },
+      { error: 'snapshot does not match the approved digest' },
+    );
+    throw new ApiError('CONFLICT', {
+      detail: 'The stored request no longer matches what was approved; nothing was executed',
+      extra: { id },
+    });
+  }
+  const logFields = {
+    action_id: id,
+    action_type: approved.action_type,
+    decision: 'approved',
+    original_correlation_id: approved.correlation_id,
+  };
+  // The approval's execution is traced under this request, linked to the request that asked for it.
+  const tracer = services.tracerProvider.getTracer('myca-actions');
+  const link = linkTo(approved.traceparent);
+  const executed = await tracer.startActiveSpan(
+    'action.approve',
+    { attributes: { 'myca.action.id': id, 'myca.original_correlation_id': approved.correlation_id }, links: link ? [link] : [] },
+    async (span) => {
+      try {
+        return await executeClaimed(services, db.sql, executing, action, input, principal.id, correlationId, logger);
+      } finally {
+        span.end();
+      }
+    },
+  );
+  return { row: executed.row, status: executed.status, body: executed.body, logFields };
+}
+
+/** Rejects a held action with a reason (the agent, or its run's model, is told it). */
+export async function rejectAction(decider: Decider, id: string, body: z.output<typeof RejectSchema>): Promise<ActionRow> {
+  const { services, principal, correlationId } = decider;
+  const db = requireDb(services);
+  const rejected = await transition(
+    db.sql,
+    id,
+    ['pending'],
+    'rejected',
+    { event: 'rejected', actor: principal.id, correlationId, data: { reason: body.reason } },
+    { reason: body.reason, approvedBy: principal.id, decision: { decidedBy: principal.id } },
+  ).catch((error: unknown) => {
+    throw auditUnavailable(error);
+  });
+  if (!rejected) throw await refusal(db.sql, id, principal.id, null, correlationId);
+  services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(rejected.action_type), status: 'rejected' });
+  return rejected;
+}
+
 /**
  * approve: a human (approver key) approves or rejects a held action. The claim is one conditional
  * update (pending, not expired, same digest, not the requester's own), so of many racing decisions
@@ -71,102 +188,20 @@ export function createApprove() {
 
   app.post('/v1/actions/:id/approve', async (c) => {
     const services = c.get('services');
-    const db = requireDb(services);
     const id = actionIdParam(c.req.param('id'));
-    const principal = c.get('principal');
-    const correlationId = c.get('correlationId');
     const body = await readJson(c, ApproveSchema);
-
-    // The claim: one conditional update. Of any number of racing approvals exactly one gets a row.
-    const approved = await transition(
-      db.sql,
-      id,
-      ['pending'],
-      'approved',
-      { event: 'approved', actor: principal.id, correlationId, data: { digest: body.digest, comment: body.comment ?? null } },
-      { approvedBy: principal.id, comment: body.comment ?? null, decision: { digest: body.digest, decidedBy: principal.id } },
-    ).catch((error: unknown) => {
-      throw auditUnavailable(error);
-    });
-    if (!approved) throw await refusal(db.sql, id, principal.id, body.digest, correlationId);
-    services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(approved.action_type), status: 'approved' });
-
-    const action = CATALOG.get(approved.action_type);
-    const executing = await transition(db.sql, id, ['approved'], 'executing', {
-      event: 'executing',
-      actor: principal.id,
-      correlationId,
-      data: {},
-    });
-    if (!action || !executing) throw new ApiError('CONFLICT', { detail: 'The action could not be started', extra: { id } });
-    // Execute exactly what was approved: the snapshot must still hash to the digest.
-    const input = await readSnapshot(db.sql, id);
-    const digest = actionDigest({
-      type: approved.action_type,
-      input,
-      agentId: approved.agent_id,
-      runId: approved.agent_run_id,
-      policyVersion: approved.policy_version,
-    });
-    if (input === undefined || digest !== approved.digest) {
-      await transition(
-        db.sql,
-        id,
-        ['executing'],
-        'failed',
-        { event: 'failed', actor: 'system', correlationId, data: { error: 'snapshot does not match the approved digest' } },
-        { error: 'snapshot does not match the approved digest' },
-      );
-      throw new ApiError('CONFLICT', {
-        detail: 'The stored request no longer matches what was approved; nothing was executed',
-        extra: { id },
-      });
-    }
-    c.set('logFields', {
-      ...c.get('logFields'),
-      action_id: id,
-      action_type: approved.action_type,
-      decision: 'approved',
-      original_correlation_id: approved.correlation_id,
-    });
-    // The approval's execution is traced under this request, linked to the request that asked for it.
-    const tracer = services.tracerProvider.getTracer('myca-actions');
-    const link = linkTo(approved.traceparent);
-    const executed = await tracer.startActiveSpan(
-      'action.approve',
-      { attributes: { 'myca.action.id': id, 'myca.original_correlation_id': approved.correlation_id }, links: link ? [link] : [] },
-      async (span) => {
-        try {
-          return await executeClaimed(services, db.sql, executing, action, input, principal.id, correlationId, c.get('logger'));
-        } finally {
-          span.end();
-        }
-      },
-    );
+    const decided = await approveAction(decider(c), id, body);
+    c.set('logFields', { ...c.get('logFields'), ...decided.logFields });
     // The run that asked for it (if any) goes on with the result.
-    resumeAfterDecision(c, services, approved.agent_run_id, 'approved');
-    return c.json(executed.body, executed.status as 200);
+    resumeAfterDecision(c, services, decided.row.agent_run_id, 'approved');
+    return c.json(decided.body, decided.status as 200);
   });
 
   app.post('/v1/actions/:id/reject', async (c) => {
     const services = c.get('services');
-    const db = requireDb(services);
     const id = actionIdParam(c.req.param('id'));
-    const principal = c.get('principal');
-    const correlationId = c.get('correlationId');
     const body = await readJson(c, RejectSchema);
-    const rejected = await transition(
-      db.sql,
-      id,
-      ['pending'],
-      'rejected',
-      { event: 'rejected', actor: principal.id, correlationId, data: { reason: body.reason } },
-      { reason: body.reason, approvedBy: principal.id, decision: { decidedBy: principal.id } },
-    ).catch((error: unknown) => {
-      throw auditUnavailable(error);
-    });
-    if (!rejected) throw await refusal(db.sql, id, principal.id, null, correlationId);
-    services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(rejected.action_type), status: 'rejected' });
+    const rejected = await rejectAction(decider(c), id, body);
     // The run that asked for it (if any) hears the reason and goes on.
     resumeAfterDecision(c, services, rejected.agent_run_id, 'rejected');
     return c.json(present(rejected));
