@@ -8,6 +8,7 @@ import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
 import { createActionExecute } from './action-execute/index.js';
 import { checkAgents, createAgentRun } from './agent-run/index.js';
+import { createApprovals } from './approvals/index.js';
 import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
 import { createChatRoute } from './chat-route/index.js';
@@ -45,6 +46,8 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createHealth());
   app.route('/', createReady());
   app.route('/', createMetricsRoute());
+  // The approvals page signs people in with its own session cookie.
+  app.route('/', createApprovals());
 
   // Everything under /v1 needs a key.
   app.use('/v1/*', requireAuth());

@@ -13,6 +13,8 @@ export interface AppEnv {
     principal: Principal;
     /** An unexpected error, for the wide log line. */
     error: Error;
+    /** The approvals page's per-session CSRF token (set for signed-in page requests). */
+    csrfToken: string;
     /** Extra fields handlers add to the request's wide log line. */
     logFields: Record<string, unknown>;
   };

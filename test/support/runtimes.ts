@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { type ServerType, serve } from '@hono/node-server';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
@@ -31,6 +32,8 @@ export interface RuntimeHandle {
     write(path: string, content: string): Promise<void>;
     read(path: string): Promise<string | null>;
   };
+  /** A real HTTP address of the app on 127.0.0.1 (for browsers): Node serves it on first use. */
+  url(): Promise<string>;
   /** One run of the periodic sweep: Node's timer, workerd's Cron Trigger. */
   sweep(): Promise<void>;
   /** Exports buffered spans now (Node; workerd flushes after every request). */
@@ -64,7 +67,15 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     const services = await createNodeServices({ config, logger, telemetry, db, apiKeys: config.apiKeys });
     const app = createApp(services);
     const root = config.actions.files_root ?? join(config.data_dir, 'files');
+    let server: ServerType | undefined;
+    let address: Promise<string> | undefined;
     return {
+      url: () => {
+        address ??= new Promise((resolve) => {
+          server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+        });
+        return address;
+      },
       name,
       fetch: async (path, init) => app.request(path, init),
       logs,
@@ -84,6 +95,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
         await (telemetry.tracerProvider as unknown as { forceFlush(): Promise<void> }).forceFlush();
       },
       close: async () => {
+        if (server) await new Promise((resolve) => (server as ServerType).close(resolve));
         await db?.close();
         await telemetry.shutdown();
       },
@@ -103,9 +115,10 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
     },
   });
-  await mf.ready;
+  const ready = await mf.ready;
   return {
     name,
+    url: async () => ready.origin,
     fetch: async (path, init) => {
       const response = await mf.dispatchFetch(`http://localhost${path}`, init as never);
       // Miniflare's Response is undici's; hand tests a standard one.
