@@ -3,8 +3,25 @@ import type { Principal } from '../../shared/http/auth.js';
 import type { ActionRow } from '../action-execute/store.js';
 
 /** Bidi controls, zero-width and other invisible characters: shown as visible markers, never obeyed. */
-const INVISIBLE =
-  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+const INVISIBLE_RANGES: ReadonlyArray<readonly [number, number]> = [
+  [0x00, 0x08],
+  [0x0b, 0x0c],
+  [0x0e, 0x1f],
+  [0x7f, 0x7f], // C0 controls but tab and newline, DEL
+  [0xad, 0xad],
+  [0x61c, 0x61c],
+  [0x180e, 0x180e], // soft hyphen, Arabic letter mark, Mongolian vowel separator
+  [0x200b, 0x200f],
+  [0x202a, 0x202e],
+  [0x2060, 0x2064],
+  [0x2066, 0x2069],
+  [0xfeff, 0xfeff], // zero-width, bidi, BOM
+];
+const hex = (code: number) => `\\u${code.toString(16).padStart(4, '0')}`;
+const INVISIBLE = new RegExp(
+  `[${INVISIBLE_RANGES.map(([from, to]) => (from === to ? hex(from) : `${hex(from)}-${hex(to)}`)).join('')}]`,
+  'g',
+);
 
 /** Text an agent gave us, escaped by JSX, with every invisible character made visible. */
 export function Visible({ text }: { text: string | null | undefined }) {
