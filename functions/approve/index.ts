@@ -61,6 +61,12 @@ function linkTo(traceparent: string | null): Link | undefined {
   };
 }
 
+/** How long the action waited for its decision. */
+function recordLatency(services: Services, row: ActionRow, decision: 'approved' | 'rejected'): void {
+  const seconds = ((row.decided_at ?? new Date(services.clock.now())).getTime() - row.created_at.getTime()) / 1000;
+  services.metrics.approvalLatency.record(Math.max(0, seconds), { action_type: toolLabel(row.action_type), decision });
+}
+
 /** Who decides, and the request the decision arrives in. */
 export interface Decider {
   services: Services;
@@ -102,6 +108,7 @@ export async function approveAction(
   });
   if (!approved) throw await refusal(db.sql, id, principal.id, body.digest, correlationId);
   services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(approved.action_type), status: 'approved' });
+  recordLatency(services, approved, 'approved');
 
   const action = CATALOG.get(approved.action_type);
   const executing = await transition(db.sql, id, ['approved'], 'executing', {
@@ -173,6 +180,7 @@ export async function rejectAction(decider: Decider, id: string, body: z.output<
   });
   if (!rejected) throw await refusal(db.sql, id, principal.id, null, correlationId);
   services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(rejected.action_type), status: 'rejected' });
+  recordLatency(services, rejected, 'rejected');
   return rejected;
 }
 

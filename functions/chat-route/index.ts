@@ -9,7 +9,7 @@ import { type AttemptOutcome, runAttempts } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
 import { type ChatCompletion, type ChatRequest, ChatRequestSchema, EmbeddingsRequestSchema, type ModelList } from './contract.js';
 import { LatencyTracker } from './latency.js';
-import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
+import { endAttemptSpan, modelLabel, providerLabel, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import { type Attempt, planAttempts } from './plan.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import type { ChatProvider, ProviderError } from './providers/types.js';
@@ -119,6 +119,7 @@ export async function completeChat(services: Services, request: ChatRequest, tar
   });
   if (!outcome.ok) throw failure(outcome);
   const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
+  if (outcome.records.length > 1) recordFallback(services, outcome.attempt);
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };
 }
 
@@ -195,6 +196,7 @@ export function createChatRoute() {
       });
       if (!outcome.ok) throw failure(outcome);
       const { attempt } = outcome;
+      if (outcome.records.length > 1) recordFallback(services, attempt);
       services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
         provider: attempt.provider,
         model: attempt.model,
@@ -286,6 +288,12 @@ export function createChatRoute() {
   });
 
   return app;
+}
+
+/** A request that was served only after an earlier attempt failed. */
+function recordFallback(services: Services, attempt: Attempt): void {
+  const llm = services.config.llm;
+  services.metrics.llmFallbacks.add(1, { provider: providerLabel(llm, attempt.provider), model: modelLabel(llm, attempt.model) });
 }
 
 /** The plan only holds attempts whose provider is available, so this always finds one. */

@@ -9,6 +9,7 @@ import { createUpstashStore } from '../kv/upstash.js';
 import type { Logger } from '../log/index.js';
 import { type Services, systemClock } from '../services.js';
 import { createCorrelatedFetch } from '../telemetry/correlation.js';
+import { METRIC_FAMILIES } from '../telemetry/metrics.js';
 import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import { createQdrantStore } from '../vector/qdrant.js';
 import { VERSION } from '../version.js';
@@ -38,6 +39,7 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     (config.kv.upstash_url && config.kv.upstash_token
       ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
       : createMemoryStore());
+  if (parts.db) observePending(parts.telemetry, parts.db, parts.logger);
   return {
     config,
     runtime: 'node',
@@ -62,6 +64,24 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     jwt: jwtVerifierFor(config.auth.jwt),
     renderMetrics: parts.telemetry.renderMetrics,
   };
+}
+
+/** `actions_pending`, counted at scrape time (one indexed count; a failed count reports nothing). */
+function observePending(telemetry: NodeTelemetry, db: Database, logger: Logger): void {
+  const family = METRIC_FAMILIES.actionsPending;
+  telemetry.meterProvider
+    .getMeter('myca-edge')
+    .createObservableGauge(family.name, { description: family.help })
+    .addCallback(async (result) => {
+      try {
+        const [row] = await db.sql<
+          { n: number }[]
+        >`select count(*)::int as n from action_audit_logs where status = 'pending' and expires_at > now()`;
+        result.observe(row?.n ?? 0);
+      } catch (error) {
+        logger.debug('counting pending actions failed', { error: error as Error });
+      }
+    });
 }
 
 /** The Node pool for a configured server, or a small one for the embedded database. */

@@ -54,14 +54,30 @@ export const METRIC_FAMILIES = {
     help: 'Audit records written by action type and status',
     labels: ['action_type', 'status'],
   },
+  llmFallbacks: {
+    name: 'llm_fallbacks_total',
+    type: 'counter',
+    help: 'Chat requests served only after an earlier attempt failed, by the model that served',
+    labels: ['provider', 'model'],
+  },
+  approvalLatency: {
+    name: 'action_approval_latency_seconds',
+    type: 'histogram',
+    help: 'Time from an action being held to its approval or rejection',
+    labels: ['action_type', 'decision'],
+  },
+  actionsPending: { name: 'actions_pending', type: 'gauge', help: 'Actions waiting for an approver now', labels: [] },
 } as const;
 
 type Families = typeof METRIC_FAMILIES;
 type Labels<K extends keyof Families> = Record<Families[K]['labels'][number], string>;
 
+/** Families recorded through an instrument; gauges are observed at scrape time by the runtime that can. */
+type InstrumentKey = { [K in keyof Families]: Families[K]['type'] extends 'gauge' ? never : K }[keyof Families];
+
 /** Typed instruments: a label set that does not match the family is a compile error. */
 export type Metrics = {
-  [K in keyof Families]: Families[K]['type'] extends 'counter' ? Counter<Labels<K>> : Histogram<Labels<K>>;
+  [K in InstrumentKey]: Families[K]['type'] extends 'counter' ? Counter<Labels<K>> : Histogram<Labels<K>>;
 };
 
 /**
@@ -71,6 +87,7 @@ export type Metrics = {
 export function createMetrics(meter: Meter): Metrics {
   const out: Record<string, Counter | Histogram> = {};
   for (const [key, family] of Object.entries(METRIC_FAMILIES)) {
+    if (family.type === 'gauge') continue;
     out[key] =
       family.type === 'counter'
         ? meter.createCounter(family.name, { description: family.help })
