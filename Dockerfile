@@ -1,22 +1,40 @@
-# First version; the local-stack issue hardens it further.
-FROM node:20-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-# patches/ fixes a postgres.js crash on cut connections; postinstall applies it.
-COPY patches ./patches
-RUN npm ci --omit=dev --no-audit --no-fund
+# syntax=docker/dockerfile:1
+# MYCA Edge, Node server. Three stages: production dependencies, a build with everything (the
+# bundle of our TypeScript), and a small runtime that runs the bundle as the unprivileged `node` user.
+ARG NODE_VERSION=20.20.2
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 MYCA_DATA_DIR=/data
+FROM node:${NODE_VERSION}-bookworm-slim AS base
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.base.json tsconfig.json ./
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+
+# Production dependencies only. patches/ fixes a postgres.js crash on cut connections (postinstall).
+FROM base AS deps
+COPY package.json package-lock.json ./
+COPY patches ./patches
+RUN npm ci --omit=dev && npm cache clean --force
+
+# Everything, to bundle functions/ and shared/ into dist/node/main.js (dependencies stay external).
+FROM base AS build
+COPY package.json package-lock.json ./
+COPY patches ./patches
+RUN npm ci
+COPY tsconfig.base.json tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
+RUN npm run build:node
+
+FROM base AS runtime
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 MYCA_DATA_DIR=/data
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/node ./dist/node
+COPY package.json ./
 COPY config ./config
 COPY migrations ./migrations
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node_modules/.bin/tsx", "shared/runtime/main.ts"]
+VOLUME ["/data"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "--enable-source-maps", "dist/node/main.js"]

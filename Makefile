@@ -1,6 +1,8 @@
-# MYCA Edge. `make help` lists the targets. Targets that need Docker say so.
+# MYCA Edge. `make help` lists the targets. The stack targets need Docker (compose v2); the rest
+# work without it.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
+COMPOSE := docker compose -p myca-edge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -20,6 +22,9 @@ test: ## Run the tests (needs Postgres and Redis on 127.0.0.1)
 check: ## Type-check, lint, secret scan and tests, as CI does
 	npm run check
 
+bench: ## Benchmarks: chat-route and actions (numbers in docs/)
+	npm run bench
+
 migrate: ## Apply database migrations to DATABASE_URL (or the embedded database)
 	npm run migrate
 
@@ -29,16 +34,27 @@ fmt: ## Format and fix lint findings
 lint: ## Lint and format check
 	npm run lint
 
-up: ## Start the local stack with Docker compose (needs a Docker engine)
-	docker compose up -d --wait
+.env:
+	@echo "No .env: copy .env.example to .env and set POSTGRES_PASSWORD, UPSTASH_REDIS_REST_TOKEN and GRAFANA_ADMIN_PASSWORD" >&2
+	@exit 1
 
-down: ## Stop the local stack
-	docker compose down
+up: .env ## Start the local stack and wait until it is healthy (Docker)
+	$(COMPOSE) up -d --build --wait
 
-logs: ## Follow the app's logs in the local stack
-	docker compose logs -f app
+down: ## Stop the local stack (volumes are kept)
+	$(COMPOSE) --profile litellm --profile ollama --profile scale down
 
-health: ## Curl /health and /ready of the app (PORT, default 8080)
-	@curl -fsS "http://127.0.0.1:$${PORT:-8080}/health" && echo && curl -fsS "http://127.0.0.1:$${PORT:-8080}/ready" && echo
+logs: ## Follow the logs of the local stack (SERVICE=app for one)
+	$(COMPOSE) logs -f --tail=100 $(SERVICE)
 
-.PHONY: help install start dev test check migrate fmt lint up down logs health
+health: ## One line per service of the stack (app /health and /ready, Postgres, Redis, Qdrant, Prometheus, Tempo, Grafana)
+	@bash scripts/health.sh
+
+reset-db: ## Drop the stack's Postgres data (asks first), then start it again and migrate
+	@read -r -p "This deletes every action, audit record and run in the stack's Postgres. Type 'reset' to go on: " answer; \
+	  [ "$$answer" = reset ] || { echo "Nothing was dropped."; exit 1; }
+	$(COMPOSE) rm -s -f postgres
+	docker volume rm myca-edge_postgres-data
+	$(COMPOSE) up -d --wait postgres app
+
+.PHONY: help install start dev test check bench migrate fmt lint up down logs health reset-db

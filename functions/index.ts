@@ -54,8 +54,10 @@ function stringBindings(env: Bindings): Record<string, string> {
 }
 
 async function setUp(env: Bindings): Promise<Isolate> {
+  // Deployed: Postgres through the Hyperdrive binding (its connection string is the database URL).
+  const hyperdrive = env.HYPERDRIVE as { connectionString?: string } | undefined;
   const config = loadConfig({
-    env: stringBindings(env),
+    env: { ...stringBindings(env), ...(hyperdrive?.connectionString ? { DATABASE_URL: hyperdrive.connectionString } : {}) },
     files: { 'app.yaml': appYaml, 'auth.yaml': authYaml, 'models.yaml': modelsYaml, 'policy.yaml': policyYaml, 'agents.yaml': agentsYaml },
   });
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name, runtime: 'workerd' } });

@@ -12,7 +12,7 @@ import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/r
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT_DIR, 'test-results', 'approvals');
 // CI installs Chromium and insists on it; elsewhere the browser tests are skipped when it is missing.
-const haveBrowser = existsSync(CHROMIUM) || process.env.MYCA_REQUIRE_BROWSER === '1';
+const haveBrowser = existsSync(CHROMIUM) || process.env.MYCA_REQUIRE_TOOLS === '1';
 
 describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chromium', (runtime) => {
   let database: TestDatabase;

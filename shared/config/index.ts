@@ -165,5 +165,5 @@ export const OTHER_ENV_VARS = [
   'TEST_REDIS_URL',
   'MYCA_URL',
   'MYCA_API_KEY',
-  'MYCA_REQUIRE_BROWSER',
+  'MYCA_REQUIRE_TOOLS',
 ] as const;
