@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const PROMETHEUS = { type: 'prometheus', uid: 'prometheus' } as const;
 const TEMPO = { type: 'tempo', uid: 'tempo' } as const;
 const RATE = '$__rate_interval';
+/** A Grafana template variable reference (`${name}`), substituted by Grafana, not by JavaScript. */
+const GRAFANA_VARIABLE = (name: string) => `\${${name}}`;
 
 interface Query {
   expr: string;
@@ -201,7 +203,7 @@ export function buildDashboards(): Record<string, unknown> {
         description: 'The correlation id is the W3C trace id (unless the caller sent its own non-hex id)',
         datasource: TEMPO,
         gridPos: grid(0, 16, 24, 14),
-        targets: [{ refId: 'A', datasource: TEMPO, queryType: 'traceql', query: '${correlation_id}', limit: 20 }],
+        targets: [{ refId: 'A', datasource: TEMPO, queryType: 'traceql', query: GRAFANA_VARIABLE('correlation_id'), limit: 20 }],
       },
     ],
     {
