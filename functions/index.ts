@@ -6,12 +6,16 @@
 import agentsYaml from '../config/agents.yaml';
 import appYaml from '../config/app.yaml';
 import authYaml from '../config/auth.yaml';
+import mindexContract from '../config/contracts/mindex.openapi.yaml';
+import natureosContract from '../config/contracts/natureos.openapi.yaml';
+import websiteContract from '../config/contracts/website.openapi.yaml';
 import modelsYaml from '../config/models.yaml';
 import policyYaml from '../config/policy.yaml';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
 import { createR2Files, type R2BucketLike } from '../shared/files/r2.js';
 import { type ApiKeyStore, createApiKeyStore, type JwtVerifier, jwtVerifierFor } from '../shared/http/auth.js';
+import { createIntegrations } from '../shared/integrations/index.js';
 import type { KeyValueStore } from '../shared/kv/index.js';
 import { createMemoryStore } from '../shared/kv/memory.js';
 import { createUpstashStore } from '../shared/kv/upstash.js';
@@ -117,6 +121,11 @@ function isolateServices(base: IsolateParts): Services {
     auth: base.auth,
     jwt: base.jwt,
     renderMetrics: null,
+    integrations: createIntegrations(config, {
+      contracts: { mindex: mindexContract, natureos: natureosContract, website: websiteContract },
+      fetch: outbound,
+      tracerProvider: base.telemetry.tracerProvider,
+    }),
   };
 }
 

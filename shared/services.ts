@@ -4,6 +4,7 @@ import type { HttpClient } from '../functions/chat-route/providers/http.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
 import type { ApiKeyStore, JwtVerifier } from './http/auth.js';
+import type { Integrations } from './integrations/index.js';
 import type { KeyValueStore } from './kv/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -46,6 +47,8 @@ export interface Services {
   auth: ApiKeyStore;
   /** Approver JWT verification, when MYCA_JWT_JWKS_URL is set. */
   jwt: JwtVerifier | null;
+  /** Typed clients of MINDEX, NatureOS and the website (null each where not configured). */
+  integrations: Integrations;
   /** Renders the Prometheus text (Node only; null where metrics live elsewhere). */
   renderMetrics: (() => Promise<string>) | null;
 }

@@ -18,6 +18,7 @@ export function actionContext(services: Services, signal: AbortSignal): ActionCo
     db: services.db,
     queries: config.policy.queries,
     maxFileBytes: config.actions.max_file_bytes,
+    integrations: services.integrations,
   };
 }
 

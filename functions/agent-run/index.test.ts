@@ -128,8 +128,13 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     // The model was offered the agent's actions as tools and got the file back as the tool result.
     const [first, second] = requestsOf(run);
     const tools = first?.body.tools as Array<{ function: { name: string; parameters: { properties: Record<string, unknown> } } }>;
-    expect(tools.map((tool) => tool.function.name)).toEqual(['file_read']);
-    expect(tools[0]?.function.parameters.properties).toHaveProperty('path');
+    expect(tools.map((tool) => tool.function.name)).toEqual([
+      'mindex_search_taxa',
+      'mindex_get_taxon',
+      'mindex_list_observations',
+      'file_read',
+    ]);
+    expect(tools.find((tool) => tool.function.name === 'file_read')?.function.parameters.properties).toHaveProperty('path');
     expect(second && toolResults(second.body)).toEqual([
       expect.objectContaining({
         status: 'executed',

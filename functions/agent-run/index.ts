@@ -177,6 +177,10 @@ export function createAgentRun() {
       advancing.catch(() => undefined),
     );
     const wait = waitMs(c.req.header('prefer'), services.config.agents.runs.wait_ms);
+    const location = { location: `/v1/runs/${run.id}` };
+    // Prefer: respond-async means now, whatever the run manages meanwhile.
+    if (wait === 0)
+      return c.json({ ...presentRun(run), status: 'running' as const }, 202, { ...location, 'preference-applied': 'respond-async' });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const settled = await Promise.race([
       advancing.catch(() => undefined),
@@ -185,7 +189,7 @@ export function createAgentRun() {
       }),
     ]).finally(() => clearTimeout(timer));
     const current = settled ?? (await findRun(sql, run.id)) ?? run;
-    return c.json(presentRun(current), isTerminal(current.status) ? 200 : 202, { location: `/v1/runs/${run.id}` });
+    return c.json(presentRun(current), isTerminal(current.status) ? 200 : 202, location);
   });
 
   app.get('/v1/runs', async (c) => {

@@ -10,10 +10,23 @@ export const CheckSchema = z.object({
   mode: z.string().optional(),
   error: z.string().optional(),
 });
+export const IntegrationCheckSchema = z.object({
+  status: z.enum(['up', 'down', 'skipped']),
+  /** The pinned contract's version and the version the service reports. */
+  contract: z.string().optional(),
+  version: z.string().optional(),
+  /** Same major version as the pinned contract. */
+  compatible: z.boolean().optional(),
+  latency_ms: z.number().optional(),
+  error: z.string().optional(),
+});
 export const ReadyResponseSchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.object({ postgres: CheckSchema, redis: CheckSchema, qdrant: CheckSchema }),
+  /** Mycosoft's systems: reported, but they do not make this service not ready. */
+  integrations: z.record(z.string(), IntegrationCheckSchema),
 });
+export type IntegrationCheck = z.infer<typeof IntegrationCheckSchema>;
 export type Check = z.infer<typeof CheckSchema>;
 export type ReadyResponse = z.infer<typeof ReadyResponseSchema>;
 
@@ -52,6 +65,55 @@ function probes(services: Services): Record<keyof ReadyResponse['checks'], Probe
   };
 }
 
+const ENV_OF = { mindex: 'MINDEX_BASE_URL', natureos: 'NATUREOS_BASE_URL', website: 'WEBSITE_BASE_URL' } as const;
+
+/** Reachability of each configured integration and whether its version matches the pinned contract's major. */
+async function integrationChecks(services: Services, timeoutMs: number): Promise<Record<string, IntegrationCheck>> {
+  const { mindex, natureos, website } = services.integrations;
+  const versionOf: Record<keyof typeof ENV_OF, (() => Promise<{ version?: string }>) | null> = {
+    mindex: mindex ? () => mindex.version() : null,
+    natureos: natureos ? () => natureos.version() : null,
+    website: website ? () => website.health() : null,
+  };
+  const contracts = { mindex: mindex?.contract, natureos: natureos?.contract, website: website?.contract };
+  const entries = await Promise.all(
+    (Object.keys(ENV_OF) as Array<keyof typeof ENV_OF>).map(async (name): Promise<[string, IntegrationCheck]> => {
+      const probe = versionOf[name];
+      const contract = contracts[name];
+      if (!probe || !contract) return [name, { status: 'skipped', error: `${ENV_OF[name]} is not set` }];
+      const started = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const answer = await Promise.race([
+          probe(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        const version = answer.version ?? '';
+        const major = Number(/^(\d+)\./.exec(version)?.[1]);
+        const compatible = major === contract.major;
+        return [
+          name,
+          {
+            status: 'up',
+            contract: contract.version,
+            version,
+            compatible,
+            latency_ms: Math.round((performance.now() - started) * 10) / 10,
+            ...(compatible ? {} : { error: `the service reports ${version || 'no version'}; the pinned contract is ${contract.version}` }),
+          },
+        ];
+      } catch (error) {
+        return [name, { status: 'down', contract: contract.version, error: (error as Error).message }];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
 /**
  * `GET /ready`: readiness of Postgres, Redis (Upstash REST) and Qdrant, probed in parallel, each
  * bounded by `READY_TIMEOUT_MS`. 503 names what is down.
@@ -61,6 +123,7 @@ export function createReady() {
     const services = c.get('services');
     const timeoutMs = services.config.ready.timeout_ms;
     const now = () => performance.now();
+    const integrationsPromise = integrationChecks(services, timeoutMs);
     const entries = await Promise.all(
       Object.entries(probes(services)).map(async ([name, probe]) => {
         const result = await check(probe, timeoutMs, now);
@@ -71,7 +134,7 @@ export function createReady() {
     const checks = Object.fromEntries(entries) as ReadyResponse['checks'];
     const down = entries.filter(([, result]) => result.status === 'down').map(([name]) => name);
     if (down.length > 0) c.set('logFields', { ...c.get('logFields'), down });
-    const body: ReadyResponse = { status: down.length === 0 ? 'ready' : 'not_ready', checks };
+    const body: ReadyResponse = { status: down.length === 0 ? 'ready' : 'not_ready', checks, integrations: await integrationsPromise };
     c.header('cache-control', 'no-store');
     return c.json(body, down.length === 0 ? 200 : 503);
   });

@@ -108,6 +108,15 @@ export const AppConfigSchema = z
         .min(1)
         .max(100 * 1024 * 1024),
     }),
+    integrations: z
+      .object({
+        timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),
+        retries: z.coerce.number().int().min(0).max(5).default(2),
+        mindex: z.object({ base_url: httpUrl.optional(), api_key: z.string().optional() }).default({}),
+        natureos: z.object({ base_url: httpUrl.optional(), api_key: z.string().optional() }).default({}),
+        website: z.object({ base_url: httpUrl.optional() }).default({}),
+      })
+      .default({ timeout_ms: 10_000, retries: 2, mindex: {}, natureos: {}, website: {} }),
   })
   .superRefine((config, ctx) => {
     if (config.kv.upstash_url && !config.kv.upstash_token) {

@@ -3,6 +3,7 @@ import type { HttpClient } from '../../functions/chat-route/providers/http.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
 import { createApiKeyStore, jwtVerifierFor } from '../http/auth.js';
+import { createIntegrations } from '../integrations/index.js';
 import type { KeyValueStore } from '../kv/index.js';
 import { createMemoryStore } from '../kv/memory.js';
 import { createUpstashStore } from '../kv/upstash.js';
@@ -14,6 +15,7 @@ import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import { createQdrantStore } from '../vector/qdrant.js';
 import { VERSION } from '../version.js';
 import { createGuardedFetch } from './guarded-fetch.js';
+import { readContracts } from './node-config.js';
 import { createNodeFiles } from './node-files.js';
 import { createUndiciHttp } from './undici-http.js';
 
@@ -63,6 +65,11 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     auth: await createApiKeyStore(parts.apiKeys),
     jwt: jwtVerifierFor(config.auth.jwt),
     renderMetrics: parts.telemetry.renderMetrics,
+    integrations: createIntegrations(config, {
+      contracts: readContracts(),
+      fetch: outbound,
+      tracerProvider: parts.telemetry.tracerProvider,
+    }),
   };
 }
 

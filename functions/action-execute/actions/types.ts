@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ActionCategory, Policy } from '../../../shared/config/index.js';
 import type { Database } from '../../../shared/db/index.js';
+import type { Integrations } from '../../../shared/integrations/index.js';
 
 /** The files the file actions see, confined to one root (Node: a folder; Workers: the FILES R2 bucket; null without either). */
 export interface FilesPort {
@@ -19,6 +20,8 @@ export interface ActionContext {
   db: Database | null;
   queries: Policy['queries'];
   maxFileBytes: number;
+  /** Typed clients of MINDEX, NatureOS and the website (null where not configured). */
+  integrations: Integrations;
 }
 
 /** A refusal an action can explain: the caller gets `status` with `message` and `hint`. */

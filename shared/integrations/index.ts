@@ -1,0 +1,64 @@
+import type { TracerProvider } from '@opentelemetry/api';
+import type { Config } from '../config/index.js';
+import { loadContract } from './contract.js';
+import { createMindexClient, type MindexClient } from './mindex.js';
+import { createNatureOsClient, type NatureOsClient } from './natureos.js';
+import { createWebsiteClient, type WebsiteClient } from './website.js';
+
+export { IntegrationError } from './client.js';
+export type { MindexClient, NatureOsClient, WebsiteClient };
+
+/** The pinned contract files' text (Node reads config/contracts/; workerd bundles them). */
+export interface ContractTexts {
+  mindex: string;
+  natureos: string;
+  website: string;
+}
+
+/** The typed clients of Mycosoft's systems; null where no base URL is configured. */
+export interface Integrations {
+  mindex: MindexClient | null;
+  natureos: NatureOsClient | null;
+  website: WebsiteClient | null;
+}
+
+export const NO_INTEGRATIONS: Integrations = { mindex: null, natureos: null, website: null };
+
+/** Builds the clients once per process or isolate, runtime-neutral (the fetch is the runtime's). */
+export function createIntegrations(
+  config: Config,
+  parts: { contracts: ContractTexts; fetch: typeof fetch; tracerProvider: TracerProvider },
+): Integrations {
+  const { integrations } = config;
+  const common = {
+    fetch: parts.fetch,
+    tracer: parts.tracerProvider.getTracer('myca-integrations'),
+    timeoutMs: integrations.timeout_ms,
+    retries: integrations.retries,
+  };
+  return {
+    mindex: integrations.mindex.base_url
+      ? createMindexClient({
+          ...common,
+          baseUrl: integrations.mindex.base_url,
+          apiKey: integrations.mindex.api_key,
+          contract: loadContract('mindex', parts.contracts.mindex),
+        })
+      : null,
+    natureos: integrations.natureos.base_url
+      ? createNatureOsClient({
+          ...common,
+          baseUrl: integrations.natureos.base_url,
+          apiKey: integrations.natureos.api_key,
+          contract: loadContract('natureos', parts.contracts.natureos),
+        })
+      : null,
+    website: integrations.website.base_url
+      ? createWebsiteClient({
+          ...common,
+          baseUrl: integrations.website.base_url,
+          contract: loadContract('website', parts.contracts.website),
+        })
+      : null,
+  };
+}
