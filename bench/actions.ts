@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
+import { buildServer, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -20,16 +21,18 @@ const KEY = `myca_${'k'.repeat(40)}`;
 const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
 const name = `myca_bench_${Date.now()}`;
 await admin.unsafe(`create database ${name}`);
+if (process.env.BENCH_ASYNC_COMMIT === '1') await admin.unsafe(`alter database ${name} set synchronous_commit = off`);
 const url = new URL(ADMIN_URL);
 url.pathname = `/${name}`;
 const files = mkdtempSync(join(tmpdir(), 'myca-bench-files-'));
 mkdirSync(join(files, 'species'));
 writeFileSync(join(files, 'species', 'pleurotus.md'), '# Pleurotus ostreatus\nOyster mushroom; grows on hardwood.\n'.repeat(8));
 
+buildServer();
 let server: ChildProcess | undefined;
 try {
   const serverUrl = await new Promise<string>((resolve, reject) => {
-    server = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts'], {
+    server = spawn(process.execPath, [...serverArgs(), 'dist/node/main.js'], {
       cwd: ROOT_DIR,
       env: {
         PATH: process.env.PATH ?? '',

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
+import { buildServer, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -47,7 +48,7 @@ function start(command: string, args: string[], env: Record<string, string>, rea
   });
 }
 
-/** A process and all its descendants (tsx runs the real server in a child process). */
+/** A process and all its descendants. */
 function tree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
@@ -148,6 +149,8 @@ async function unloadedLatency(url: string, samples = 300): Promise<number> {
   return times[Math.floor(times.length / 2)] ?? 0;
 }
 
+// The server runs as deployed: the esbuild bundle (npm run build:node), not TypeScript through tsx.
+buildServer();
 const rows: Row[] = [];
 // Every server started is stopped at the end, whatever fails on the way.
 const started: Server[] = [];
@@ -160,8 +163,8 @@ try {
   const proxy = track(await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
   const myca = track(
     await start(
-      bin('tsx'),
-      ['shared/runtime/main.ts'],
+      process.execPath,
+      [...serverArgs(), 'dist/node/main.js'],
       {
         PORT: '0',
         MYCA_ENV: 'production',

@@ -107,11 +107,9 @@ export async function insertAction(
 ): Promise<ActionRow | null> {
   const id = randomUUID();
   const prepared = prepareEvents(events.map((event) => ({ ...event, actionId: id })));
-  // Inside a transaction block: under connection cuts postgres.js settles a reserved (transaction)
-  // connection's queries reliably, while a lone statement on a pooled one was seen to hang.
+  // One statement: its own transaction, one round trip.
   const [row] = await bounded(
-    sql.begin(
-      (tx) => tx<ActionRow[]>`
+    sql<ActionRow[]>`
     with inserted as (
       insert into action_audit_logs (
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
@@ -131,7 +129,6 @@ export async function insertAction(
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
     )
     select inserted.* from inserted where exists (select 1 from chained)`,
-    ),
     'writing the audit record',
   );
   return row ?? null;
@@ -172,8 +169,7 @@ export async function transition(
   const prepared = prepareEvents([{ ...event, actionId: id }]);
   const terminal = ['executed', 'failed', 'rejected', 'expired'].includes(to);
   const [row] = await bounded(
-    sql.begin(
-      (tx) => tx<ActionRow[]>`
+    sql<ActionRow[]>`
     with updated as (
       update action_audit_logs set
         status = ${to},
@@ -197,7 +193,6 @@ export async function transition(
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
     )
     select updated.* from updated where exists (select 1 from chained)`,
-    ),
     'recording the state change',
   );
   return row;

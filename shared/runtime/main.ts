@@ -6,6 +6,7 @@ import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../
 import { createLogger } from '../log/index.js';
 import { loadNodeConfig } from './node-config.js';
 import { type RunningServer, startServer } from './server.js';
+import { createStdoutLines } from './stdout-lines.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name } });
+  const logger = createLogger({
+    level: effectiveLogLevel(config),
+    base: { service: config.telemetry.service_name },
+    write: createStdoutLines(),
+  });
   logger.info('effective configuration', { config: sanitizeConfig(config) });
   let running: RunningServer;
   try {
