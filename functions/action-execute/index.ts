@@ -138,15 +138,18 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
     requestHash,
   };
 
-  const existing = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey).catch((error: unknown) => {
-    throw auditUnavailable(error);
-  });
-  if (existing) {
-    const replayed = replay(existing, requestHash);
-    return replayed;
-  }
+  // No look-up first: the insert itself finds an earlier request with this Idempotency-Key (on
+  // conflict it writes nothing), and only then is the earlier one read and replayed.
+  const replayEarlier = async (): Promise<Submitted> => {
+    const winner = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey).catch((error: unknown) => {
+      throw auditUnavailable(error);
+    });
+    if (!winner) throw auditUnavailable(new Error('idempotency conflict without a row'));
+    return replay(winner, requestHash);
+  };
 
-  // Refusals are recorded too (an audit trail of what agents tried), then answered with a 4xx.
+  // Refusals are recorded too (an audit trail of what agents tried), then answered with a 4xx. A
+  // request whose key was used before is answered as that earlier request was.
   const deny = async (
     status: 400 | 403 | 404 | 413 | 422 | 503,
     category: string,
@@ -175,23 +178,23 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
     ).catch((error: unknown) => {
       throw auditUnavailable(error);
     });
+    if (!row) return replayEarlier();
     services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
-    const code = denialCode(status);
-    return new ApiError(code, {
+    throw new ApiError(denialCode(status), {
       detail: message,
       ...(hint ? { hint } : {}),
-      extra: { ...extra, ...(row ? { id: row.id, action_status: 'denied' } : {}) },
+      extra: { ...extra, id: row.id, action_status: 'denied' },
     });
   };
 
   const action = CATALOG.get(body.type);
   if (!action) {
-    throw await deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);
+    return deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);
   }
   const parsed = action.inputSchema.safeParse(body.input);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-    throw await deny(
+    return deny(
       400,
       action.category,
       `Invalid input for ${action.name}: ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`,
@@ -203,7 +206,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
   try {
     action.check?.(actionContext(services, new AbortController().signal), input as never);
   } catch (error) {
-    if (error instanceof ActionError) throw await deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
+    if (error instanceof ActionError) return deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
     throw error;
   }
 
@@ -214,7 +217,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
     span.end();
     return result;
   });
-  if (decision.mode === 'deny') throw await deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
+  if (decision.mode === 'deny') return deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
 
   // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
   const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
@@ -255,13 +258,8 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
     if (isDbFault(error)) throw auditUnavailable(error);
     throw error;
   }
-  if (!row) {
-    // Another request with the same key won the insert a moment ago.
-    const winner = await findByIdempotencyKey(db.sql, principal.id, idempotencyKey);
-    if (!winner) throw auditUnavailable(new Error('idempotency conflict without a row'));
-    const replayed = replay(winner, requestHash);
-    return replayed;
-  }
+  // The key was used before (a retry, or a request racing this one): answer as that one was.
+  if (!row) return replayEarlier();
   services.metrics.actionAuditLogs.add(1, { action_type: action.name, status: row.status });
   const logFields = { action_id: row.id, action_type: action.name, decision: decision.mode };
   if (held) return { status: 202, body: { ...present(row), status: 'pending' }, logFields };
