@@ -11,19 +11,14 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { buildServer, serverArgs } from './server.js';
+import { benchDatabase, buildServer, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 const KEY = `myca_${'k'.repeat(40)}`;
 
-const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-const name = `myca_bench_${Date.now()}`;
-await admin.unsafe(`create database ${name}`);
-if (process.env.BENCH_ASYNC_COMMIT === '1') await admin.unsafe(`alter database ${name} set synchronous_commit = off`);
-const url = new URL(ADMIN_URL);
-url.pathname = `/${name}`;
+const database = await benchDatabase();
+const url = new URL(database.url);
 const files = mkdtempSync(join(tmpdir(), 'myca-bench-files-'));
 mkdirSync(join(files, 'species'));
 writeFileSync(join(files, 'species', 'pleurotus.md'), '# Pleurotus ostreatus\nOyster mushroom; grows on hardwood.\n'.repeat(8));
@@ -96,6 +91,5 @@ try {
 } finally {
   server?.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 500));
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await database.drop();
 }

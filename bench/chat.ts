@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { buildServer, serverArgs } from './server.js';
+import { benchDatabase, buildServer, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -151,6 +151,7 @@ async function unloadedLatency(url: string, samples = 300): Promise<number> {
 
 // The server runs as deployed: the esbuild bundle (npm run build:node), not TypeScript through tsx.
 buildServer();
+const database = await benchDatabase();
 const rows: Row[] = [];
 // Every server started is stopped at the end, whatever fails on the way.
 const started: Server[] = [];
@@ -173,9 +174,7 @@ try {
         OPENAI_API_KEY: 'bench',
         OPENAI_BASE_URL: `${upstream.url}/v1`,
         LLM_RATE_LIMIT_RPM: '0',
-        ...(process.env.BENCH_DATABASE_URL
-          ? { DATABASE_URL: process.env.BENCH_DATABASE_URL }
-          : { MYCA_DATA_DIR: join(ROOT_DIR, '.data', 'bench') }),
+        DATABASE_URL: database.url,
       },
       /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
     ),
@@ -210,4 +209,6 @@ try {
   );
 } finally {
   for (const server of started) server.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await database.drop();
 }

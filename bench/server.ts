@@ -11,3 +11,25 @@ export function buildServer(): void {
 export function serverArgs(): string[] {
   return process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT_DIR, '.data', 'profiles')}`] : [];
 }
+
+/**
+ * A fresh database on the local Postgres (BENCH_DATABASE_URL, default the test server) for one
+ * benchmark, dropped by `drop()`: the server is measured as deployed, with an external Postgres.
+ */
+export async function benchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { default: postgres } = await import('postgres');
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const name = `myca_bench_${Date.now()}`;
+  await admin.unsafe(`create database ${name}`);
+  if (process.env.BENCH_ASYNC_COMMIT === '1') await admin.unsafe(`alter database ${name} set synchronous_commit = off`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
