@@ -5,7 +5,7 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { CorrelationIdGenerator } from './correlation.js';
@@ -54,7 +54,15 @@ export function createNodeTelemetry(options: NodeTelemetryOptions): NodeTelemetr
     options.spanExporter ??
     (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined);
   if (exporter) spanProcessors.push(new BatchSpanProcessor(exporter));
-  const tracerProvider = new NodeTracerProvider({ resource, spanProcessors, idGenerator: new CorrelationIdGenerator() });
+  // Nothing would receive them: spans are not recorded (they still carry ids, so correlation ids,
+  // traceparent headers and outbound propagation work the same).
+  const recording = Boolean(exporter) || (options.spanProcessors?.length ?? 0) > 0;
+  const tracerProvider = new NodeTracerProvider({
+    resource,
+    spanProcessors,
+    idGenerator: new CorrelationIdGenerator(),
+    ...(recording ? {} : { sampler: new AlwaysOffSampler() }),
+  });
 
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ resource, readers: [prometheus] });
