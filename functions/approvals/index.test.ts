@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
+import { startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -20,6 +21,7 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   let sql: postgres.Sql;
   let browser: Browser;
   let base: string;
+  let llm: Awaited<ReturnType<typeof startFakeLLM>>;
   const filesRoot = mkdtempSync(join(tmpdir(), 'myca-approvals-files-'));
   let counter = 0;
 
@@ -49,7 +51,15 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
     mkdirSync(ARTIFACTS, { recursive: true });
     database = await migratedDatabase();
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
-    app = await startRuntime(runtime, { DATABASE_URL: database.url, MYCA_API_KEYS: apiKeys, MYCA_FILES_ROOT: filesRoot });
+    llm = await startFakeLLM();
+    app = await startRuntime(runtime, {
+      DATABASE_URL: database.url,
+      MYCA_API_KEYS: apiKeys,
+      MYCA_FILES_ROOT: filesRoot,
+      OPENAI_API_KEY: 'test-openai-key',
+      OPENAI_BASE_URL: `${llm.url}/v1`,
+      LLM_RETRIES: '0',
+    });
     base = await app.url();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -67,6 +77,7 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   afterAll(async () => {
     await browser?.close();
     await app?.close();
+    await llm?.close();
     await sql?.end();
     await database?.drop();
     rmSync(filesRoot, { recursive: true, force: true });
@@ -200,6 +211,61 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
     await page.getByRole('button', { name: 'Approve and execute' }).click();
     await page.getByText('Your decision was not recorded: An approver cannot decide an action its own principal requested').waitFor();
     expect((await status(held.id))?.status).toBe('pending');
+    await page.context().close();
+  });
+
+  it('shows agent runs: a waiting run links to its held action, and after the approval the run has finished', async () => {
+    const completion = (message: Record<string, unknown>) => ({
+      status: 200,
+      body: {
+        id: 'chatcmpl-page',
+        object: 'chat.completion',
+        created: 1_764_000_000,
+        model: 'gpt-4o',
+        choices: [
+          { index: 0, message: { role: 'assistant', content: null, refusal: null, ...message }, finish_reason: 'stop', logprobs: null },
+        ],
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      },
+    });
+    llm.queue(
+      'gpt-4o',
+      completion({
+        tool_calls: [
+          {
+            id: 'call_1',
+            type: 'function',
+            function: { name: 'file_write', arguments: JSON.stringify({ path: 'finance/run.csv', content: 'run' }) },
+          },
+        ],
+      }),
+      completion({ content: 'Written after approval.' }),
+    );
+    const started = await app.fetch('/v1/agents/financial/runs', {
+      method: 'POST',
+      headers: headers(keys.agent),
+      body: JSON.stringify({ input: 'write the run file' }),
+    });
+    const run = (await started.json()) as { id: string; status: string };
+    expect(run.status).toBe('waiting_approval');
+
+    const page = await signIn(keys.approver);
+    await page.getByRole('link', { name: 'Agent runs' }).click();
+    const row = page.locator(`tr[data-run="${run.id}"]`);
+    expect(await row.textContent()).toContain('waiting_approval');
+    await row.getByRole('link').click();
+    await page.getByRole('heading', { name: 'Waiting for a decision' }).waitFor();
+    await page.getByRole('link', { name: /file\.write/ }).click();
+    await page.getByRole('button', { name: 'Approve and execute' }).click();
+    await page.getByText('Approved and executed.').waitFor();
+    await page.getByRole('link', { name: run.id }).click();
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.locator('#run-status').textContent();
+      })
+      .toBe('succeeded');
+    expect(await page.locator('main').textContent()).toContain('Written after approval.');
     await page.context().close();
   });
 });

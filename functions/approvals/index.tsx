@@ -25,6 +25,10 @@ import {
   LoginPage,
   Notice,
   type RunContext,
+  type RunEventView,
+  RunPage,
+  type RunRowView,
+  RunsPage,
 } from './views.js';
 
 const COOKIE = 'myca_approvals';
@@ -133,6 +137,8 @@ export function createApprovals() {
   app.use('/approvals', signedIn);
   app.use('/approvals/actions/*', signedIn);
   app.use('/approvals/history', signedIn);
+  app.use('/approvals/runs', signedIn);
+  app.use('/approvals/runs/*', signedIn);
   app.use('/approvals/logout', signedIn);
 
   app.post('/approvals/logout', async (c) => {
@@ -262,6 +268,27 @@ export function createApprovals() {
         : { ok: false, text: `The audit chain is broken at event ${result.broken?.seq}: ${result.broken?.reason}` };
     }
     return c.html(<HistoryPage rows={rows} principal={c.get('principal')} csrf={c.get('csrfToken')} verify={verify} />);
+  });
+
+  app.get('/approvals/runs', async (c) => {
+    const services = c.get('services');
+    const runs = await requireDb(services).sql<RunRowView[]>`
+      select id, agent_name, status, requested_by, input, step, pending, output, error, created_at, updated_at
+      from agent_runs order by created_at desc limit 100`;
+    return c.html(<RunsPage runs={runs} principal={c.get('principal')} csrf={c.get('csrfToken')} now={services.clock.now()} />);
+  });
+
+  app.get('/approvals/runs/:id', async (c) => {
+    const sql = requireDb(c.get('services')).sql;
+    const id = c.req.param('id');
+    const [run] = UUID.test(id)
+      ? await sql<RunRowView[]>`
+          select id, agent_name, status, requested_by, input, step, pending, output, error, created_at, updated_at
+          from agent_runs where id = ${id}`
+      : [];
+    if (!run) return page(c, 404, 'Not found', `There is no run ${id}.`);
+    const events = await sql<RunEventView[]>`select seq, type, data, created_at from agent_run_events where run_id = ${id} order by seq`;
+    return c.html(<RunPage run={run} events={events} principal={c.get('principal')} csrf={c.get('csrfToken')} />);
   });
 
   return app;

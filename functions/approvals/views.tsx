@@ -76,6 +76,7 @@ export function Layout(props: { title: string; principal?: Principal; csrf?: str
             <>
               <nav aria-label="Sections">
                 <a href="/approvals">Inbox</a>
+                <a href="/approvals/runs">Agent runs</a>
                 <a href="/approvals/history">History</a>
               </nav>
               <span class="muted">
@@ -415,7 +416,9 @@ export function DetailPage(props: {
           <h2 id="run">Agent run</h2>
           <dl class="facts">
             <dt>Run</dt>
-            <dd class="mono">{props.run.id}</dd>
+            <dd class="mono">
+              <a href={`/approvals/runs/${props.run.id}`}>{props.run.id}</a>
+            </dd>
             <dt>Agent</dt>
             <dd>{props.run.agent_name}</dd>
             <dt>Status</dt>
@@ -574,6 +577,151 @@ export function InboxPage(props: {
       <div id="live" data-interval="2000">
         <InboxTable rows={props.rows} now={props.now} />
       </div>
+    </Layout>
+  );
+}
+
+export interface RunRowView {
+  id: string;
+  agent_name: string;
+  status: string;
+  requested_by: string;
+  input: string;
+  step: number;
+  pending: Array<{ action_id: string; type: string }>;
+  output: string | null;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RunEventView {
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+/** Agent runs, newest first: what each was asked, where it stands, what it waits for. */
+export function RunsPage(props: { runs: RunRowView[]; principal: Principal; csrf: string; now: number }) {
+  return (
+    <Layout title="Agent runs" principal={props.principal} csrf={props.csrf}>
+      <h1>Agent runs</h1>
+      {props.runs.length === 0 ? (
+        <p>No agent runs yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Asked to</th>
+              <th scope="col">Status</th>
+              <th scope="col">Steps</th>
+              <th scope="col">Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.runs.map((run) => (
+              <tr data-run={run.id}>
+                <td class="mono">
+                  <a href={`/approvals/runs/${run.id}`}>{run.id.slice(0, 8)}</a>
+                </td>
+                <td>{run.agent_name}</td>
+                <td>
+                  <Visible text={run.input.length > 120 ? `${run.input.slice(0, 120)}…` : run.input} />
+                </td>
+                <td>
+                  <strong>{run.status}</strong>
+                  {run.pending.length > 0 ? ` (${run.pending.length} waiting)` : ''}
+                </td>
+                <td>{run.step}</td>
+                <td>{duration(props.now - run.created_at.getTime())} ago</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}
+
+/** One run: its request, the actions it waits for (links to decide them), and its events in order. */
+export function RunPage(props: { run: RunRowView; events: RunEventView[]; principal: Principal; csrf: string }) {
+  const { run } = props;
+  return (
+    <Layout title={`Run ${run.id.slice(0, 8)}`} principal={props.principal} csrf={props.csrf}>
+      <p>
+        <a href="/approvals/runs">← Agent runs</a>
+      </p>
+      <h1>
+        Run of <code>{run.agent_name}</code>: <span id="run-status">{run.status}</span>
+      </h1>
+      <dl class="facts">
+        <dt>Asked to</dt>
+        <dd>
+          <Visible text={run.input} />
+        </dd>
+        <dt>Started by</dt>
+        <dd>{run.requested_by}</dd>
+        <dt>Steps</dt>
+        <dd>{run.step}</dd>
+        {run.output ? (
+          <>
+            <dt>Answer</dt>
+            <dd>
+              <Visible text={run.output} />
+            </dd>
+          </>
+        ) : null}
+        {run.error ? (
+          <>
+            <dt>Error</dt>
+            <dd>
+              <Visible text={run.error} />
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      {run.pending.length > 0 ? (
+        <section aria-labelledby="waiting">
+          <h2 id="waiting">Waiting for a decision</h2>
+          <ul>
+            {run.pending.map((item) => (
+              <li>
+                <a href={`/approvals/actions/${item.action_id}`}>
+                  <code>{item.type}</code> ({item.action_id.slice(0, 8)})
+                </a>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      <section aria-labelledby="events">
+        <h2 id="events">Events</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Event</th>
+              <th scope="col">At</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.events.map((event) => (
+              <tr>
+                <td>{event.seq}</td>
+                <td>{event.type}</td>
+                <td>{when(event.created_at)}</td>
+                <td class="mono">
+                  <Visible text={JSON.stringify(event.data).slice(0, 600)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
     </Layout>
   );
 }
