@@ -167,7 +167,14 @@ export default {
   /** The Cron Trigger (wrangler.toml): expires overdue approvals and resumes runs that can move on. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
     isolate ??= setUp(env);
-    const base = await isolate;
+    let base: Isolate;
+    try {
+      base = await isolate;
+    } catch (error) {
+      isolate = undefined;
+      console.error(`sweep skipped: ${error instanceof ConfigError ? error.message : String(error)}`);
+      return;
+    }
     const services = withRequestDatabase(base.services);
     if (!services.db) return;
     const db = services.db;
