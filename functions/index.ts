@@ -137,16 +137,23 @@ function withRequestDatabase(services: Services): Services {
     : services;
 }
 
+/** The isolate's app and services, built on first use; or why they cannot be (logged, retried next time). */
+async function isolateFor(env: Bindings): Promise<Isolate | string> {
+  isolate ??= setUp(env);
+  try {
+    return await isolate;
+  } catch (error) {
+    isolate = undefined;
+    const detail = error instanceof ConfigError ? error.message : String(error);
+    console.error(detail);
+    return detail;
+  }
+}
+
 export default {
   async fetch(request: Request, env: Bindings, ctx: ExecutionContext): Promise<Response> {
-    isolate ??= setUp(env);
-    let base: Isolate;
-    try {
-      base = await isolate;
-    } catch (error) {
-      isolate = undefined;
-      const detail = error instanceof ConfigError ? error.message : String(error);
-      console.error(detail);
+    const base = await isolateFor(env);
+    if (typeof base === 'string') {
       return Response.json(
         {
           type: 'https://myca.dev/problems/unavailable',
@@ -154,7 +161,7 @@ export default {
           status: 503,
           code: 'UNAVAILABLE',
           detail: 'invalid configuration',
-          hint: detail,
+          hint: base,
         },
         { status: 503, headers: { 'content-type': 'application/problem+json' } },
       );
@@ -166,15 +173,8 @@ export default {
 
   /** The Cron Trigger (wrangler.toml): expires overdue approvals and resumes runs that can move on. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
-    isolate ??= setUp(env);
-    let base: Isolate;
-    try {
-      base = await isolate;
-    } catch (error) {
-      isolate = undefined;
-      console.error(`sweep skipped: ${error instanceof ConfigError ? error.message : String(error)}`);
-      return;
-    }
+    const base = await isolateFor(env);
+    if (typeof base === 'string') return;
     const services = withRequestDatabase(base.services);
     if (!services.db) return;
     const db = services.db;

@@ -6,17 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { apiKeys, keys } from './support/actions.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { startFakeLLM } from './support/fake-llm.js';
+import { completionReply, startFakeLLM } from './support/fake-llm.js';
 import { type Started, start, stop } from './support/server-process.js';
 
-const completion = (message: Record<string, unknown>) => ({
-  id: 'chatcmpl-cli',
-  object: 'chat.completion',
-  created: 1_764_000_000,
-  model: 'gpt-4o',
-  choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: null, ...message }, finish_reason: 'stop', logprobs: null }],
-  usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-});
+const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
 
 /** `npm run agent -- …` as a person runs it (tsx directly: npm adds nothing but noise). */
 function agent(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -65,13 +58,12 @@ describe('npm run agent', () => {
   it('prints each step as it happens and exits 0 with the answer', async () => {
     llm.queue(
       'gpt-4o',
-      {
-        status: 200,
-        body: completion({
-          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'file_read', arguments: '{"path":"species/index.md"}' } }],
-        }),
-      },
-      { status: 200, body: completion({ content: 'Turkey tail is Trametes versicolor.' }) },
+      completionReply(
+        'gpt-4o',
+        { tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'file_read', arguments: '{"path":"species/index.md"}' } }] },
+        usage,
+      ),
+      completionReply('gpt-4o', { content: 'Turkey tail is Trametes versicolor.' }, usage),
     );
     const { code, output } = await agent(['mycology', 'what', 'is', 'turkey', 'tail?'], { MYCA_URL: server.url, MYCA_API_KEY: keys.agent });
     expect(output).toMatch(

@@ -4,17 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys, headers, keys } from './support/actions.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { startFakeLLM } from './support/fake-llm.js';
+import { completionReply, startFakeLLM } from './support/fake-llm.js';
 import { start, stop } from './support/server-process.js';
 
-const completion = (message: Record<string, unknown>) => ({
-  id: 'chatcmpl-restart',
-  object: 'chat.completion',
-  created: 1_764_000_000,
-  model: 'gpt-4o',
-  choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: null, ...message }, finish_reason: 'stop', logprobs: null }],
-  usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-});
+const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
 
 describe('an agent run waiting for approval survives a restart of the Node server', () => {
   let database: TestDatabase;
@@ -43,21 +36,15 @@ describe('an agent run waiting for approval survives a restart of the Node serve
       LLM_RETRIES: '0',
     };
     const ledger = 'date,account,amount,memo\n2026-11-28,cash,-3.00,agar\n';
+    const write = {
+      id: 'call_1',
+      type: 'function',
+      function: { name: 'file_write', arguments: JSON.stringify({ path: 'finance/ledger.csv', content: ledger }) },
+    };
     llm.queue(
       'gpt-4o',
-      {
-        status: 200,
-        body: completion({
-          tool_calls: [
-            {
-              id: 'call_1',
-              type: 'function',
-              function: { name: 'file_write', arguments: JSON.stringify({ path: 'finance/ledger.csv', content: ledger }) },
-            },
-          ],
-        }),
-      },
-      { status: 200, body: completion({ content: 'Recorded after approval.' }) },
+      completionReply('gpt-4o', { tool_calls: [write] }, usage),
+      completionReply('gpt-4o', { content: 'Recorded after approval.' }, usage),
     );
 
     const first = await start(env);

@@ -5,41 +5,18 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
-import { startFakeLLM } from '../../test/support/fake-llm.js';
+import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeLLM>>;
 
-/** An OpenAI chat completion as the provider sends it. */
-function completion(model: string, message: { content?: string | null; tool_calls?: unknown[] }) {
-  return {
-    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
-    object: 'chat.completion',
-    created: 1_764_000_000,
-    model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: message.content ?? null,
-          refusal: null,
-          ...(message.tool_calls ? { tool_calls: message.tool_calls } : {}),
-        },
-        finish_reason: message.tool_calls ? 'tool_calls' : 'stop',
-        logprobs: null,
-      },
-    ],
-    usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
-  };
-}
 const toolCall = (name: string, args: unknown, id = `call_${Math.random().toString(36).slice(2, 10)}`) => ({
   id,
   type: 'function',
   function: { name, arguments: JSON.stringify(args) },
 });
-const answer = (model: string, content: string) => ({ status: 200, body: completion(model, { content }) });
-const calls = (model: string, ...toolCalls: unknown[]) => ({ status: 200, body: completion(model, { tool_calls: toolCalls }) });
+const answer = (model: string, content: string) => completionReply(model, { content });
+const calls = (model: string, ...toolCalls: unknown[]) => completionReply(model, { tool_calls: toolCalls });
 
 interface Run {
   id: string;

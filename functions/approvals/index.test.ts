@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
-import { startFakeLLM } from '../../test/support/fake-llm.js';
+import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -215,31 +215,15 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   });
 
   it('shows agent runs: a waiting run links to its held action, and after the approval the run has finished', async () => {
-    const completion = (message: Record<string, unknown>) => ({
-      status: 200,
-      body: {
-        id: 'chatcmpl-page',
-        object: 'chat.completion',
-        created: 1_764_000_000,
-        model: 'gpt-4o',
-        choices: [
-          { index: 0, message: { role: 'assistant', content: null, refusal: null, ...message }, finish_reason: 'stop', logprobs: null },
-        ],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-      },
-    });
+    const write = {
+      id: 'call_1',
+      type: 'function',
+      function: { name: 'file_write', arguments: JSON.stringify({ path: 'finance/run.csv', content: 'run' }) },
+    };
     llm.queue(
       'gpt-4o',
-      completion({
-        tool_calls: [
-          {
-            id: 'call_1',
-            type: 'function',
-            function: { name: 'file_write', arguments: JSON.stringify({ path: 'finance/run.csv', content: 'run' }) },
-          },
-        ],
-      }),
-      completion({ content: 'Written after approval.' }),
+      completionReply('gpt-4o', { tool_calls: [write] }),
+      completionReply('gpt-4o', { content: 'Written after approval.' }),
     );
     const started = await app.fetch('/v1/agents/financial/runs', {
       method: 'POST',

@@ -43,6 +43,17 @@ export function Visible({ text }: { text: string | null | undefined }) {
   return <>{parts}</>;
 }
 
+/** A term and its agent-provided text in a facts list, or nothing when there is no text. */
+const TextFact = ({ label, text }: { label: string; text: string | null | undefined }) =>
+  text ? (
+    <>
+      <dt>{label}</dt>
+      <dd>
+        <Visible text={text} />
+      </dd>
+    </>
+  ) : null;
+
 /** Category by word and colour (and a sign for risky): readable without colour. */
 export const Category = ({ category }: { category: string }) => <span class={`cat cat-${category}`}>{category}</span>;
 
@@ -392,22 +403,8 @@ export function DetailPage(props: {
               </dd>
             </>
           ) : null}
-          {row.rejection_reason ? (
-            <>
-              <dt>Reason</dt>
-              <dd>
-                <Visible text={row.rejection_reason} />
-              </dd>
-            </>
-          ) : null}
-          {row.error ? (
-            <>
-              <dt>Error</dt>
-              <dd>
-                <Visible text={row.error} />
-              </dd>
-            </>
-          ) : null}
+          <TextFact label="Reason" text={row.rejection_reason} />
+          <TextFact label="Error" text={row.error} />
         </dl>
       </section>
 
@@ -666,22 +663,8 @@ export function RunPage(props: { run: RunRowView; events: RunEventView[]; princi
         <dd>{run.requested_by}</dd>
         <dt>Steps</dt>
         <dd>{run.step}</dd>
-        {run.output ? (
-          <>
-            <dt>Answer</dt>
-            <dd>
-              <Visible text={run.output} />
-            </dd>
-          </>
-        ) : null}
-        {run.error ? (
-          <>
-            <dt>Error</dt>
-            <dd>
-              <Visible text={run.error} />
-            </dd>
-          </>
-        ) : null}
+        <TextFact label="Answer" text={run.output} />
+        <TextFact label="Error" text={run.error} />
       </dl>
       {run.pending.length > 0 ? (
         <section aria-labelledby="waiting">

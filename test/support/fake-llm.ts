@@ -155,3 +155,34 @@ async function writeSse(
   else if (after === 'drop') response.socket?.destroy();
   // 'hang': keep the connection open and silent.
 }
+
+/** An OpenAI chat completion as the provider sends it: an answer (`content`) or `tool_calls`. */
+export function chatCompletion(
+  model: string,
+  message: { content?: string | null; tool_calls?: unknown[] },
+  usage = { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+) {
+  return {
+    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
+    object: 'chat.completion',
+    created: 1_764_000_000,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: message.content ?? null,
+          refusal: null,
+          ...(message.tool_calls ? { tool_calls: message.tool_calls } : {}),
+        },
+        finish_reason: message.tool_calls ? 'tool_calls' : 'stop',
+        logprobs: null,
+      },
+    ],
+    usage,
+  };
+}
+
+/** A fake's reply (for `queue` / `always`): 200 with that completion. */
+export const completionReply = (...args: Parameters<typeof chatCompletion>) => ({ status: 200, body: chatCompletion(...args) });
