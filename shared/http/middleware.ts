@@ -30,8 +30,11 @@ export function stampTrace(): MiddlewareHandler<AppEnv> {
   return async function stampTraceMiddleware(c, next) {
     const traceparent = currentTraceparent();
     await next();
-    c.header('x-correlation-id', c.get('correlationId'));
-    if (traceparent) c.header('traceparent', traceparent);
+    // On the response's own headers, not through c.header(): after the handler, c.header() re-creates
+    // the Response from its body, which costs a copy and takes @hono/node-server off its fast path.
+    const headers = c.res.headers;
+    headers.set('x-correlation-id', c.get('correlationId'));
+    if (traceparent) headers.set('traceparent', traceparent);
   };
 }
 
