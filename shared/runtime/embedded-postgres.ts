@@ -1,7 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 export interface EmbeddedPostgres {
   /** A postgres:// URL on loopback: postgres.js (Node or workerd) connects to it like to any server. */
@@ -17,6 +15,8 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(options: { dataDir: string; port: number; host?: string }): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir, 'pg');
   await mkdir(dataDir, { recursive: true });
+  // Imported here, not at the top: a server with DATABASE_URL never loads PGlite.
+  const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
   const db = await PGlite.create({ dataDir });
   // PGlite has one backend; the socket server queues queries and keeps a transaction's statements
   // together, so a few connections (the Node pool, workerd's per-request sockets) can share it.
