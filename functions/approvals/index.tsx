@@ -242,7 +242,7 @@ export function createApprovals() {
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       // A stale page: decided elsewhere, expired, changed, or the approver's own request.
-      const status = error.status === 403 ? 403 : error.status === 404 ? 409 : 409;
+      const status = error.status === 403 ? 403 : 409;
       return detail(
         c,
         id,
