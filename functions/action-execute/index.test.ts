@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,8 +26,6 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
   beforeAll(async () => {
     database = await migratedDatabase();
     filesRoot = mkdtempSync(join(tmpdir(), 'myca-files-'));
-    mkdirSync(join(filesRoot, 'ledger'));
-    writeFileSync(join(filesRoot, 'ledger', 'q3.csv'), 'month,amount\nJuly,1200\n');
     upstream = createServer((request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ method: request.method, path: request.url }));
@@ -41,6 +39,8 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
       ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1',
       ACTION_HTTP_ALLOW_PRIVATE: 'true',
     });
+    // A folder on Node, the FILES R2 bucket in workerd.
+    await app.files.write('ledger/q3.csv', 'month,amount\nJuly,1200\n');
   });
   afterAll(async () => {
     await app?.close();
@@ -141,12 +141,12 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     expect(await noKey.json()).toMatchObject({ detail: expect.stringContaining('Idempotency-Key') });
   });
 
-  it.runIf(runtime === 'node')('reads and writes files under the root; scratch writes run at once, others wait', async () => {
+  it('reads and writes files under the root; scratch writes run at once, others wait', async () => {
     const read = await submit({ type: 'file.read', input: { path: 'ledger/q3.csv' }, agent_id: 'financial' });
     expect(await read.json()).toMatchObject({ status: 'executed', output: { content: 'month,amount\nJuly,1200\n' } });
     const scratch = await submit({ type: 'file.write', input: { path: 'scratch/draft.md', content: '# Draft' }, agent_id: 'corporate' });
     expect(scratch.status).toBe(200);
-    expect(readFileSync(join(filesRoot, 'scratch', 'draft.md'), 'utf8')).toBe('# Draft');
+    expect(await app.files.read('scratch/draft.md')).toBe('# Draft');
     const ledger = await submit({ type: 'file.write', input: { path: 'ledger/q4.csv', content: 'x' }, agent_id: 'financial' });
     expect(ledger.status).toBe(202);
   });
@@ -165,18 +165,18 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     expect(names).toEqual(expect.arrayContaining(['action.decide', 'action.execute db.query', 'POST /v1/actions']));
   });
 
-  it.runIf(runtime === 'node')('deletes a file only after approval', async () => {
-    writeFileSync(join(filesRoot, 'scratch', 'old.txt'), 'bye');
+  it('deletes a file only after approval', async () => {
+    await app.files.write('scratch/old.txt', 'bye');
     const held = (await (await submit({ type: 'file.delete', input: { path: 'scratch/old.txt' }, agent_id: 'corporate' })).json()) as {
       id: string;
       digest: string;
       status: string;
     };
     expect(held.status).toBe('pending');
-    expect(readFileSync(join(filesRoot, 'scratch', 'old.txt'), 'utf8')).toBe('bye');
+    expect(await app.files.read('scratch/old.txt')).toBe('bye');
     const done = await decideAs(keys.approver, held.id, 'approve', { digest: held.digest });
     expect(await done.json()).toMatchObject({ status: 'executed', output: { deleted: true } });
-    expect(() => readFileSync(join(filesRoot, 'scratch', 'old.txt'))).toThrow();
+    expect(await app.files.read('scratch/old.txt')).toBeNull();
   });
 
   it('lists pending actions for approvers', async () => {
