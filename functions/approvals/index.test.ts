@@ -163,6 +163,32 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
     await page.context().close();
   });
 
+  it('slows down guessing: after 10 failed sign-ins from one address the page answers 429', async () => {
+    const attempt = (credential: string) =>
+      fetch(`${base}/approvals/login`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: base,
+          'x-forwarded-for': `203.0.113.${runtime === 'node' ? 7 : 8}`,
+        },
+        body: `credential=${credential}`,
+        redirect: 'manual',
+      });
+    for (let i = 0; i < 10; i++) expect((await attempt(`myca_wrong${i}`)).status).toBe(401);
+    const blocked = await attempt(keys.approver);
+    expect(blocked.status).toBe(429);
+    expect(await blocked.text()).toContain('Too many failed sign-ins');
+    // Another address is not affected.
+    const other = await fetch(`${base}/approvals/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base, 'x-forwarded-for': '198.51.100.1' },
+      body: `credential=${keys.approver}`,
+      redirect: 'manual',
+    });
+    expect(other.status).toBe(303);
+  });
+
   it('refuses a decision whose CSRF token is missing, and changes nothing', async () => {
     const held = await submit({ path: 'finance/csrf.csv', content: 'x' });
     const page = await signIn(keys.approver);

@@ -32,6 +32,8 @@ import {
 } from './views.js';
 
 const COOKIE = 'myca_approvals';
+const LOGIN_WINDOW_MS = 15 * 60_000;
+const MAX_LOGIN_FAILURES = 10;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -100,10 +102,21 @@ export function createApprovals() {
   app.get('/approvals/login', (c) => c.html(<LoginPage />));
   app.post('/approvals/login', async (c) => {
     const services = c.get('services');
+    // Failed sign-ins are counted per client address (shared key-value store, 15-minute windows).
+    const client = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || c.req.header('cf-connecting-ip') || 'direct';
+    const failures = `myca:login-failures:${client}:${Math.floor(services.clock.now() / LOGIN_WINDOW_MS)}`;
+    const failed = Number((await services.kv.get(failures).catch(() => null)) ?? 0);
+    if (failed >= MAX_LOGIN_FAILURES) {
+      return c.html(<LoginPage error="Too many failed sign-ins from here; wait 15 minutes." />, 429, { 'retry-after': '900' });
+    }
     const form = await c.req.parseBody();
     const credential = String(form.credential ?? '').trim();
     const principal = await verifyCredential(services, credential);
-    if (!principal) return c.html(<LoginPage error="That key or token is not valid." />, 401);
+    if (!principal) {
+      await services.kv.incr(failures, { ttlMs: LOGIN_WINDOW_MS }).catch(() => 0);
+      c.get('logger').warn('approvals sign-in failed', { client });
+      return c.html(<LoginPage error="That key or token is not valid." />, 401);
+    }
     if (principal.role === 'agent') {
       c.get('logger').warn('an agent key tried to sign in to the approvals page', { principal: principal.id });
       return c.html(<LoginPage error="Agent keys cannot sign in: this page is for approvers. Use an approver key." />, 403);
