@@ -105,7 +105,9 @@ function print(type: string, data: Record<string, unknown>): void {
 /** Follows the run's events until it ends, reconnecting with Last-Event-ID when the stream drops. */
 async function follow(runId: string): Promise<'final' | 'failed'> {
   let last = 0;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  // The server ends a stream after 10 minutes (and at once for a finished run): reopen it from the
+  // last event seen until the run has ended; give up only after repeated broken connections.
+  for (let broken = 0; broken < 20; ) {
     const response = await call(`/v1/runs/${runId}/events`, { headers: { accept: 'text/event-stream', 'last-event-id': String(last) } });
     if (!response.ok || !response.body) await fail(response);
     let end: 'final' | 'failed' | undefined;
@@ -117,14 +119,22 @@ async function follow(runId: string): Promise<'final' | 'failed'> {
       },
     });
     const decoder = new TextDecoder();
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      parser.feed(decoder.decode(chunk, { stream: true }));
-      if (end) return end;
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        if (end) return end;
+      }
+      broken = 0;
+    } catch {
+      broken++;
     }
     if (end) return end;
+    const run = (await (await call(`/v1/runs/${runId}`)).json()) as { status: string };
+    if (run.status === 'succeeded') return 'final';
+    if (run.status === 'failed') return 'failed';
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error('the event stream kept dropping');
+  throw new Error('the event stream kept breaking off');
 }
 
 if (!name || !input) usage('name an agent and say what it should do');
