@@ -11,7 +11,7 @@ export const keys = {
   approver2: `myca_${'e6'.repeat(16)}`,
   admin: `myca_${'f9'.repeat(16)}`,
 };
-/** agent `planner` also holds approver rights under a second key with the same id? No: ids are unique; `alice` approves. */
+/** The tests' principals: `planner` and `scout` are agents, `alice` and `bob` approvers, `root` an admin. */
 export const apiKeys = [
   `planner:agent:${keys.agent}`,
   `scout:agent:${keys.agent2}`,
