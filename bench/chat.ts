@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
+import { startUpstashRestServer } from '../shared/runtime/upstash-rest-server.js';
 import { benchDatabase, buildServer, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -152,6 +153,11 @@ async function unloadedLatency(url: string, samples = 300): Promise<number> {
 // The server runs as deployed: the esbuild bundle (npm run build:node), not TypeScript through tsx.
 buildServer();
 const database = await benchDatabase();
+// BENCH_UPSTASH=1: the key-value store is Redis behind the Upstash REST API (as deployed), not memory.
+const upstash =
+  process.env.BENCH_UPSTASH === '1'
+    ? await startUpstashRestServer({ redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', token: 'bench-token' })
+    : undefined;
 const rows: Row[] = [];
 // Every server started is stopped at the end, whatever fails on the way.
 const started: Server[] = [];
@@ -175,6 +181,7 @@ try {
         OPENAI_BASE_URL: `${upstream.url}/v1`,
         LLM_RATE_LIMIT_RPM: '0',
         DATABASE_URL: database.url,
+        ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
       },
       /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
     ),
@@ -211,4 +218,5 @@ try {
   for (const server of started) server.child.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 500));
   await database.drop();
+  await upstash?.stop();
 }

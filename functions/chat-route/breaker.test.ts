@@ -3,7 +3,7 @@ import type { KeyValueStore } from '../../shared/kv/index.js';
 import { createMemoryStore } from '../../shared/kv/memory.js';
 import { createUpstashStore } from '../../shared/kv/upstash.js';
 import { randomHex } from '../../shared/telemetry/correlation.js';
-import { CircuitBreaker } from './breaker.js';
+import { CircuitBreaker, CLOSED_CACHE_MS } from './breaker.js';
 
 const stores: Array<[string, () => KeyValueStore]> = [
   ['memory', () => createMemoryStore()],
@@ -42,5 +42,29 @@ describe.each(stores)('CircuitBreaker over %s', (_name, make) => {
     expect(await b.state(label)).toBe('probe');
     await b.failure(label, 'probe');
     expect(await a.state(label)).toBe('open');
+  });
+});
+
+describe('CircuitBreaker read cache', () => {
+  const config = { failures: 1, window_ms: 5000, cooldown_ms: 60_000 };
+
+  it('trusts a closed breaker for CLOSED_CACHE_MS, sees one another instance opened after that, and never caches past a local failure', async () => {
+    const url = inject('upstashUrl');
+    const token = inject('upstashToken');
+    const prefix = `myca:test:${randomHex(4)}`;
+    const label = 'fast/gemini/gemini-2.0-flash';
+    // Two instances: two stores over the same Redis.
+    const here = new CircuitBreaker(createUpstashStore({ url, token }), config, prefix);
+    const there = new CircuitBreaker(createUpstashStore({ url, token }), config, prefix);
+    expect(await here.state(label)).toBe('closed');
+    expect(await there.failure(label, 'closed')).toBe(true); // opened elsewhere
+    expect(await here.state(label)).toBe('closed'); // still trusted here
+    await new Promise((resolve) => setTimeout(resolve, CLOSED_CACHE_MS + 50));
+    expect(await here.state(label)).toBe('open');
+
+    const local = new CircuitBreaker(createMemoryStore(), config, prefix);
+    expect(await local.state(label)).toBe('closed');
+    expect(await local.failure(label, 'closed')).toBe(true);
+    expect(await local.state(label)).toBe('open'); // its own failure is seen at once
   });
 });

@@ -4,6 +4,15 @@ import type { KeyValueStore } from '../../shared/kv/index.js';
 export type BreakerState = 'closed' | 'open' | 'probe';
 
 /**
+ * How long this process trusts a breaker it saw closed before asking the store again. Most requests
+ * then learn "closed" without a store round trip (with Upstash, an HTTP request); the price is that
+ * a breaker another instance opened is seen here up to this much later. A failure seen here always
+ * asks the store.
+ */
+export const CLOSED_CACHE_MS = 1000;
+const closedUntil = new WeakMap<KeyValueStore, Map<string, number>>();
+
+/**
  * A circuit breaker per provider+model, kept in the key-value store so that stateless instances
  * agree. Closed: failures are counted in a window; `failures` of them open it. Open: attempts are
  * skipped for `cooldown_ms`. Then half-open: one caller takes the probe token; its success closes
@@ -21,12 +30,27 @@ export class CircuitBreaker {
     return { failures: `${base}:failures`, open: `${base}:open`, half: `${base}:half`, probe: `${base}:probe` };
   }
 
+  private closedCache(): Map<string, number> {
+    let cache = closedUntil.get(this.kv);
+    if (!cache) {
+      cache = new Map();
+      closedUntil.set(this.kv, cache);
+    }
+    return cache;
+  }
+
   /** Whether an attempt may run now. `probe` means this caller is the half-open probe. */
   async state(label: string): Promise<BreakerState> {
     const keys = this.keys(label);
+    const cache = this.closedCache();
+    const now = Date.now();
+    if ((cache.get(keys.open) ?? 0) > now) return 'closed';
     const [open, half] = await Promise.all([this.kv.get(keys.open), this.kv.get(keys.half)]);
     if (open) return 'open';
-    if (!half) return 'closed';
+    if (!half) {
+      cache.set(keys.open, now + CLOSED_CACHE_MS);
+      return 'closed';
+    }
     // The probe token expires by itself, so a probe that died does not keep the breaker stuck.
     return (await this.kv.setIfAbsent(keys.probe, '1', { ttlMs: Math.max(1000, this.config.cooldown_ms) })) ? 'probe' : 'open';
   }
@@ -40,6 +64,7 @@ export class CircuitBreaker {
   /** Counts a failure; returns true when this failure opened the breaker. */
   async failure(label: string, state: BreakerState): Promise<boolean> {
     const keys = this.keys(label);
+    this.closedCache().delete(keys.open);
     if (state === 'probe') {
       await this.open(label);
       await this.kv.del(keys.probe);

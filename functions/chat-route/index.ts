@@ -57,7 +57,9 @@ async function prepareChat(services: Services, request: ChatRequest, target: str
     deadlineAt,
     onResult: (attempt: Attempt, record: Parameters<typeof recordCall>[3]) => {
       recordCall(services.metrics, llm, attempt, record);
-      if (record.status === 'ok') void latency.record(attempt.label, record.duration_ms).catch(() => {});
+      // Only the latency strategy reads the averages: otherwise this would be two store calls a request for nothing.
+      if (record.status === 'ok' && llm.routing.strategy === 'latency')
+        void latency.record(attempt.label, record.duration_ms).catch(() => {});
     },
   };
   return { llm, registry, plan: plan.attempts, tracer: services.tracerProvider.getTracer('myca-chat-route'), loop, started, deadlineAt };
