@@ -179,7 +179,7 @@ try {
         MYCA_API_KEYS: `bench:agent:${KEY}`,
         OPENAI_API_KEY: 'bench',
         OPENAI_BASE_URL: `${upstream.url}/v1`,
-        LLM_RATE_LIMIT_RPM: '0',
+        LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
         DATABASE_URL: database.url,
         ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
       },

@@ -3,6 +3,7 @@ import type { ModelsConfig } from '../../shared/config/index.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
+import { sharedCounter } from '../../shared/kv/counter.js';
 import type { Services } from '../../shared/services.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { type AttemptOutcome, runAttempts } from './attempts.js';
@@ -326,14 +327,14 @@ function latencyLabels(llm: ModelsConfig, target: string): string[] {
   });
 }
 
-/** Per-key request limit in the shared key-value store; a store failure lets the request through. */
+/** Per-key request limit, counted in the shared key-value store (see SharedCounter for how exact it is). */
 const rateLimit: MiddlewareHandler<AppEnv> = async function rateLimitMiddleware(c, next) {
   const services = c.get('services');
   const limit = services.config.llm.routing.rate_limit.requests_per_minute;
   if (limit > 0) {
     const now = services.clock.now();
     const window = Math.floor(now / 60_000);
-    const count = await services.kv.incr(`myca:rl:${c.get('principal').id}:${window}`, { ttlMs: 61_000 }).catch(() => 0);
+    const count = sharedCounter(services.kv).hit(`myca:rl:${c.get('principal').id}:${window}`, 61_000, now);
     if (count > limit) {
       const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
       throw new ApiError('RATE_LIMITED', {
