@@ -80,7 +80,10 @@ export class SharedCounter {
     }
     const wait =
       entry.inflight > 0 ? this.flushMs : Math.max(entry.lastFlush + this.flushMs, entry.failedAt ? entry.failedAt + RETRY_MS : 0) - now;
-    if (wait <= 0) return this.flush(key, entry, ttlMs, now);
+    if (wait <= 0) {
+      this.flush(key, entry, ttlMs, now);
+      return;
+    }
     entry.timerDue = now + wait;
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
