@@ -268,7 +268,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     const done = await settled(waiting.id);
     expect(done.status).toBe('succeeded');
     expect(requestsOf(done)).toHaveLength(2);
-    const events = await sql`select type, data from agent_run_events where run_id = ${done.id} and type = 'step_started'`;
+    const events = await sql`select type, data from agent_run_events where run_id = ${done.id} and type = 'step_started' order by seq`;
     expect(events.map((event) => event.data.step)).toEqual([1, 2]);
   });
 
