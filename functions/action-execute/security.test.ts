@@ -12,6 +12,20 @@ import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from '../../te
 let counter = 0;
 const idem = () => `sec-${Date.now()}-${counter++}`;
 
+/** Paths that try to leave the files root, in every encoding the checks know. */
+const TRAVERSALS = [
+  '../root-evil/secret.txt',
+  'scratch/../../root-evil/secret.txt',
+  '%2e%2e/root-evil/secret.txt',
+  '%252e%252e/root-evil/secret.txt',
+  '..%2froot-evil%2fsecret.txt',
+  '．．/root-evil/secret.txt',
+  '/etc/passwd',
+  'C:/Windows/win.ini',
+  'scratch\\..\\..\\etc\\passwd',
+  'scratch/ok.txt\u0000.png',
+];
+
 describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
   let database: TestDatabase;
   let app: RuntimeHandle;
@@ -60,21 +74,23 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     await database?.drop();
   });
 
+  it('refuses path traversal in every encoding before anything reads the files (folder on Node, R2 bucket in workerd)', async () => {
+    await app.files.write('scratch/ok.txt', 'fine');
+    for (const path of TRAVERSALS) {
+      const response = await submit({ type: 'file.read', input: { path }, agent_id: 'x' });
+      expect([400, 403], `${path} → ${response.status}`).toContain(response.status);
+      expect((await response.json()) as { action_status: string }).toMatchObject({ action_status: 'denied' });
+    }
+    const fine = await submit({ type: 'file.read', input: { path: 'scratch/ok.txt' }, agent_id: 'x' });
+    expect(await fine.json()).toMatchObject({ status: 'executed', output: { content: 'fine' } });
+  });
+
   it.runIf(runtime === 'node')('refuses path traversal in every encoding, and symlinks that leave the root', async () => {
     const before = await countRows();
-    const attempts = [
-      '../root-evil/secret.txt',
-      'scratch/../../root-evil/secret.txt',
-      '%2e%2e/root-evil/secret.txt',
-      '%252e%252e/root-evil/secret.txt',
-      '..%2froot-evil%2fsecret.txt',
-      '．．/root-evil/secret.txt',
-      '/etc/passwd',
-      'C:/Windows/win.ini',
-      'scratch\\..\\..\\etc\\passwd',
-      'scratch/ok.txt\u0000.png',
-    ];
-    for (const path of attempts) {
+    const executedFiles = async () =>
+      (await sql`select count(*)::int as n from action_audit_logs where status = 'executed' and action_type like 'file.%'`)[0]?.n;
+    const executedBefore = await executedFiles();
+    for (const path of TRAVERSALS) {
       const response = await submit({ type: 'file.read', input: { path }, agent_id: 'x' });
       expect([400, 403], `${path} → ${response.status}`).toContain(response.status);
       expect(JSON.stringify(await response.json())).not.toContain('outside the root');
@@ -91,8 +107,7 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('outside the root');
     // The lexical refusals never became actions; the four symlink cases ran and failed, none executed.
     expect(await countRows()).toBe(before + 4);
-    const executed = await sql`select count(*)::int as n from action_audit_logs where status = 'executed' and action_type like 'file.%'`;
-    expect(executed[0]?.n).toBe(0);
+    expect(await executedFiles()).toBe(executedBefore);
   });
 
   it('refuses SSRF: metadata, loopback in decimal/hex/short/IPv6/mapped forms, hosts off the list, other schemes', async () => {
