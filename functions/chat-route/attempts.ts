@@ -1,4 +1,5 @@
 import type { RoutingConfig } from '../../shared/config/index.js';
+import { jitteredBackoff } from '../../shared/http/retry.js';
 import { redactString } from '../../shared/redact/index.js';
 import type { BreakerState, CircuitBreaker } from './breaker.js';
 import type { Attempt } from './plan.js';
@@ -108,7 +109,7 @@ export async function runAttempts<T>(
         if (error.action === 'stop') return { ok: false, records, stop: error, httpStatus: 502 };
         const opened = await options.breaker.failure(attempt.label, state).catch(() => false);
         if (error.action === 'next' || opened || state === 'probe' || tryIndex === routing.retries) break;
-        const backoff = Math.min(routing.max_backoff_ms, routing.backoff_ms * 2 ** tryIndex) * random();
+        const backoff = jitteredBackoff(routing.backoff_ms, tryIndex, routing.max_backoff_ms, random);
         if (error.retryAfterMs !== undefined && error.retryAfterMs > routing.retry_after_cap_ms) break; // too long: try the next model
         const wait = Math.max(backoff, error.retryAfterMs ?? 0);
         if (now() + wait >= options.deadlineAt) break;

@@ -1,4 +1,5 @@
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { jitteredBackoff, parseRetryAfter } from '../http/retry.js';
 import type { Contract } from './contract.js';
 
 export type IntegrationErrorKind = 'status' | 'timeout' | 'network' | 'contract' | 'not_configured';
@@ -38,14 +39,6 @@ export interface BaseClientOptions {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
 
-/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), or undefined. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 const sleep = (ms: number, signal?: AbortSignal | null) =>
   new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
@@ -79,7 +72,7 @@ export function resilientFetch(options: BaseClientOptions): typeof fetch {
       } catch (error) {
         const timedOut = (error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError';
         if (attempt < tries) {
-          await sleep(Math.random() * backoff * 2 ** (attempt - 1));
+          await sleep(jitteredBackoff(backoff, attempt - 1, cap));
           continue;
         }
         throw new IntegrationError(
@@ -92,9 +85,9 @@ export function resilientFetch(options: BaseClientOptions): typeof fetch {
         );
       }
       if (!RETRYABLE(response.status) || attempt >= tries) return response;
-      const asked = retryAfterMs(response.headers.get('retry-after'));
+      const asked = parseRetryAfter(response.headers.get('retry-after'));
       await response.body?.cancel();
-      await sleep(asked !== undefined ? Math.min(asked, cap) : Math.random() * backoff * 2 ** (attempt - 1));
+      await sleep(asked !== undefined ? Math.min(asked, cap) : jitteredBackoff(backoff, attempt - 1, cap));
     }
   };
 }

@@ -54,11 +54,4 @@ export function actionForStatus(status: number | undefined): FailureAction {
   return 'next';
 }
 
-/** Retry-After in ms from seconds or an HTTP date; undefined when absent or unparsable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
+export { parseRetryAfter } from '../../../shared/http/retry.js';
