@@ -81,34 +81,32 @@ async function integrationChecks(services: Services, timeoutMs: number): Promise
       const probe = versionOf[name];
       const contract = contracts[name];
       if (!probe || !contract) return [name, { status: 'skipped', error: `${ENV_OF[name]} is not set` }];
-      const started = performance.now();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const answer = await Promise.race([
-          probe(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-          }),
-        ]);
-        const version = answer.version ?? '';
-        const major = Number(/^(\d+)\./.exec(version)?.[1]);
-        const compatible = major === contract.major;
-        return [
-          name,
-          {
-            status: 'up',
-            contract: contract.version,
-            version,
-            compatible,
-            latency_ms: Math.round((performance.now() - started) * 10) / 10,
-            ...(compatible ? {} : { error: `the service reports ${version || 'no version'}; the pinned contract is ${contract.version}` }),
+      let version = '';
+      // The same bounded probe as the dependencies above; it also learns the version.
+      const result = await check(
+        {
+          mode: name,
+          run: async () => {
+            version = (await probe()).version ?? '';
           },
-        ];
-      } catch (error) {
-        return [name, { status: 'down', contract: contract.version, error: (error as Error).message }];
-      } finally {
-        clearTimeout(timer);
-      }
+        },
+        timeoutMs,
+        () => performance.now(),
+      );
+      const latency = result.latency_ms === undefined ? {} : { latency_ms: Math.round(result.latency_ms * 10) / 10 };
+      if (result.status !== 'up') return [name, { status: result.status, contract: contract.version, ...latency, error: result.error }];
+      const compatible = Number(/^(\d+)\./.exec(version)?.[1]) === contract.major;
+      return [
+        name,
+        {
+          status: 'up',
+          contract: contract.version,
+          version,
+          compatible,
+          ...latency,
+          ...(compatible ? {} : { error: `the service reports ${version || 'no version'}; the pinned contract is ${contract.version}` }),
+        },
+      ];
     }),
   );
   return Object.fromEntries(entries);
