@@ -4,7 +4,7 @@ import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { readJson } from '../../shared/http/validate.js';
+import { isUuid, readJson } from '../../shared/http/validate.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
@@ -34,8 +34,7 @@ function depthOf(value: unknown, depth = 0): number {
 
 /** The `:id` of an action route, or 404 for anything that cannot be one (never a database error). */
 export function actionIdParam(id: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
-    throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
+  if (!isUuid(id)) throw new ApiError('NOT_FOUND', { detail: `No action ${id}` });
   return id;
 }
 

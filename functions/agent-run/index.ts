@@ -7,7 +7,7 @@ import { ConfigError, modelKnown } from '../../shared/config/index.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { readJson } from '../../shared/http/validate.js';
+import { isUuid, readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { auditUnavailable, requireDb } from '../action-execute/index.js';
 import { advanceRun, isTerminal, leaseMsFor, resumeQuietly } from './loop.js';
@@ -19,11 +19,8 @@ export const StartRunSchema = z.strictObject({
   idempotency_key: z.string().min(1).max(255).optional(),
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isRunId = (id: string | null | undefined): id is string => typeof id === 'string' && UUID.test(id);
-
 function runIdParam(id: string): string {
-  if (!isRunId(id)) throw new ApiError('NOT_FOUND', { detail: `No run ${id}` });
+  if (!isUuid(id)) throw new ApiError('NOT_FOUND', { detail: `No run ${id}` });
   return id;
 }
 
@@ -78,7 +75,7 @@ export function resumeAfterDecision(
   runId: string | null,
   trigger: 'approved' | 'rejected',
 ): void {
-  if (!isRunId(runId) || Object.keys(services.config.agents.agents).length === 0) return;
+  if (!isUuid(runId) || Object.keys(services.config.agents.agents).length === 0) return;
   inBackground(c, resumeQuietly({ services, logger: services.logger }, runId, trigger));
 }
 

@@ -7,6 +7,7 @@ import { CATEGORIES } from '../../shared/config/index.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
+import { isUuid } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { requireDb } from '../action-execute/index.js';
 import { type ActionRow, expireDue, findAction } from '../action-execute/store.js';
@@ -34,7 +35,6 @@ import {
 const COOKIE = 'myca_approvals';
 const LOGIN_WINDOW_MS = 15 * 60_000;
 const MAX_LOGIN_FAILURES = 10;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 
@@ -199,12 +199,12 @@ export function createApprovals() {
     const services = c.get('services');
     const sql = requireDb(services).sql;
     await expireDue(sql, c.get('correlationId')).catch(() => 0);
-    const row = UUID.test(id) ? await findAction(sql, id) : undefined;
+    const row = isUuid(id) ? await findAction(sql, id) : undefined;
     if (!row) return page(c, 404, 'Not found', `There is no action ${id}.`);
     const events = await sql<AuditEventRow[]>`
       select seq::text, event, actor, data, created_at from action_audit_events where action_id = ${id} order by seq`;
     let run: RunContext | null = null;
-    if (row.agent_run_id && UUID.test(row.agent_run_id)) {
+    if (row.agent_run_id && isUuid(row.agent_run_id)) {
       [run = null] = await sql<RunContext[]>`select id, agent_name, status, input, step from agent_runs where id = ${row.agent_run_id}`;
     }
     const querySql = row.action_type === 'db.query' ? services.config.policy.queries[String(row.inputs.query)]?.sql : undefined;
@@ -227,7 +227,7 @@ export function createApprovals() {
     const done = c.req.query('done');
     let notice: { kind: 'ok' | 'error'; text: string } | undefined;
     if (done === 'approved' || done === 'rejected') {
-      const row = UUID.test(c.req.param('id')) ? await findAction(requireDb(c.get('services')).sql, c.req.param('id')) : undefined;
+      const row = isUuid(c.req.param('id')) ? await findAction(requireDb(c.get('services')).sql, c.req.param('id')) : undefined;
       notice = outcomeNotice(done, row);
     }
     return detail(c, c.req.param('id'), notice);
@@ -236,7 +236,7 @@ export function createApprovals() {
   const decide = async (c: Context<AppEnv>, verb: 'approve' | 'reject') => {
     const services = c.get('services');
     const id = c.req.param('id') ?? '';
-    if (!UUID.test(id)) return page(c, 404, 'Not found', `There is no action ${id}.`);
+    if (!isUuid(id)) return page(c, 404, 'Not found', `There is no action ${id}.`);
     const form = await c.req.parseBody();
     try {
       if (verb === 'approve') {
@@ -294,7 +294,7 @@ export function createApprovals() {
   app.get('/approvals/runs/:id', async (c) => {
     const sql = requireDb(c.get('services')).sql;
     const id = c.req.param('id');
-    const [run] = UUID.test(id)
+    const [run] = isUuid(id)
       ? await sql<RunRowView[]>`
           select id, agent_name, status, requested_by, input, step, pending, output, error, created_at, updated_at
           from agent_runs where id = ${id}`

@@ -47,3 +47,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, optio
   }
   return result.data;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID (row ids of actions and runs): checked before a query, so a bad id is a 404, not a database error. */
+export const isUuid = (value: string | null | undefined): value is string => typeof value === 'string' && UUID.test(value);
