@@ -193,7 +193,7 @@ export function createApprovals() {
   const detail = async (
     c: Context<AppEnv>,
     id: string,
-    notice?: { kind: 'ok' | 'error'; text: string },
+    notice?: PageNotice | ((row: ActionRow) => PageNotice | undefined),
     status: 200 | 400 | 403 | 409 = 200,
   ) => {
     const services = c.get('services');
@@ -216,7 +216,7 @@ export function createApprovals() {
         principal={c.get('principal')}
         csrf={c.get('csrfToken')}
         now={services.clock.now()}
-        notice={notice}
+        notice={typeof notice === 'function' ? notice(row) : notice}
         {...(querySql ? { querySql } : {})}
       />,
       status,
@@ -225,12 +225,8 @@ export function createApprovals() {
 
   app.get('/approvals/actions/:id', async (c) => {
     const done = c.req.query('done');
-    let notice: { kind: 'ok' | 'error'; text: string } | undefined;
-    if (done === 'approved' || done === 'rejected') {
-      const row = isUuid(c.req.param('id')) ? await findAction(requireDb(c.get('services')).sql, c.req.param('id')) : undefined;
-      notice = outcomeNotice(done, row);
-    }
-    return detail(c, c.req.param('id'), notice);
+    // After a decision: what came of it, told from the row the page shows (one read, not two).
+    return detail(c, c.req.param('id'), done === 'approved' || done === 'rejected' ? (row) => outcomeNotice(done, row) : undefined);
   });
 
   const decide = async (c: Context<AppEnv>, verb: 'approve' | 'reject') => {
@@ -307,8 +303,9 @@ export function createApprovals() {
   return app;
 }
 
-function outcomeNotice(done: 'approved' | 'rejected', row: ActionRow | undefined): { kind: 'ok' | 'error'; text: string } | undefined {
-  if (!row) return undefined;
+type PageNotice = { kind: 'ok' | 'error'; text: string };
+
+function outcomeNotice(done: 'approved' | 'rejected', row: ActionRow): PageNotice {
   if (done === 'rejected') return { kind: 'ok', text: 'Rejected. The agent is told your reason.' };
   if (row.status === 'executed') return { kind: 'ok', text: 'Approved and executed.' };
   if (row.status === 'failed') return { kind: 'error', text: `Approved, but the action failed: ${row.error ?? 'unknown error'}` };
