@@ -122,7 +122,7 @@ function isolateServices(base: IsolateParts): Services {
     jwt: base.jwt,
     renderMetrics: null,
     integrations: createIntegrations(config, {
-      contracts: { mindex: mindexContract, natureos: natureosContract, website: websiteContract },
+      contract: (name) => ({ mindex: mindexContract, natureos: natureosContract, website: websiteContract })[name],
       fetch: outbound,
       tracerProvider: base.telemetry.tracerProvider,
     }),

@@ -8,12 +8,10 @@ import { createWebsiteClient, type WebsiteClient } from './website.js';
 export { IntegrationError } from './client.js';
 export type { MindexClient, NatureOsClient, WebsiteClient };
 
-/** The pinned contract files' text (Node reads config/contracts/; workerd bundles them). */
-export interface ContractTexts {
-  mindex: string;
-  natureos: string;
-  website: string;
-}
+export type IntegrationName = 'mindex' | 'natureos' | 'website';
+
+/** The pinned contract file's text of one service (Node reads config/contracts/; workerd bundles them). */
+export type ContractSource = (name: IntegrationName) => string;
 
 /** The typed clients of Mycosoft's systems; null where no base URL is configured. */
 export interface Integrations {
@@ -24,10 +22,10 @@ export interface Integrations {
 
 export const NO_INTEGRATIONS: Integrations = { mindex: null, natureos: null, website: null };
 
-/** Builds the clients once per process or isolate, runtime-neutral (the fetch is the runtime's). */
+/** Builds the clients once per process or isolate, runtime-neutral (the fetch is the runtime's); only configured services' contracts are read. */
 export function createIntegrations(
   config: Config,
-  parts: { contracts: ContractTexts; fetch: typeof fetch; tracerProvider: TracerProvider },
+  parts: { contract: ContractSource; fetch: typeof fetch; tracerProvider: TracerProvider },
 ): Integrations {
   const { integrations } = config;
   const common = {
@@ -42,7 +40,7 @@ export function createIntegrations(
           ...common,
           baseUrl: integrations.mindex.base_url,
           apiKey: integrations.mindex.api_key,
-          contract: loadContract('mindex', parts.contracts.mindex),
+          contract: loadContract('mindex', parts.contract('mindex')),
         })
       : null,
     natureos: integrations.natureos.base_url
@@ -50,14 +48,14 @@ export function createIntegrations(
           ...common,
           baseUrl: integrations.natureos.base_url,
           apiKey: integrations.natureos.api_key,
-          contract: loadContract('natureos', parts.contracts.natureos),
+          contract: loadContract('natureos', parts.contract('natureos')),
         })
       : null,
     website: integrations.website.base_url
       ? createWebsiteClient({
           ...common,
           baseUrl: integrations.website.base_url,
-          contract: loadContract('website', parts.contracts.website),
+          contract: loadContract('website', parts.contract('website')),
         })
       : null,
   };

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, type ConfigFiles, type EnvSource, loadConfig } from '../config/index.js';
-import type { ContractTexts } from '../integrations/index.js';
+import type { ContractSource } from '../integrations/index.js';
 
 /** The repository root (where package.json, config/ and migrations/ live). */
 export const ROOT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,8 +28,5 @@ export function loadNodeConfig(env: EnvSource = process.env): Config {
   return loadConfig({ env, files: readConfigFiles(env) });
 }
 
-/** The pinned integration contracts (config/contracts/*.openapi.yaml). */
-export function readContracts(): ContractTexts {
-  const read = (name: string) => readFileSync(join(ROOT_DIR, 'config', 'contracts', `${name}.openapi.yaml`), 'utf8');
-  return { mindex: read('mindex'), natureos: read('natureos'), website: read('website') };
-}
+/** A pinned integration contract (config/contracts/<name>.openapi.yaml). */
+export const readContract: ContractSource = (name) => readFileSync(join(ROOT_DIR, 'config', 'contracts', `${name}.openapi.yaml`), 'utf8');

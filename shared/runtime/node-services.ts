@@ -15,7 +15,7 @@ import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
 import { createQdrantStore } from '../vector/qdrant.js';
 import { VERSION } from '../version.js';
 import { createGuardedFetch } from './guarded-fetch.js';
-import { readContracts } from './node-config.js';
+import { readContract } from './node-config.js';
 import { createNodeFiles } from './node-files.js';
 import { createUndiciHttp } from './undici-http.js';
 
@@ -66,7 +66,7 @@ export async function createNodeServices(parts: NodeServiceParts): Promise<Servi
     jwt: jwtVerifierFor(config.auth.jwt),
     renderMetrics: parts.telemetry.renderMetrics,
     integrations: createIntegrations(config, {
-      contracts: readContracts(),
+      contract: readContract,
       fetch: outbound,
       tracerProvider: parts.telemetry.tracerProvider,
     }),
