@@ -6,7 +6,6 @@ import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../
 import { createLogger } from '../log/index.js';
 import { loadNodeConfig } from './node-config.js';
 import { type RunningServer, startServer } from './server.js';
-import { createStdoutLines } from './stdout-lines.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -19,7 +18,6 @@ async function main(): Promise<void> {
   const logger = createLogger({
     level: effectiveLogLevel(config),
     base: { service: config.telemetry.service_name },
-    write: createStdoutLines(),
   });
   logger.info('effective configuration', { config: sanitizeConfig(config) });
   let running: RunningServer;
