@@ -64,25 +64,25 @@ export async function startContractServer(service: 'mindex' | 'natureos' | 'webs
         response.end(body === undefined ? undefined : JSON.stringify(body));
       };
       if (!route) return send(404, { title: 'Not found', status: 404, detail: `no route ${request.method} ${url.pathname}` });
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks).toString('utf8');
       calls.push({
         operationId: route.operationId,
         method: request.method ?? 'GET',
         path: url.pathname,
         query: url.searchParams,
         headers: request.headers,
-        body: text ? JSON.parse(text) : undefined,
+        body: raw ? JSON.parse(raw) : undefined,
       });
       const behaviour = queued.get(route.operationId)?.shift();
       if (behaviour && 'hang' in behaviour) return;
       if (behaviour && 'status' in behaviour) return send(behaviour.status, behaviour.body, behaviour.headers);
       const status =
         route.method === 'POST' && route.operationId.startsWith('create') ? 201 : route.operationId.startsWith('delete') ? 204 : 200;
-      let example = structuredClone(exampleOf(textOf(), route.operationId, status)) as Record<string, unknown> | undefined;
+      let example = structuredClone(exampleOf(text, route.operationId, status)) as Record<string, unknown> | undefined;
       const values = route.pattern.exec(url.pathname)?.slice(1) ?? [];
       const id = route.params.includes('id') ? decodeURIComponent(values[route.params.indexOf('id')] ?? '') : undefined;
       if (id !== undefined && example && typeof example.id === 'string' && example.id !== id && route.method === 'GET')
-        return send(404, exampleOf(textOf(), route.operationId, 404) ?? { status: 404, detail: `No ${id}` });
+        return send(404, exampleOf(text, route.operationId, 404) ?? { status: 404, detail: `No ${id}` });
       if (example && version && 'version' in example) example.version = version;
       if (example && Array.isArray(example.data) && example.pagination) {
         const all = example.data as unknown[];
@@ -94,7 +94,6 @@ export async function startContractServer(service: 'mindex' | 'natureos' | 'webs
       return send(status, example);
     });
   });
-  const textOf = () => text;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
