@@ -10,8 +10,8 @@ import type { AppEnv } from '../../shared/http/types.js';
 import { isUuid, readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { auditUnavailable, requireDb } from '../action-execute/index.js';
-import { advanceRun, isTerminal, leaseMsFor, resumeQuietly } from './loop.js';
-import { createRun, findRun, findRunByKey, presentRun, RUN_STATUSES, type RunRow, readEvents } from './store.js';
+import { advanceRun, leaseMsFor, resumeQuietly } from './loop.js';
+import { createRun, findRun, findRunByKey, isTerminal, presentRun, RUN_STATUSES, type RunRow, readEvents } from './store.js';
 import { unknownAgentActions } from './tools.js';
 
 export const StartRunSchema = z.strictObject({

@@ -22,7 +22,6 @@ import {
   type RunStep,
   runsToResume,
   saveRun,
-  TERMINAL,
 } from './store.js';
 import { toolsFor } from './tools.js';
 
@@ -381,8 +380,6 @@ export function resumeQuietly(env: RunEnv, runId: string, trigger: string): Prom
     (error: unknown) => env.logger.error('resuming an agent run failed', { run_id: runId, error: error as Error }),
   );
 }
-
-export const isTerminal = (status: RunStatus) => TERMINAL.includes(status);
 
 /**
  * What a periodic sweep does: expire overdue approvals, then resume the runs that can move on

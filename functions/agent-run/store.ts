@@ -4,7 +4,8 @@ import type { ChatMessage } from '../chat-route/contract.js';
 
 export const RUN_STATUSES = ['running', 'waiting_approval', 'succeeded', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export const TERMINAL: ReadonlyArray<RunStatus> = ['succeeded', 'failed'];
+/** A run that has ended: it never moves again. */
+export const isTerminal = (status: RunStatus) => status === 'succeeded' || status === 'failed';
 
 /** A held action the run waits for, and the tool call whose answer it becomes. */
 export interface PendingAction {
