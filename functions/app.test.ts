@@ -59,7 +59,7 @@ describe.each(RUNTIMES)('the composed app on %s', (runtime) => {
 describe('traces on node', () => {
   let app: RuntimeHandle;
   beforeAll(async () => {
-    app = await startRuntime('node', {});
+    app = await startRuntime('node', { MYCA_API_KEYS: `planner:agent:${agentKey}` });
   });
   afterAll(() => app.close());
 
@@ -79,5 +79,25 @@ describe('traces on node', () => {
     const span = await eventually(() => app.spans?.getFinishedSpans().find((s) => s.name === 'GET /ready'));
     expect(span.spanContext().traceId).toBe(correlationId);
     expect(span.parentSpanContext).toBeUndefined();
+  });
+
+  it('gives the span the route, the status and an error status for a 5xx answer', async () => {
+    // No provider key is set here, so the gateway answers 503.
+    const response = await app.fetch('/v1/chat/completions?note=1', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(response.status).toBe(503);
+    const correlationId = response.headers.get('x-correlation-id');
+    const span = await eventually(() => app.spans?.getFinishedSpans().find((s) => s.spanContext().traceId === correlationId && s.kind === 1));
+    expect(span.name).toBe('POST /v1/chat/completions');
+    expect(span.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/v1/chat/completions',
+      'http.response.status_code': 503,
+    });
+    expect(String(span.attributes['url.full'])).toMatch(/\/v1\/chat\/completions\?note=1$/);
+    expect(span.status.code).toBe(2);
   });
 });

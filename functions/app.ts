@@ -1,9 +1,7 @@
-import { httpInstrumentationMiddleware } from '@hono/otel';
-import { createNoopMeter, type MeterProvider } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { requireAuth } from '../shared/http/auth.js';
 import { notFound, onError } from '../shared/http/errors.js';
-import { correlation, requestLog, stampTrace } from '../shared/http/middleware.js';
+import { correlation, requestLog, serverSpan, stampTrace } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
 import { createActionExecute } from './action-execute/index.js';
@@ -30,13 +28,10 @@ export function createApp(services: Services, perRequest?: () => Services) {
   const app = new Hono<AppEnv>();
   app.use(correlation(services, perRequest));
   app.use(
-    httpInstrumentationMiddleware({
+    serverSpan({
       tracerProvider: services.tracerProvider,
-      // HTTP metrics are recorded by requestLog with bounded labels; this one only traces.
-      meterProvider: noMeters,
       serviceName: services.config.telemetry.service_name,
       serviceVersion: services.version,
-      captureActiveRequests: false,
     }),
   );
   app.use(stampTrace());
@@ -64,8 +59,6 @@ export function createApp(services: Services, perRequest?: () => Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
-
-const noMeters: MeterProvider = { getMeter: () => createNoopMeter() };
 
 /** Methods registered for `path` by real handlers (not middleware), for 405 and `Allow`. */
 function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {

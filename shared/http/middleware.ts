@@ -1,5 +1,22 @@
-import { context } from '@opentelemetry/api';
-import type { MiddlewareHandler } from 'hono';
+import {
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_URL_FULL,
+} from '@opentelemetry/semantic-conventions';
+import type { Context, HonoRequest, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Services } from '../services.js';
 import { currentTraceparent, resolveCorrelation, withCorrelation } from '../telemetry/correlation.js';
@@ -20,6 +37,55 @@ export function correlation(base: Services, perRequest?: () => Services): Middle
     c.set('logger', services.logger.child({ correlation_id: found.id }));
     await context.with(withCorrelation(context.active(), found), next);
   };
+}
+
+/** Reads only the headers the propagator asks for (not the whole header list). */
+const requestHeaders: TextMapGetter<HonoRequest> = { get: (request, key) => request.header(key), keys: () => [] };
+
+/**
+ * The server span of every request: `METHOD /route`, continuing the caller's `traceparent`, with the
+ * HTTP semantic-convention attributes. Attributes are only computed for a recording span, so that
+ * with tracing off (no exporter: an AlwaysOff sampler) a request pays for one non-recording span and
+ * nothing else. Replaces @hono/otel's middleware, which built the full header list and the URL on
+ * every request whether or not anything was recorded (~0.1 ms CPU a request in bench:chat).
+ */
+export function serverSpan(options: {
+  tracerProvider: TracerProvider;
+  serviceName: string;
+  serviceVersion: string;
+}): MiddlewareHandler<AppEnv> {
+  const tracer = options.tracerProvider.getTracer('myca-edge-http', options.serviceVersion);
+  return async function serverSpanMiddleware(c, next) {
+    const active = context.active();
+    const parent = c.req.header('traceparent') ? propagation.extract(active, c.req, requestHeaders) : active;
+    const span = tracer.startSpan(c.req.method, { kind: SpanKind.SERVER }, parent);
+    const recording = span.isRecording();
+    if (recording)
+      span.setAttributes({
+        [ATTR_HTTP_REQUEST_METHOD]: c.req.method,
+        [ATTR_SERVICE_NAME]: options.serviceName,
+        [ATTR_SERVICE_VERSION]: options.serviceVersion,
+        [ATTR_URL_FULL]: c.req.url,
+      });
+    try {
+      await context.with(trace.setSpan(parent, span), next);
+      if (recording) finishServerSpan(c, span, c.error);
+    } catch (error) {
+      if (recording) finishServerSpan(c, span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+}
+
+function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void {
+  const status = c.res.status;
+  const route = routeLabel(c);
+  span.updateName(`${c.req.method} ${route}`);
+  span.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_HTTP_ROUTE]: route });
+  if (error instanceof Error) span.recordException(error);
+  if (status >= 500 || error) span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
 /**

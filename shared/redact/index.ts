@@ -31,8 +31,22 @@ const NOT_SECRET_KEYS = new Set(['tokens', 'maxtokens', 'tokenusage', 'prompttok
 
 const normalizeKey = (key: string): string => key.toLowerCase().replace(/[-_\s.]/g, '');
 
+/** Field names repeat (every log line has the same dozen): their verdicts are kept, up to a bound. */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 4096;
+
 /** True when a field of this name must never be shown. */
 export function isSecretKey(key: string): boolean {
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = judgeKey(key);
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function judgeKey(key: string): boolean {
   const k = normalizeKey(key);
   // Token counts (prompt_tokens, prompt_tokens_details, …) are usage, not credentials.
   if (NOT_SECRET_KEYS.has(k) || k.includes('tokens')) return false;
