@@ -43,8 +43,20 @@ export function createNodeFiles(root: string): FilesPort {
         const info = await handle.stat();
         if (!info.isFile()) throw new ActionError(400, `${path} is not a file`);
         if (info.size > maxBytes) throw new ActionError(413, `${path} is ${info.size} bytes; the limit is ${maxBytes}`);
-        const content = await handle.readFile('utf8');
-        return { content, bytes: info.size };
+        // One read of the size stat gave plus a byte: a short read is the end of the file, so the usual
+        // case costs one call (readFile would stat again and read once more to find the end).
+        const chunks: Buffer[] = [];
+        let total = 0;
+        for (;;) {
+          const chunk = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
+          const { bytesRead } = await handle.read(chunk, 0, chunk.length, total);
+          chunks.push(chunk.subarray(0, bytesRead));
+          total += bytesRead;
+          if (total > maxBytes) throw new ActionError(413, `${path} grew past the limit of ${maxBytes} bytes while being read`);
+          if (bytesRead < chunk.length) break;
+        }
+        const content = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
+        return { content, bytes: total };
       } finally {
         await handle.close();
       }
