@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { type AuditEventInput, appendEvents, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
+import { groupCommit } from '../../shared/db/group-commit.js';
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
 export type ActionStatus = (typeof STATUSES)[number];
@@ -107,9 +108,10 @@ export async function insertAction(
 ): Promise<ActionRow | null> {
   const id = randomUUID();
   const prepared = prepareEvents(events.map((event) => ({ ...event, actionId: id })));
-  // One statement: its own transaction, one round trip.
+  // One statement (group-committed with whatever other audit writes are waiting): fail closed.
   const [row] = await bounded(
-    sql<ActionRow[]>`
+    groupCommit(sql).run(
+      (sql) => sql<ActionRow[]>`
     with inserted as (
       insert into action_audit_logs (
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
@@ -129,6 +131,7 @@ export async function insertAction(
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
     )
     select inserted.* from inserted where exists (select 1 from chained)`,
+    ),
     'writing the audit record',
   );
   return row ?? null;
@@ -169,7 +172,8 @@ export async function transition(
   const prepared = prepareEvents([{ ...event, actionId: id }]);
   const terminal = ['executed', 'failed', 'rejected', 'expired'].includes(to);
   const [row] = await bounded(
-    sql<ActionRow[]>`
+    groupCommit(sql).run(
+      (sql) => sql<ActionRow[]>`
     with updated as (
       update action_audit_logs set
         status = ${to},
@@ -193,6 +197,7 @@ export async function transition(
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
     )
     select updated.* from updated where exists (select 1 from chained)`,
+    ),
     'recording the state change',
   );
   return row;
