@@ -27,7 +27,7 @@ buildServer();
 let server: ChildProcess | undefined;
 try {
   const serverUrl = await new Promise<string>((resolve, reject) => {
-    server = spawn(process.execPath, [...serverArgs(), 'dist/node/main.js'], {
+    server = spawn(process.execPath, serverArgs(), {
       cwd: ROOT_DIR,
       env: {
         PATH: process.env.PATH ?? '',

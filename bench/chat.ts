@@ -171,7 +171,7 @@ try {
   const myca = track(
     await start(
       process.execPath,
-      [...serverArgs(), 'dist/node/main.js'],
+      serverArgs(),
       {
         PORT: '0',
         MYCA_ENV: 'production',

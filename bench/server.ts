@@ -2,14 +2,20 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 
-/** Bundles the Node server as the Docker image runs it (`npm run build:node` → dist/node/main.js). */
+/**
+ * Bundles the Node server as the Docker image runs it (`npm run build:node` → dist/node/main.js).
+ * BENCH_BUNDLE=dist/node/other.js runs a bundle built earlier instead (to compare two builds in turns
+ * on this noisy machine); it must sit in dist/node/ to find node_modules.
+ */
 export function buildServer(): void {
+  if (process.env.BENCH_BUNDLE) return;
   execFileSync('npm', ['run', '--silent', 'build:node'], { cwd: ROOT_DIR, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** Node flags of the server: BENCH_PROFILE=1 writes a CPU profile to .data/profiles/ on exit. */
+/** Node flags and entry of the server: BENCH_PROFILE=1 writes a CPU profile to .data/profiles/ on exit. */
 export function serverArgs(): string[] {
-  return process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT_DIR, '.data', 'profiles')}`] : [];
+  const profile = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT_DIR, '.data', 'profiles')}`] : [];
+  return [...profile, process.env.BENCH_BUNDLE ?? 'dist/node/main.js'];
 }
 
 /**
