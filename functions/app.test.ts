@@ -90,7 +90,9 @@ describe('traces on node', () => {
     });
     expect(response.status).toBe(503);
     const correlationId = response.headers.get('x-correlation-id');
-    const span = await eventually(() => app.spans?.getFinishedSpans().find((s) => s.spanContext().traceId === correlationId && s.kind === 1));
+    const span = await eventually(() =>
+      app.spans?.getFinishedSpans().find((s) => s.spanContext().traceId === correlationId && s.kind === 1),
+    );
     expect(span.name).toBe('POST /v1/chat/completions');
     expect(span.attributes).toMatchObject({
       'http.request.method': 'POST',
