@@ -174,6 +174,29 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(llm.requests.filter((r) => r.model !== 'gpt-4o-mini')).toHaveLength(0);
   });
 
+  it('passes each chunk on as it arrives: none is held back to share a write with later ones', async () => {
+    const first = fixture('openai-chat-stream.jsonl').trim().split('\n').slice(0, 2);
+    llm.queue('gpt-4o-mini', { sse: first, delayMs: 50, after: 'drop' });
+    // Over a real socket: the workerd harness's fetch reads whole bodies.
+    const response = await fetch(`${await app.url()}/v1/chat/completions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ model: 'execution', messages: hello, stream: true }),
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    while (!seen.includes('"content":"Hello"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += decoder.decode(value, { stream: true });
+    }
+    // The provider drops the connection 50 ms after "Hello": the error event must come in a later write.
+    expect(seen).toContain('"content":"Hello"');
+    expect(seen).not.toContain('event: error');
+    await reader.cancel();
+  });
+
   it('translates to and from Gemini, streaming included, counting usage once', async () => {
     const response = await post('/v1/chat/completions', {
       model: 'fast',

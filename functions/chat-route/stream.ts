@@ -53,12 +53,24 @@ export interface StreamResult {
 }
 
 const encoder = new TextEncoder();
-const frame = (data: string, event?: string) => encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${data}\n\n`);
+const frame = (data: string, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${data}\n\n`;
+
+/** What the provider's iterator gave: a chunk, its end, or its failure (never an unhandled rejection). */
+type Step = { next: IteratorResult<ChatCompletionChunk> } | { failed: unknown };
+const LATER = Symbol('later');
+/** Resolves after whatever has already arrived has been handled (the next turn of the event loop). */
+const nextTurn = () =>
+  new Promise<typeof LATER>((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve, LATER) : setTimeout(resolve, 0, LATER),
+  );
 
 /**
  * Server-sent events in OpenAI's format, ending with `data: [DONE]` only on success. A provider that
  * fails or goes silent mid-stream ends it with an `error` event carrying `{"error": …}` and no
  * `[DONE]`, so no client mistakes a cut answer for a whole one.
+ *
+ * Chunks that are already there (several events in one network read, the common case) go out in one
+ * write: waiting for them costs nothing, and each write is a system call and an HTTP chunk.
  */
 export function sseResponse(options: {
   opened: OpenedStream;
@@ -71,52 +83,76 @@ export function sseResponse(options: {
   const result: StreamResult = { chunks: 0 };
   let pending: ChatCompletionChunk | undefined = opened.first;
   let finished = false;
-  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, error?: string) => {
-    if (finished) return;
-    finished = true;
-    if (error) {
-      result.error = error;
-      controller.enqueue(frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error'));
-    } else {
-      controller.enqueue(frame('[DONE]'));
-    }
-    controller.close();
-    options.onEnd(result);
+  let cancelled = false;
+  // The request for the next chunk, kept across pulls when it was not answered in time.
+  let ahead: Promise<Step> | undefined;
+  const step = () => {
+    ahead ??= opened.rest.next().then(
+      (next): Step => ({ next }),
+      (failed: unknown): Step => ({ failed }),
+    );
+    return ahead;
   };
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunk: ChatCompletionChunk) => {
+  const text = (chunk: ChatCompletionChunk) => {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
-    controller.enqueue(frame(JSON.stringify(chunk)));
+    return frame(JSON.stringify(chunk));
+  };
+  /** The last frame: `[DONE]`, or the error event. Returns its text; the caller sends and closes. */
+  const finish = (error?: string) => {
+    if (finished) return ''; // the client went away meanwhile
+    finished = true;
+    if (error) result.error = error;
+    return error
+      ? frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error')
+      : frame('[DONE]');
+  };
+  /** Text for one provider step; ends the stream on its end or failure. */
+  const take = (taken: Step): string => {
+    ahead = undefined;
+    if ('failed' in taken) {
+      const error = taken.failed;
+      return finish(`the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return taken.next.done ? finish() : text(taken.next.value);
   };
 
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
+      let out = '';
       if (pending) {
-        emit(controller, pending);
+        out = text(pending);
         pending = undefined;
-        return;
-      }
-      const wait = Math.min(options.idleTimeoutMs, Math.max(0, options.deadlineAt - Date.now()));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const silence = new Promise<'silent'>((resolve) => {
-        timer = setTimeout(() => resolve('silent'), wait);
-      });
-      try {
-        const next = await Promise.race([opened.rest.next(), silence]);
-        if (next === 'silent') {
+      } else {
+        const wait = Math.min(options.idleTimeoutMs, Math.max(0, options.deadlineAt - Date.now()));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const silence = new Promise<'silent'>((resolve) => {
+          timer = setTimeout(() => resolve('silent'), wait);
+        });
+        const taken = await Promise.race([step(), silence]).finally(() => clearTimeout(timer));
+        if (taken === 'silent') {
           opened.abort('idle timeout');
-          finish(controller, `the provider sent nothing for ${wait} ms`);
-        } else if (next.done) finish(controller);
-        else emit(controller, next.value);
-      } catch (error) {
-        finish(controller, `the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`);
-      } finally {
-        clearTimeout(timer);
+          ahead = undefined;
+          out = finish(`the provider sent nothing for ${wait} ms`);
+        } else out = take(taken);
+      }
+      // Whatever else has already arrived rides along in the same write.
+      while (!finished) {
+        const taken = await Promise.race([step(), nextTurn()]);
+        if (taken === LATER) break;
+        out += take(taken);
+      }
+      if (cancelled) return;
+      controller.enqueue(encoder.encode(out));
+      if (finished) {
+        controller.close();
+        options.onEnd(result);
       }
     },
     cancel: () => {
       // The client went away: stop paying for tokens nobody reads.
       opened.abort('client disconnected');
+      cancelled = true;
       if (!finished) {
         finished = true;
         result.error = 'client disconnected';
