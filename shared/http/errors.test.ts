@@ -52,6 +52,19 @@ describe('error responses', () => {
     expect((await post(JSON.stringify({ name: 'x'.repeat(500), count: 1 }))).status).toBe(413);
   });
 
+  it('counts the limit in bytes, not characters, when no content-length is declared', async () => {
+    const streamed = (text: string) =>
+      makeApp().app.request('/items', {
+        method: 'POST',
+        body: new Blob([text]).stream(),
+        headers: { 'content-type': 'application/json' },
+        duplex: 'half',
+      } as RequestInit);
+    // 60 characters of three bytes each: 180 bytes of name, 201 in all (limit 200); 50 of them fit.
+    expect((await streamed(JSON.stringify({ name: '€'.repeat(60), count: 1 }))).status).toBe(413);
+    expect((await streamed(JSON.stringify({ name: '€'.repeat(50), count: 1 }))).status).toBe(200);
+  });
+
   it('accepts a valid body', async () => {
     const response = await post('{"name": "a", "count": 2}');
     expect(await response.json()).toEqual({ name: 'a', count: 2 });

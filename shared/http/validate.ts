@@ -24,7 +24,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, optio
   const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > limit) throw new ApiError('PAYLOAD_TOO_LARGE', { detail: `The body is ${declared} bytes; the limit is ${limit}` });
   const text = await c.req.text();
-  if (new TextEncoder().encode(text).byteLength > limit) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: only a body near the limit is encoded to count them.
+  if (text.length * 3 > limit && new TextEncoder().encode(text).byteLength > limit) {
     throw new ApiError('PAYLOAD_TOO_LARGE', { detail: `The body is larger than the limit of ${limit} bytes` });
   }
   let data: unknown;
