@@ -81,7 +81,7 @@ describe('traces on node', () => {
     expect(span.parentSpanContext).toBeUndefined();
   });
 
-  it('gives the span the route, the status and an error status for a 5xx answer', async () => {
+  it('gives the span the route and the status, an error status for a 5xx answer and none for a 4xx', async () => {
     // No provider key is set here, so the gateway answers 503.
     const response = await app.fetch('/v1/chat/completions?note=1', {
       method: 'POST',
@@ -101,5 +101,15 @@ describe('traces on node', () => {
     });
     expect(String(span.attributes['url.full'])).toMatch(/\/v1\/chat\/completions\?note=1$/);
     expect(span.status.code).toBe(2);
+
+    // A 4xx is the caller's fault: the span's status stays unset.
+    const refused = await app.fetch('/v1/whoami', { headers: { authorization: 'Bearer nope' } });
+    expect(refused.status).toBe(401);
+    const refusedId = refused.headers.get('x-correlation-id');
+    const refusedSpan = await eventually(() =>
+      app.spans?.getFinishedSpans().find((s) => s.spanContext().traceId === refusedId && s.kind === 1),
+    );
+    expect(refusedSpan.attributes['http.response.status_code']).toBe(401);
+    expect(refusedSpan.status.code).toBe(0);
   });
 });

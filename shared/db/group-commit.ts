@@ -104,11 +104,12 @@ function isTransaction(sql: Sql | TransactionSql): sql is TransactionSql {
 /**
  * SQLSTATE classes that mean the server refused a statement and rolled the transaction back: data
  * exceptions (22), integrity constraints (23), an aborted transaction (25P02, the statements after the
- * faulty one), syntax or access (42), PL/pgSQL raises (P0). Connection (08) and operator (57) errors
- * are not among them: after those nobody knows whether the commit happened.
+ * faulty one), a serialization failure or deadlock (40), syntax or access (42), PL/pgSQL raises (P0).
+ * Connection (08) and operator (57) errors are not among them: after those nobody knows whether the
+ * commit happened.
  */
 function isStatementError(error: unknown): boolean {
   if (!(error instanceof postgres.PostgresError)) return false;
   const code = error.code ?? '';
-  return /^(22|23|42|P0)/.test(code) || code === '25P02';
+  return /^(22|23|40|42|P0)/.test(code) || code === '25P02';
 }

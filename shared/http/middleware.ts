@@ -84,8 +84,11 @@ function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void 
   const route = routeLabel(c);
   span.updateName(`${c.req.method} ${route}`);
   span.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_HTTP_ROUTE]: route });
-  if (error instanceof Error) span.recordException(error);
-  if (status >= 500 || error) span.setStatus({ code: SpanStatusCode.ERROR });
+  // A 4xx is the caller's mistake, not the server's: its status stays unset (HTTP semantic conventions).
+  if (status >= 500) {
+    if (error instanceof Error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
 }
 
 /**
