@@ -1,4 +1,4 @@
-import { QdrantClient } from '@qdrant/js-client-rest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { VectorStore } from './index.js';
 
 export interface QdrantOptions {
@@ -14,15 +14,19 @@ export interface QdrantOptions {
 export function createQdrantStore(options: QdrantOptions): VectorStore {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
-  let client: QdrantClient | undefined;
-  // Built on first use: the client pulls in an HTTP agent that a probe-only process does not need.
+  let client: Promise<QdrantClient> | undefined;
+  // Loaded and built on first use: the client and its HTTP agent cost ~10 MB of memory that a
+  // probe-only process does not need.
   const getClient = () => {
-    client ??= new QdrantClient({
-      url: base,
-      checkCompatibility: false,
-      timeout: 10_000,
-      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
-    });
+    client ??= import('@qdrant/js-client-rest').then(
+      ({ QdrantClient }) =>
+        new QdrantClient({
+          url: base,
+          checkCompatibility: false,
+          timeout: 10_000,
+          ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+        }),
+    );
     return client;
   };
   return {
@@ -35,6 +39,6 @@ export function createQdrantStore(options: QdrantOptions): VectorStore {
       await response.body?.cancel();
       if (!response.ok) throw new Error(`Qdrant /readyz answered ${response.status}`);
     },
-    listCollections: async () => (await getClient().getCollections()).collections.map((collection) => collection.name),
+    listCollections: async () => (await (await getClient()).getCollections()).collections.map((collection) => collection.name),
   };
 }
