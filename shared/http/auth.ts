@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { JWTPayload } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyEntry, Role } from '../config/index.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
@@ -31,14 +31,9 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  * never collide with an API key id); the roles claim must name approver or admin: agents use keys.
  */
 export function createJwtVerifier(options: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string }): JwtVerifier {
-  // jose is loaded only where JWT sign-in is configured (here, at start): others never pay for it.
-  const loaded = (async () => {
-    const { createRemoteJWKSet, jwtVerify } = await import('jose');
-    return { jwtVerify, jwks: createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }) };
-  })();
+  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
   return {
     verify: async (token) => {
-      const { jwtVerify, jwks } = await loaded;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, jwks, {
