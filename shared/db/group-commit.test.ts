@@ -68,6 +68,22 @@ describe('group commit against the real Postgres', () => {
     await expect(insert(500)).resolves.toEqual([{ n: 500, tx: expect.any(String) }]);
   });
 
+  it('gives up on a stalled batch after stallMs and keeps writing on other connections', async () => {
+    const impatient = createDatabase(database.url, { max: 4 });
+    try {
+      const commit = groupCommit(impatient.sql, { stallMs: 200, inFlight: 1 });
+      const stalled = commit.run((sql) => sql`select pg_sleep(3)`);
+      const queued = commit.run((sql) => sql`select 1 as n`);
+      const started = Date.now();
+      await expect(stalled).rejects.toThrow(/did not finish within 200 ms/);
+      // The place is free again: the next statement does not wait for the sleeping one.
+      await expect(queued).resolves.toEqual([{ n: 1 }]);
+      expect(Date.now() - started).toBeLessThan(2500);
+    } finally {
+      await impatient.sql.end({ timeout: 0 });
+    }
+  });
+
   it('runs inside a caller’s transaction instead of batching when handed one', async () => {
     const tx = await db.sql.begin(async (sql) => {
       const [own] = await sql<[{ tx: string }]>`select txid_current()::text as tx`;

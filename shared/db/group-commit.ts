@@ -8,6 +8,11 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Batches on their way at once (each on its own connection). */
   inFlight?: number;
+  /**
+   * A batch still unanswered after this long fails its callers and frees its place, so that one
+   * stalled connection cannot hold up every later audit write (its late answer is ignored).
+   */
+  stallMs?: number;
 }
 
 /**
@@ -56,6 +61,7 @@ interface Queued {
 function createCommitter(sql: Sql, options: GroupCommitOptions): GroupCommit {
   const maxBatch = options.maxBatch ?? 64;
   const inFlight = options.inFlight ?? 2;
+  const stallMs = options.stallMs ?? 10_000;
   const queue: Queued[] = [];
   let busy = 0;
 
@@ -81,7 +87,16 @@ function createCommitter(sql: Sql, options: GroupCommitOptions): GroupCommit {
     while (busy < inFlight && queue.length > 0) {
       const batch = queue.splice(0, maxBatch);
       busy++;
-      void flush(batch).finally(() => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          const error = new Error(`the audit write did not finish within ${stallMs} ms`);
+          for (const item of batch) item.reject(error);
+          resolve();
+        }, stallMs);
+      });
+      void Promise.race([flush(batch), stalled]).finally(() => {
+        clearTimeout(timer);
         busy--;
         pump();
       });
