@@ -315,6 +315,45 @@ export interface RunContext {
   step: number;
 }
 
+/** A numbered list of events (an action's audit trail, a run's events) with their data as text. */
+function EventTable(props: {
+  id: string;
+  title: string;
+  events: ReadonlyArray<{ seq: string | number; name: string; actor?: string; created_at: Date | null; data: unknown }>;
+  withActor?: boolean;
+  maxData?: number;
+}) {
+  return (
+    <section aria-labelledby={props.id}>
+      <h2 id={props.id}>{props.title}</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Event</th>
+            {props.withActor ? <th scope="col">By</th> : null}
+            <th scope="col">At</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.events.map((event) => (
+            <tr>
+              <td>{event.seq}</td>
+              <td>{event.name}</td>
+              {props.withActor ? <td>{event.actor}</td> : null}
+              <td>{when(event.created_at)}</td>
+              <td class="mono">
+                <Visible text={JSON.stringify(event.data).slice(0, props.maxData)} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 export function DetailPage(props: {
   row: ActionRow;
   events: AuditEventRow[];
@@ -439,33 +478,7 @@ export function DetailPage(props: {
         </section>
       ) : null}
 
-      <section aria-labelledby="trail">
-        <h2 id="trail">Audit trail</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Event</th>
-              <th scope="col">By</th>
-              <th scope="col">At</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.events.map((event) => (
-              <tr>
-                <td>{event.seq}</td>
-                <td>{event.event}</td>
-                <td>{event.actor}</td>
-                <td>{when(event.created_at)}</td>
-                <td class="mono">
-                  <Visible text={JSON.stringify(event.data)} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <EventTable id="trail" title="Audit trail" events={props.events.map((event) => ({ ...event, name: event.event }))} withActor />
     </Layout>
   );
 }
@@ -680,31 +693,7 @@ export function RunPage(props: { run: RunRowView; events: RunEventView[]; princi
           </ul>
         </section>
       ) : null}
-      <section aria-labelledby="events">
-        <h2 id="events">Events</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Event</th>
-              <th scope="col">At</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.events.map((event) => (
-              <tr>
-                <td>{event.seq}</td>
-                <td>{event.type}</td>
-                <td>{when(event.created_at)}</td>
-                <td class="mono">
-                  <Visible text={JSON.stringify(event.data).slice(0, 600)} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <EventTable id="events" title="Events" events={props.events.map((event) => ({ ...event, name: event.type }))} maxData={600} />
     </Layout>
   );
 }
