@@ -81,11 +81,11 @@ export function sseResponse(options: {
 }): Response {
   const { opened } = options;
   const result: StreamResult = { chunks: 0 };
-  let pending: ChatCompletionChunk | undefined = opened.first;
   let finished = false;
   let cancelled = false;
-  // The request for the next chunk, kept across pulls when it was not answered in time.
-  let ahead: Promise<Step> | undefined;
+  // The request for the next chunk, kept across pulls when it was not answered in time; at the start,
+  // the first chunk (already here).
+  let ahead: Promise<Step> | undefined = Promise.resolve({ next: { done: false, value: opened.first } });
   const step = () => {
     ahead ??= opened.rest.next().then(
       (next): Step => ({ next }),
@@ -119,23 +119,18 @@ export function sseResponse(options: {
 
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
-      let out = '';
-      if (pending) {
-        out = text(pending);
-        pending = undefined;
-      } else {
-        const wait = Math.min(options.idleTimeoutMs, Math.max(0, options.deadlineAt - Date.now()));
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const silence = new Promise<'silent'>((resolve) => {
-          timer = setTimeout(() => resolve('silent'), wait);
-        });
-        const taken = await Promise.race([step(), silence]).finally(() => clearTimeout(timer));
-        if (taken === 'silent') {
-          opened.abort('idle timeout');
-          ahead = undefined;
-          out = finish(`the provider sent nothing for ${wait} ms`);
-        } else out = take(taken);
-      }
+      let out: string;
+      const wait = Math.min(options.idleTimeoutMs, Math.max(0, options.deadlineAt - Date.now()));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const silence = new Promise<'silent'>((resolve) => {
+        timer = setTimeout(() => resolve('silent'), wait);
+      });
+      const taken = await Promise.race([step(), silence]).finally(() => clearTimeout(timer));
+      if (taken === 'silent') {
+        opened.abort('idle timeout');
+        ahead = undefined;
+        out = finish(`the provider sent nothing for ${wait} ms`);
+      } else out = take(taken);
       // Whatever else has already arrived rides along in the same write.
       while (!finished) {
         const taken = await Promise.race([step(), nextTurn()]);
