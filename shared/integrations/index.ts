@@ -20,8 +20,6 @@ export interface Integrations {
   website: WebsiteClient | null;
 }
 
-export const NO_INTEGRATIONS: Integrations = { mindex: null, natureos: null, website: null };
-
 /** Builds the clients once per process or isolate, runtime-neutral (the fetch is the runtime's); only configured services' contracts are read. */
 export function createIntegrations(
   config: Config,
