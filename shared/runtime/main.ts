@@ -4,6 +4,7 @@
  */
 import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
+import { createLineBatcher } from '../log/line-batcher.js';
 import { loadNodeConfig } from './node-config.js';
 import { type RunningServer, startServer } from './server.js';
 
@@ -15,12 +16,11 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({
-    level: effectiveLogLevel(config),
-    base: { service: config.telemetry.service_name },
-    // Straight to the stream: console.log formats its arguments first, a cost on every request line.
-    write: (line) => process.stdout.write(`${line}\n`),
-  });
+  // Straight to the stream (console.log formats its arguments first), and the lines of one event-loop
+  // turn in one write. Writes to a pipe or file are synchronous here, so the exit flush is complete.
+  const lines = createLineBatcher((text) => process.stdout.write(text));
+  process.on('exit', lines.flush);
+  const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name }, write: lines.line });
   logger.info('effective configuration', { config: sanitizeConfig(config) });
   let running: RunningServer;
   try {
