@@ -66,7 +66,7 @@ export function createNodeTelemetry(options: NodeTelemetryOptions): NodeTelemetr
 
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ resource, readers: [prometheus] });
-  const metrics = createMetrics(meterProvider.getMeter('myca-edge', options.version));
+  const metrics = createMetrics(meterProvider.getMeter('myca-edge', options.version), { countInPlace: true });
   // No scope label and no target_info: every series stays as the dashboards name it.
   const serializer = new PrometheusSerializer('', false, undefined, true, true);
 
