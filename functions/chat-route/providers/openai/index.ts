@@ -1,4 +1,4 @@
-import OpenAI, { AzureOpenAI } from 'openai';
+import type OpenAI from 'openai';
 import type { ProviderType } from '../../../../shared/config/index.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
 import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
@@ -23,11 +23,16 @@ export interface OpenAIProviderOptions {
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
   const common = { maxRetries: 0, timeout: 600_000, ...(options.fetch ? { fetch: options.fetch } : {}) };
-  const client =
-    options.type === 'azure'
-      ? new AzureOpenAI({ ...common, apiKey: options.apiKey, endpoint: options.endpoint, apiVersion: options.apiVersion })
-      : // Ollama and vLLM accept any key; the SDK insists on one.
-        new OpenAI({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null });
+  // The SDK loads on first use: the Node server speaks the wire format over undici (wire.ts) and
+  // never needs it, and loading it costs ~10 MB of resident memory there.
+  let client: Promise<OpenAI> | undefined;
+  const clientOnce = () =>
+    (client ??= loadSdk().then(({ default: OpenAIClient, AzureOpenAI }) =>
+      options.type === 'azure'
+        ? new AzureOpenAI({ ...common, apiKey: options.apiKey, endpoint: options.endpoint, apiVersion: options.apiVersion })
+        : // Ollama and vLLM accept any key; the SDK insists on one.
+          new OpenAIClient({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null }),
+    ));
   const name = options.name;
   const requestOptions = (call: CallOptions) => ({ signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) });
 
@@ -37,35 +42,41 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     chat: async (request, call) => {
       try {
         const { stream: _stream, stream_options: _options, ...body } = request;
-        return await client.chat.completions.create(
+        return await (await clientOnce()).chat.completions.create(
           { ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false },
           requestOptions(call),
         );
       } catch (error) {
-        throw mapOpenAIError(name, error);
+        throw await mapOpenAIError(name, error);
       }
     },
-    stream: (request, call) => streamChunks(name, client, request, call, requestOptions(call)),
+    stream: (request, call) => streamChunks(name, clientOnce, request, call, requestOptions(call)),
     embed: async (request, call) => {
       try {
-        return await client.embeddings.create({ ...(request as OpenAI.EmbeddingCreateParams), model: call.model }, requestOptions(call));
+        return await (await clientOnce()).embeddings.create(
+          { ...(request as OpenAI.EmbeddingCreateParams), model: call.model },
+          requestOptions(call),
+        );
       } catch (error) {
-        throw mapOpenAIError(name, error);
+        throw await mapOpenAIError(name, error);
       }
     },
   };
 }
 
+let sdk: Promise<typeof import('openai')> | undefined;
+const loadSdk = () => (sdk ??= import('openai'));
+
 async function* streamChunks(
   name: string,
-  client: OpenAI,
+  client: () => Promise<OpenAI>,
   request: ChatRequest,
   call: CallOptions,
   options: { signal: AbortSignal; headers?: Record<string, string> },
 ): AsyncIterable<ChatCompletionChunk> {
   let stream: AsyncIterable<ChatCompletionChunk>;
   try {
-    stream = await client.chat.completions.create(
+    stream = await (await client()).chat.completions.create(
       // Usage always comes back (in the last chunk): token accounting needs it.
       {
         ...(request as OpenAI.ChatCompletionCreateParamsStreaming),
@@ -76,7 +87,7 @@ async function* streamChunks(
       options,
     );
   } catch (error) {
-    throw mapOpenAIError(name, error);
+    throw await mapOpenAIError(name, error);
   }
   // A connection cut mid-stream can end the SDK's iterator quietly: only a finish reason proves the
   // answer is whole, so a stream without one is an error, never a short success.
@@ -87,14 +98,15 @@ async function* streamChunks(
       yield chunk;
     }
   } catch (error) {
-    throw mapOpenAIError(name, error);
+    throw await mapOpenAIError(name, error);
   }
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
 }
 
 /** SDK errors to one typed error; Retry-After (and OpenAI's retry-after-ms) kept. */
-export function mapOpenAIError(provider: string, error: unknown): ProviderError {
+export async function mapOpenAIError(provider: string, error: unknown): Promise<ProviderError> {
   if (error instanceof ProviderError) return error;
+  const { default: OpenAI } = await loadSdk();
   if (error instanceof OpenAI.APIUserAbortError)
     return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
   if (error instanceof OpenAI.APIConnectionTimeoutError)
