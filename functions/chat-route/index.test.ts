@@ -58,6 +58,23 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(llm.requests[0]?.headers['x-correlation-id']).toBe(response.headers.get('x-correlation-id'));
   });
 
+  it('answers with the provider’s JSON as it came, and with the trace headers', async () => {
+    // Indented, with a float written as 1.0: parsing and serialising again would change both.
+    const recorded = JSON.parse(fixture('openai-chat.json')) as Record<string, unknown>;
+    const text = JSON.stringify({ ...recorded, model: 'gpt-4o', x_extra: 1 }, null, 2).replace('"x_extra": 1', '"x_extra": 1.0');
+    llm.always('gpt-4o', { status: 200, body: text });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello }, { 'x-correlation-id': 'c0ffee' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-myca-model')).toBe('gpt-4o');
+    expect(response.headers.get('x-correlation-id')).toBe('c0ffee');
+    expect(response.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    const answer = await response.text();
+    // Node speaks the wire format and passes the body through; the SDK (workerd) hands back an object.
+    if (runtime === 'node') expect(answer).toBe(text);
+    expect(JSON.parse(answer)).toEqual(JSON.parse(text));
+  });
+
   it('lets x-myca-task pick the alias, and accepts provider/model', async () => {
     await post('/v1/chat/completions', { model: 'anything', messages: hello }, { 'x-myca-task': 'execution' });
     expect(llm.requests.at(-1)?.model).toBe('gpt-4o-mini');
@@ -69,6 +86,9 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     const unknown = await post('/v1/chat/completions', { model: 'no-such-model', messages: hello });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ code: 'BAD_REQUEST', detail: expect.stringContaining('planning') });
+    // Errors are stamped after the handler, as every other response.
+    expect(unknown.headers.get('x-correlation-id')).toMatch(/^[0-9a-f]{32}$/);
+    expect(unknown.headers.get('traceparent')).toContain(unknown.headers.get('x-correlation-id'));
     const bad = await post('/v1/chat/completions', { model: 'planning', messages: [] });
     expect(bad.status).toBe(400);
     expect(llm.requests).toHaveLength(0);

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { ModelsConfig } from '../../shared/config/index.js';
 import { ApiError } from '../../shared/http/errors.js';
+import { tracedResponse } from '../../shared/http/middleware.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import { sharedCounter } from '../../shared/kv/counter.js';
@@ -13,7 +14,7 @@ import { LatencyTracker } from './latency.js';
 import { endAttemptSpan, modelLabel, providerLabel, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import { type Attempt, planAttempts } from './plan.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import type { ChatProvider, ProviderError } from './providers/types.js';
+import { type ChatProvider, type ProviderError, wireText } from './providers/types.js';
 import { openStream, sseResponse } from './stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -29,13 +30,13 @@ function registryFor(services: Services): ProviderRegistry {
   return registry;
 }
 
-/** The configured defaults of a model fill what the caller left out. */
+/** The configured defaults of a model fill what the caller left out (a copy only when one does). */
 function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
-  const out = { ...request };
-  if (out.temperature == null && attempt.config.temperature !== undefined) out.temperature = attempt.config.temperature;
-  if (out.max_tokens == null && out.max_completion_tokens == null && attempt.config.max_tokens !== undefined)
-    out.max_tokens = attempt.config.max_tokens;
-  return out;
+  const { temperature, max_tokens } = attempt.config;
+  const addTemperature = request.temperature == null && temperature !== undefined;
+  const addMaxTokens = request.max_tokens == null && request.max_completion_tokens == null && max_tokens !== undefined;
+  if (!addTemperature && !addMaxTokens) return request;
+  return { ...request, ...(addTemperature ? { temperature } : {}), ...(addMaxTokens ? { max_tokens } : {}) };
 }
 
 /** Everything one chat request's attempt loop needs: the plan, the breaker, the deadline. */
@@ -175,7 +176,10 @@ export function createChatRoute() {
         usage: done.completion.usage,
         cost_usd: done.costUsd,
       });
-      return c.json(done.completion, 200, attemptHeaders(done.attempt, done.attempts));
+      return tracedResponse(c, wireText(done.completion), 200, {
+        'content-type': 'application/json',
+        ...attemptHeaders(done.attempt, done.attempts),
+      });
     }
     const { llm, registry, plan, tracer, loop, started, deadlineAt } = await prepareChat(services, request, target);
     const providerOf = (attempt: Attempt) => providerIn(registry, attempt);

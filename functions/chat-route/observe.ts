@@ -29,9 +29,10 @@ export function startAttemptSpan(
   providerType: string,
   request?: { temperature?: number | null; max_tokens?: number | null },
 ): Span {
-  return tracer.startSpan(`${operation} ${attempt.model}`, {
-    kind: SpanKind.CLIENT,
-    attributes: {
+  const span = tracer.startSpan(`${operation} ${attempt.model}`, { kind: SpanKind.CLIENT });
+  // Attributes only for a span that records them (none when tracing is off).
+  if (span.isRecording())
+    span.setAttributes({
       'gen_ai.operation.name': operation,
       'gen_ai.system': providerType === 'gemini' ? 'gcp.gemini' : providerType === 'azure' ? 'az.ai.openai' : 'openai',
       'gen_ai.request.model': attempt.model,
@@ -39,8 +40,8 @@ export function startAttemptSpan(
       'myca.provider': attempt.provider,
       ...(request?.temperature != null ? { 'gen_ai.request.temperature': request.temperature } : {}),
       ...(request?.max_tokens != null ? { 'gen_ai.request.max_tokens': request.max_tokens } : {}),
-    },
-  });
+    });
+  return span;
 }
 
 export function endAttemptSpan(span: Span, record: AttemptRecord, usage?: Usage, responseModel?: string): void {

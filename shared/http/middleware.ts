@@ -98,13 +98,32 @@ function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void 
 export function stampTrace(): MiddlewareHandler<AppEnv> {
   return async function stampTraceMiddleware(c, next) {
     const traceparent = currentTraceparent();
+    const correlationId = c.get('correlationId');
+    c.set('traceHeaders', traceparent ? { 'x-correlation-id': correlationId, traceparent } : { 'x-correlation-id': correlationId });
     await next();
+    // Built by tracedResponse with these headers already.
+    if (c.res === c.get('tracedResponse')) return;
     // On the response's own headers, not through c.header(): after the handler, c.header() re-creates
     // the Response from its body, which costs a copy and takes @hono/node-server off its fast path.
     const headers = c.res.headers;
-    headers.set('x-correlation-id', c.get('correlationId'));
+    headers.set('x-correlation-id', correlationId);
     if (traceparent) headers.set('traceparent', traceparent);
   };
+}
+
+/**
+ * A response built with plain-object headers that already carry the trace headers, for the hot
+ * path (`POST /v1/chat/completions`): Hono's `c.json` with extra headers builds a `Headers` object,
+ * and stamping afterwards reads `res.headers`; either way @hono/node-server then copies a `Headers`
+ * back into a plain object. A plain object goes to `writeHead` as it is.
+ *
+ * @example
+ * return tracedResponse(c, JSON.stringify(body), 200, { 'content-type': 'application/json' });
+ */
+export function tracedResponse(c: Context<AppEnv>, body: string, status: number, headers: Record<string, string>): Response {
+  const response = new Response(body, { status, headers: { ...headers, ...c.get('traceHeaders') } });
+  c.set('tracedResponse', response);
+  return response;
 }
 
 /** The bounded route label of a finished request: its route pattern, or `unmatched`. */

@@ -17,5 +17,9 @@ export interface AppEnv {
     csrfToken: string;
     /** Extra fields handlers add to the request's wide log line. */
     logFields: Record<string, unknown>;
+    /** `x-correlation-id` and `traceparent` for the response (set by stampTrace). */
+    traceHeaders: Record<string, string>;
+    /** The response tracedResponse built with those headers in it. */
+    tracedResponse: Response;
   };
 }

@@ -10,6 +10,7 @@ const lines = (name: string) => fixture(name).trim().split('\n');
 
 /** What the fake does for a matching request. Without a rule it replays the recorded fixtures. */
 export type Behaviour =
+  /** A string body goes out as it is (exact bytes); anything else as JSON. */
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { hang: true }
   | { refuse: true }
@@ -101,7 +102,8 @@ async function respond(
   }
   if (behaviour && 'status' in behaviour) {
     response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
-    response.end(JSON.stringify(behaviour.body ?? { error: { message: `status ${behaviour.status}` } }));
+    const body = behaviour.body ?? { error: { message: `status ${behaviour.status}` } };
+    response.end(typeof body === 'string' ? body : JSON.stringify(body));
     return;
   }
   if (behaviour && 'delayMs' in behaviour && !('sse' in behaviour)) await sleep(behaviour.delayMs);

@@ -20,6 +20,23 @@ export interface ChatProvider {
 }
 
 /**
+ * The provider's own JSON text of a completion an adapter parsed without changing it (OpenAI-wire
+ * adapters): the endpoint answers with it instead of serialising the object again.
+ */
+const wireTexts = new WeakMap<object, string>();
+
+/** Remembers `text` as the exact JSON of `value` (which must not be changed afterwards). */
+export function keepWireText<T extends object>(value: T, text: string): T {
+  wireTexts.set(value, text);
+  return value;
+}
+
+/** The JSON of `value`: the provider's own text when an adapter kept it, else serialised. */
+export function wireText(value: object): string {
+  return wireTexts.get(value) ?? JSON.stringify(value);
+}
+
+/**
  * What to do after a failure: `retry` the same model (408, 409, 429, 5xx, network, timeout), move on
  * to the `next` model without retrying (the provider refused us: 401, 403, 404), or `stop` (the
  * caller's own request is bad: 400, 413, 422; another provider would refuse it too).

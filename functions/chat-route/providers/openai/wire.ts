@@ -1,6 +1,6 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import type { HttpClient, HttpResponse } from '../http.js';
-import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
+import { type CallOptions, type ChatProvider, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
 
 /**
@@ -39,9 +39,16 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
     name,
     type: options.type,
     chat: async (request, call) => {
-      const { stream: _stream, stream_options: _options, ...rest } = request;
-      const response = await post('chat/completions', call, { ...rest, model: call.model });
-      return parseBody<ChatCompletion>(name, await readText(name, response));
+      // Undefined members are left out by JSON.stringify: one copy of the request, not two.
+      const response = await post('chat/completions', call, {
+        ...request,
+        model: call.model,
+        stream: undefined,
+        stream_options: undefined,
+      });
+      const text = await readText(name, response);
+      // Passed through as it came: parsed for usage and the model's name, never serialised again.
+      return keepWireText(parseBody<ChatCompletion>(name, text), text);
     },
     stream: (request, call) => streamChunks(name, request, call, post),
     embed: async (request, call) => {
