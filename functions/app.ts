@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { requireAuth } from '../shared/http/auth.js';
 import { notFound, onError } from '../shared/http/errors.js';
-import { correlation, requestLog, serverSpan, stampTrace } from '../shared/http/middleware.js';
+import { observe } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
 import type { Services } from '../shared/services.js';
 import { createActionExecute } from './action-execute/index.js';
@@ -26,16 +26,15 @@ import { createReady } from './ready/index.js';
 export function createApp(services: Services, perRequest?: () => Services) {
   checkAgents(services);
   const app = new Hono<AppEnv>();
-  app.use(correlation(services, perRequest));
   app.use(
-    serverSpan({
+    observe({
+      services,
+      perRequest,
       tracerProvider: services.tracerProvider,
       serviceName: services.config.telemetry.service_name,
       serviceVersion: services.version,
     }),
   );
-  app.use(stampTrace());
-  app.use(requestLog());
 
   // Open: probes and scraping.
   app.route('/', createHealth());

@@ -18,7 +18,7 @@ export async function createSession(sql: Sql, principal: Principal): Promise<{ i
   const csrfToken = randomHex(32);
   const [row] = await sql<{ expires_at: Date }[]>`
     insert into approval_sessions (id_hash, principal_id, role, csrf_token, expires_at)
-    values (${await sha256Hex(id)}, ${principal.id}, ${principal.role}, ${csrfToken}, now() + ${SESSION_TTL_S} * interval '1 second')
+    values (${sha256Hex(id)}, ${principal.id}, ${principal.role}, ${csrfToken}, now() + ${SESSION_TTL_S} * interval '1 second')
     returning expires_at`;
   return { id, session: { principal, csrfToken, expiresAt: row?.expires_at ?? new Date() } };
 }
@@ -27,14 +27,14 @@ export async function findSession(sql: Sql, id: string | undefined): Promise<Ses
   if (!id || !/^[0-9a-f]{64}$/.test(id)) return null;
   const [row] = await sql<{ principal_id: string; role: Principal['role']; csrf_token: string; expires_at: Date }[]>`
     select principal_id, role, csrf_token, expires_at from approval_sessions
-    where id_hash = ${await sha256Hex(id)} and expires_at > now()`;
+    where id_hash = ${sha256Hex(id)} and expires_at > now()`;
   return row ? { principal: { id: row.principal_id, role: row.role }, csrfToken: row.csrf_token, expiresAt: row.expires_at } : null;
 }
 
 export async function endSession(sql: Sql, id: string | undefined): Promise<void> {
   if (!id) return;
   // Expired sessions go too: the table never grows without bound.
-  await sql`delete from approval_sessions where id_hash = ${await sha256Hex(id)} or expires_at < now()`;
+  await sql`delete from approval_sessions where id_hash = ${sha256Hex(id)} or expires_at < now()`;
 }
 
 /** Constant-time comparison of two tokens (a CSRF token must not leak through timing). */

@@ -40,16 +40,11 @@ function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
 }
 
 /** Everything one chat request's attempt loop needs: the plan, the breaker, the deadline. */
-async function prepareChat(services: Services, request: ChatRequest, target: string) {
+function prepareChat(services: Services, request: ChatRequest, target: string, latencyMs: ReadonlyMap<string, number> | undefined) {
   const llm = services.config.llm;
   const registry = registryFor(services);
   const latency = new LatencyTracker(services.kv);
-  const plan = planAttempts(llm, registry, {
-    target,
-    kind: 'chat',
-    request,
-    ...(llm.routing.strategy === 'latency' ? { latencyMs: await latency.read(latencyLabels(llm, target)) } : {}),
-  });
+  const plan = planAttempts(llm, registry, { target, kind: 'chat', request, ...(latencyMs ? { latencyMs } : {}) });
   if (!plan.ok) throw planError(plan.reason);
   const started = services.clock.now();
   const deadlineAt = started + llm.routing.deadline_ms;
@@ -66,6 +61,16 @@ async function prepareChat(services: Services, request: ChatRequest, target: str
   };
   return { llm, registry, plan: plan.attempts, tracer: services.tracerProvider.getTracer('myca-chat-route'), loop, started, deadlineAt };
 }
+
+/**
+ * The latency strategy's recent averages (from the shared store). Only that strategy awaits them:
+ * even `await undefined` costs a promise, and every promise runs Node 20's async-context hook.
+ */
+function observedLatency(services: Services, target: string): Promise<ReadonlyMap<string, number>> {
+  return new LatencyTracker(services.kv).read(latencyLabels(services.config.llm, target));
+}
+
+const usesLatency = (services: Services) => services.config.llm.routing.strategy === 'latency';
 
 export interface ChatResult {
   completion: ChatCompletion;
@@ -85,7 +90,12 @@ export interface ChatResult {
  * const { completion } = await completeChat(services, { model: 'planning', messages }, 'planning');
  */
 export async function completeChat(services: Services, request: ChatRequest, target = request.model): Promise<ChatResult> {
-  const { llm, registry, plan, tracer, loop } = await prepareChat(services, request, target);
+  const { llm, registry, plan, tracer, loop } = prepareChat(
+    services,
+    request,
+    target,
+    usesLatency(services) ? await observedLatency(services, target) : undefined,
+  );
   const outcome = await runAttempts(plan, loop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
     const callStarted = services.clock.now();
@@ -181,7 +191,12 @@ export function createChatRoute() {
         ...attemptHeaders(done.attempt, done.attempts),
       });
     }
-    const { llm, registry, plan, tracer, loop, started, deadlineAt } = await prepareChat(services, request, target);
+    const { llm, registry, plan, tracer, loop, started, deadlineAt } = prepareChat(
+      services,
+      request,
+      target,
+      usesLatency(services) ? await observedLatency(services, target) : undefined,
+    );
     const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
 
     {

@@ -65,7 +65,7 @@ export function createJwtVerifier(options: { issuer: string; audience: string; j
  * Hex SHA-256. node:crypto's synchronous hash runs on Node and in workerd (nodejs_compat) and, on
  * every authenticated request, costs a fraction of WebCrypto's thread-pool round trip.
  */
-export async function sha256Hex(text: string): Promise<string> {
+export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
@@ -79,13 +79,13 @@ export async function sha256Hex(text: string): Promise<string> {
 export async function createApiKeyStore(entries: ReadonlyArray<ApiKeyEntry>): Promise<ApiKeyStore> {
   const byHash = new Map<string, Principal>();
   for (const entry of entries) {
-    const hash = entry.secret_sha256 ?? (entry.secret ? await sha256Hex(entry.secret) : undefined);
+    const hash = entry.secret_sha256 ?? (entry.secret ? sha256Hex(entry.secret) : undefined);
     if (hash) byHash.set(hash, { id: entry.id, role: entry.role });
   }
   return {
     size: byHash.size,
     // Lookup by hash: the map key is a digest of the secret, so its timing reveals nothing usable.
-    verify: async (secret) => byHash.get(await sha256Hex(secret)) ?? null,
+    verify: async (secret) => byHash.get(sha256Hex(secret)) ?? null,
   };
 }
 

@@ -19,46 +19,48 @@ import {
 import type { Context, HonoRequest, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Services } from '../services.js';
-import { currentTraceparent, resolveCorrelation, withCorrelation } from '../telemetry/correlation.js';
+import { resolveCorrelation, traceparentOf, withCorrelation } from '../telemetry/correlation.js';
 import type { AppEnv } from './types.js';
 
+/** Reads only the headers the propagator asks for (not the whole header list). */
+const requestHeaders: TextMapGetter<HonoRequest> = { get: (request, key) => request.header(key), keys: () => [] };
+
+export interface ObserveOptions {
+  services: Services;
+  /** Services for each request where the runtime demands it (workerd: a database client each). */
+  perRequest?: (() => Services) | undefined;
+  tracerProvider: TracerProvider;
+  serviceName: string;
+  serviceVersion: string;
+}
+
 /**
- * First middleware of every app: hands out the services (the same object, or one per request where
- * the runtime demands it), resolves the correlation id and runs the
- * rest of the request inside an OpenTelemetry context that carries it.
+ * First middleware of every app, and the only one every request passes: it
+ * - hands out the services and resolves the correlation id (= the trace id);
+ * - runs the rest inside the server span `METHOD /route`, continuing the caller's `traceparent`, with
+ *   the HTTP semantic-convention attributes computed only for a recording span (tracing off: one
+ *   non-recording span and nothing else);
+ * - stamps `x-correlation-id` and `traceparent` on the response, so a caller can find the trace of
+ *   any answer it got;
+ * - writes the one wide log line of the request and its two HTTP metrics.
+ * One middleware, not four: each Hono middleware layer costs about four promises a request, and with
+ * Node 20's AsyncLocalStorage (the OpenTelemetry context) every promise runs a hook.
  */
-export function correlation(base: Services, perRequest?: () => Services): MiddlewareHandler<AppEnv> {
-  return async function correlationMiddleware(c, next) {
-    const services = perRequest ? perRequest() : base;
+export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
+  const tracer = options.tracerProvider.getTracer('myca-edge-http', options.serviceVersion);
+  return async function observeMiddleware(c, next) {
+    const started = performance.now();
+    const services = options.perRequest ? options.perRequest() : options.services;
     const found = resolveCorrelation({ traceparent: c.req.header('traceparent'), correlationId: c.req.header('x-correlation-id') });
     c.set('services', services);
     c.set('correlationId', found.id);
     c.set('logFields', {});
     c.set('logger', services.logger.child({ correlation_id: found.id }));
-    await context.with(withCorrelation(context.active(), found), next);
-  };
-}
 
-/** Reads only the headers the propagator asks for (not the whole header list). */
-const requestHeaders: TextMapGetter<HonoRequest> = { get: (request, key) => request.header(key), keys: () => [] };
-
-/**
- * The server span of every request: `METHOD /route`, continuing the caller's `traceparent`, with the
- * HTTP semantic-convention attributes. Attributes are only computed for a recording span, so that
- * with tracing off (no exporter: an AlwaysOff sampler) a request pays for one non-recording span and
- * nothing else. Replaces @hono/otel's middleware, which built the full header list and the URL on
- * every request whether or not anything was recorded (~0.1 ms CPU a request in bench:chat).
- */
-export function serverSpan(options: {
-  tracerProvider: TracerProvider;
-  serviceName: string;
-  serviceVersion: string;
-}): MiddlewareHandler<AppEnv> {
-  const tracer = options.tracerProvider.getTracer('myca-edge-http', options.serviceVersion);
-  return async function serverSpanMiddleware(c, next) {
-    const active = context.active();
-    const parent = c.req.header('traceparent') ? propagation.extract(active, c.req, requestHeaders) : active;
-    const span = tracer.startSpan(c.req.method, { kind: SpanKind.SERVER }, parent);
+    const correlated = withCorrelation(context.active(), found);
+    const parent = c.req.header('traceparent') ? propagation.extract(correlated, c.req, requestHeaders) : correlated;
+    // A root span takes its trace id from the active context (CorrelationIdGenerator): start it there.
+    const span = context.with(correlated, () => tracer.startSpan(c.req.method, { kind: SpanKind.SERVER }, parent));
     const recording = span.isRecording();
     if (recording)
       span.setAttributes({
@@ -67,8 +69,12 @@ export function serverSpan(options: {
         [ATTR_SERVICE_VERSION]: options.serviceVersion,
         [ATTR_URL_FULL]: c.req.url,
       });
+    const traceparent = traceparentOf(span.spanContext());
+    c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
     try {
       await context.with(trace.setSpan(parent, span), next);
+      stamp(c, found.id, traceparent);
+      logRequest(c, started);
       if (recording) finishServerSpan(c, span, c.error);
     } catch (error) {
       if (recording) finishServerSpan(c, span, error);
@@ -77,6 +83,16 @@ export function serverSpan(options: {
       span.end();
     }
   };
+}
+
+/** The trace headers on a response that does not carry them yet (tracedResponse's already do). */
+function stamp(c: Context<AppEnv>, correlationId: string, traceparent: string | undefined): void {
+  if (c.res === c.get('tracedResponse')) return;
+  // On the response's own headers, not through c.header(): after the handler, c.header() re-creates
+  // the Response from its body, which costs a copy and takes @hono/node-server off its fast path.
+  const headers = c.res.headers;
+  headers.set('x-correlation-id', correlationId);
+  if (traceparent) headers.set('traceparent', traceparent);
 }
 
 function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void {
@@ -91,24 +107,28 @@ function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void 
   }
 }
 
-/**
- * Runs inside the server span: stamps `x-correlation-id` and `traceparent` on the response, so a
- * caller can find the trace of any answer it got.
- */
-export function stampTrace(): MiddlewareHandler<AppEnv> {
-  return async function stampTraceMiddleware(c, next) {
-    const traceparent = currentTraceparent();
-    const correlationId = c.get('correlationId');
-    c.set('traceHeaders', traceparent ? { 'x-correlation-id': correlationId, traceparent } : { 'x-correlation-id': correlationId });
-    await next();
-    // Built by tracedResponse with these headers already.
-    if (c.res === c.get('tracedResponse')) return;
-    // On the response's own headers, not through c.header(): after the handler, c.header() re-creates
-    // the Response from its body, which costs a copy and takes @hono/node-server off its fast path.
-    const headers = c.res.headers;
-    headers.set('x-correlation-id', correlationId);
-    if (traceparent) headers.set('traceparent', traceparent);
+/** One wide JSON log line per request and the request counter and duration. */
+function logRequest(c: Context<AppEnv>, started: number): void {
+  const services = c.get('services');
+  const status = c.res.status;
+  const route = routeLabel(c);
+  const error = c.get('error');
+  const seconds = (performance.now() - started) / 1000;
+  const labels = { method: c.req.method, route, status: String(status) };
+  services.metrics.httpRequests.add(1, labels);
+  services.metrics.httpRequestDuration.record(seconds, labels);
+  const fields = {
+    method: c.req.method,
+    route,
+    path: c.req.path,
+    status,
+    duration_ms: Math.round(seconds * 100_000) / 100,
+    ...c.get('logFields'),
+    ...(error ? { error: { name: error.name, message: error.message, stack: error.stack } } : {}),
   };
+  const log = c.get('logger');
+  if (status >= 500) log.error('request', fields);
+  else log.info('request', fields);
 }
 
 /**
@@ -130,32 +150,4 @@ export function tracedResponse(c: Context<AppEnv>, body: string, status: number,
 export function routeLabel(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
   const path = routePath(c);
   return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
-}
-
-/** One wide JSON log line per request and the request counter. */
-export function requestLog(): MiddlewareHandler<AppEnv> {
-  return async function requestLogMiddleware(c, next) {
-    const started = performance.now();
-    await next();
-    const services = c.get('services');
-    const status = c.res.status;
-    const route = routeLabel(c);
-    const error = c.get('error');
-    const seconds = (performance.now() - started) / 1000;
-    const labels = { method: c.req.method, route, status: String(status) };
-    services.metrics.httpRequests.add(1, labels);
-    services.metrics.httpRequestDuration.record(seconds, labels);
-    const fields = {
-      method: c.req.method,
-      route,
-      path: c.req.path,
-      status,
-      duration_ms: Math.round(seconds * 100_000) / 100,
-      ...c.get('logFields'),
-      ...(error ? { error: { name: error.name, message: error.message, stack: error.stack } } : {}),
-    };
-    const log = c.get('logger');
-    if (status >= 500) log.error('request', fields);
-    else log.info('request', fields);
-  };
 }

@@ -17,7 +17,7 @@ export interface AppEnv {
     csrfToken: string;
     /** Extra fields handlers add to the request's wide log line. */
     logFields: Record<string, unknown>;
-    /** `x-correlation-id` and `traceparent` for the response (set by stampTrace). */
+    /** `x-correlation-id` and `traceparent` for the response (set by the observe middleware). */
     traceHeaders: Record<string, string>;
     /** The response tracedResponse built with those headers in it. */
     tracedResponse: Response;

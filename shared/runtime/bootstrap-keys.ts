@@ -43,7 +43,7 @@ export async function resolveApiKeys(
   const inserted: typeof created = [];
   for (const key of created) {
     const rows = await sql`
-      insert into api_keys (id, role, secret_sha256) values (${key.id}, ${key.role}, ${await sha256Hex(key.secret)})
+      insert into api_keys (id, role, secret_sha256) values (${key.id}, ${key.role}, ${sha256Hex(key.secret)})
       on conflict (id) do nothing returning id`;
     // Another instance starting at the same moment may have won: show only keys that were stored.
     if (rows.length > 0) inserted.push(key);

@@ -45,9 +45,7 @@ await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger
 const keys = await resolveApiKeys(config, db.sql, logger);
 await db.close();
 // Only hashes cross to the worker: the raw keys were printed once and are not kept.
-vars.MYCA_API_KEYS = (
-  await Promise.all(keys.map(async (key) => `${key.id}:${key.role}:sha256:${key.secret_sha256 ?? (await sha256Hex(key.secret ?? ''))}`))
-).join(',');
+vars.MYCA_API_KEYS = keys.map((key) => `${key.id}:${key.role}:sha256:${key.secret_sha256 ?? sha256Hex(key.secret ?? '')}`).join(',');
 
 if (config.kv.upstash_url && config.kv.upstash_token) {
   vars.UPSTASH_REDIS_REST_URL = config.kv.upstash_url;

@@ -1,4 +1,4 @@
-import { type Context, context, createContextKey, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
+import { type Context, context, createContextKey, isSpanContextValid, propagation, type SpanContext, trace } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
 /**
@@ -84,12 +84,16 @@ export class CorrelationIdGenerator implements IdGenerator {
   }
 }
 
+/** `traceparent` of a span, or undefined for an invalid span context. */
+export function traceparentOf(spanContext: SpanContext): string | undefined {
+  return isSpanContextValid(spanContext) ? `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags & 1}` : undefined;
+}
+
 /** `traceparent` for the active span, or a synthetic one on the correlation's trace id. */
 export function currentTraceparent(fallbackTraceId?: string): string | undefined {
   const spanContext = trace.getActiveSpan()?.spanContext();
-  if (spanContext && isSpanContextValid(spanContext)) {
-    return `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags & 1}`;
-  }
+  const own = spanContext && traceparentOf(spanContext);
+  if (own) return own;
   const traceId = fallbackTraceId ?? (context.active().getValue(TRACE_ID_KEY) as string | undefined);
   return traceId ? `00-${traceId}-${randomHex(8)}-01` : undefined;
 }
