@@ -75,6 +75,24 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(JSON.parse(answer)).toEqual(JSON.parse(text));
   });
 
+  it('streams the provider’s chunks as they came', async () => {
+    // Spaces and a float written as 1.0 survive only if the chunk is not serialised again.
+    const events = fixture('openai-chat-stream.jsonl')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.stringify({ ...JSON.parse(line), model: 'gpt-4o', x_extra: 1 }).replace('"x_extra":1', '"x_extra": 1.0'));
+    llm.queue('gpt-4o', { sse: [...events, '[DONE]'] });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    const data = (await response.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => line.slice(6));
+    expect(data.at(-1)).toBe('[DONE]');
+    if (runtime === 'node') expect(data.slice(0, -1)).toEqual(events);
+    expect(data.slice(0, -1).map((line) => JSON.parse(line))).toEqual(events.map((line) => JSON.parse(line)));
+  });
+
   it('lets x-myca-task pick the alias, and accepts provider/model', async () => {
     await post('/v1/chat/completions', { model: 'anything', messages: hello }, { 'x-myca-task': 'execution' });
     expect(llm.requests.at(-1)?.model).toBe('gpt-4o-mini');

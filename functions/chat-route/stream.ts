@@ -1,7 +1,7 @@
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
-import type { ChatProvider } from './providers/types.js';
+import { type ChatProvider, wireText } from './providers/types.js';
 
 /** A provider stream whose first chunk has arrived: from here on there is no fallback. */
 export interface OpenedStream {
@@ -96,7 +96,7 @@ export function sseResponse(options: {
   const text = (chunk: ChatCompletionChunk) => {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
-    return frame(JSON.stringify(chunk));
+    return frame(wireText(chunk));
   };
   /** The last frame: `[DONE]`, or the error event. Returns its text; the caller sends and closes. */
   const finish = (error?: string) => {

@@ -20,8 +20,8 @@ export interface ChatProvider {
 }
 
 /**
- * The provider's own JSON text of a completion an adapter parsed without changing it (OpenAI-wire
- * adapters): the endpoint answers with it instead of serialising the object again.
+ * The provider's own JSON text of a completion or stream chunk an adapter parsed without changing it
+ * (OpenAI-wire adapters): the endpoint answers with it instead of serialising the object again.
  */
 const wireTexts = new WeakMap<object, string>();
 

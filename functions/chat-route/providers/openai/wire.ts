@@ -93,7 +93,8 @@ async function* streamChunks(
               action: 'retry',
             });
           if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
-          yield chunk;
+          // One line of JSON passes through as it came (a multi-line one is framed again).
+          yield data.includes('\n') ? chunk : keepWireText(chunk, data);
         }
         boundary = buffer.search(/\r?\n\r?\n/);
       }
