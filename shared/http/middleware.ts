@@ -19,7 +19,7 @@ import {
 import type { Context, HonoRequest, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Services } from '../services.js';
-import { resolveCorrelation, traceparentOf, withCorrelation } from '../telemetry/correlation.js';
+import { currentTraceparent, resolveCorrelation, traceparentOf, withCorrelation } from '../telemetry/correlation.js';
 import type { AppEnv } from './types.js';
 
 /** Reads only the headers the propagator asks for (not the whole header list). */
@@ -69,7 +69,8 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
         [ATTR_SERVICE_VERSION]: options.serviceVersion,
         [ATTR_URL_FULL]: c.req.url,
       });
-    const traceparent = traceparentOf(span.spanContext());
+    // A span without a valid context (no tracer provider) still answers with one on the request's trace id.
+    const traceparent = traceparentOf(span.spanContext()) ?? currentTraceparent(found.traceId);
     c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
     try {
       await context.with(trace.setSpan(parent, span), next);

@@ -24,7 +24,7 @@ export interface OpenAIProviderOptions {
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
   const common = { maxRetries: 0, timeout: 600_000, ...(options.fetch ? { fetch: options.fetch } : {}) };
   // The SDK loads on first use: the Node server speaks the wire format over undici (wire.ts) and
-  // never needs it, and loading it costs ~10 MB of resident memory there.
+  // never needs it; loading it at start cost the server 3–7 MB of resident memory.
   let client: Promise<OpenAI> | undefined;
   const clientOnce = () =>
     (client ??= loadSdk().then(({ default: OpenAIClient, AzureOpenAI }) =>
