@@ -1,6 +1,7 @@
 /**
  * `npm run bench:chat`: requests/s, p50/p99 latency, CPU ms per request and peak RSS of
  *   (a) the fake upstream alone, (b) a bare node:http keep-alive pass-through proxy (the floor),
+ *   (b2) the smallest Hono app forwarding with undici (MYCA Edge's stack with none of its work),
  *   (c) MYCA Edge's /v1/chat/completions on the Node server,
  * non-stream and stream, 50 connections, everything on 127.0.0.1, each server and the load
  * generator (autocannon) in its own process, each row measured after a warm-up at the same load
@@ -71,13 +72,26 @@ function tree(pid: number): number[] {
 /** utime+stime of a process tree in ms (Linux /proc; clock ticks are 100 Hz here). */
 function cpuMs(pid: number): number {
   return tree(pid).reduce((sum, p) => {
-    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      return sum; // exited since the tree was listed (tsx's short-lived helpers)
+    }
+    const fields = stat.split(') ')[1]?.split(' ') ?? [];
     return sum + (Number(fields[11]) + Number(fields[12])) * 10;
   }, 0);
 }
 /** The largest peak RSS in a process tree, MB. */
 function peakRssMb(pid: number): number {
-  return Math.max(...tree(pid).map((p) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024));
+  const peak = (p: number) => {
+    try {
+      return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0; // exited since the tree was listed
+    }
+  };
+  return Math.max(...tree(pid).map(peak));
 }
 
 interface Row {
@@ -168,6 +182,7 @@ const track = (server: Server) => {
 try {
   const upstream = track(await start(bin('tsx'), ['bench/upstream.ts'], {}, /LISTENING (\d+)/));
   const proxy = track(await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
+  const forwarder = track(await start(bin('tsx'), ['bench/hono-forwarder.ts', upstream.url], {}, /LISTENING (\d+)/));
   const myca = track(
     await start(
       process.execPath,
@@ -191,6 +206,7 @@ try {
   const targets: Array<[string, string, number[]]> = [
     ['(a) upstream direct', `${upstream.url}/v1/chat/completions`, [upstreamPid]],
     ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
+    ['(b2) Hono + undici forwarder', `${forwarder.url}/v1/chat/completions`, [forwarder.child.pid as number]],
     ['(c) MYCA Edge', `${myca.url}/v1/chat/completions`, [myca.child.pid as number]],
   ];
   for (const stream of [false, true]) {
@@ -214,7 +230,7 @@ try {
   const direct = unloaded.get('(a) upstream direct') ?? 0;
   console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);
   console.log(
-    `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms`,
+    `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms; by the Hono forwarder: ${((unloaded.get('(b2) Hono + undici forwarder') ?? 0) - direct).toFixed(3)} ms`,
   );
 } finally {
   for (const server of started) server.child.kill('SIGTERM');
