@@ -115,8 +115,9 @@ interface Cell {
 /**
  * A counter whose series are found by walking one map per label value and are added to in place;
  * an observable counter reports them when Prometheus collects. The SDK's own counter hashes every
- * call's attributes (sorts the keys, JSON-encodes the pairs): five of a chat request's seven metric
- * records are counters, and they cost ~8 µs and ~12 KB of garbage a request. Same series, same
+ * call's attributes (sorts the keys, JSON-encodes the pairs, allocating each time): five of a chat
+ * request's seven metric records are counters; all seven took 10.4 µs with the SDK's counters and
+ * 4.9 µs with these (microbenchmark). Same series, same
  * exposition (a monotonic sum), same overflow rule; values below zero or not finite are ignored, as
  * the SDK does.
  */
