@@ -76,3 +76,5 @@ else {
   });
 }
 serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.stderr.write(`LISTENING ${info.port}\n`));
+// Exit on SIGINT so that --cpu-prof writes its profile.
+process.once('SIGINT', () => process.exit(0));
