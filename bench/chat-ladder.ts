@@ -4,7 +4,8 @@
  * 1 the observe middleware (async context, correlation, server span, trace headers, log line, HTTP
  * metrics), 2 API-key auth, 3 body validation, 4 the attempt path (`completeChat`: plan, breaker,
  * attempt loop, wire adapter, attempt span, LLM metrics) instead of a direct undici call, 5 the whole
- * app. LOGLEVEL=warn leaves out the log line. Run against bench/upstream.ts and load it as
+ * app. LOGLEVEL=warn leaves out the log line. (It replaces bench/chat-inprocess.ts, which measured
+ * the whole app through app.request without HTTP.) Run against bench/upstream.ts and load it as
  * bench:chat does, ideally pinned (`taskset -c 0` for this, `-c 1` for the rest):
  *
  *   npx esbuild bench/chat-ladder.ts --bundle --platform=node --format=esm --packages=external --outfile=dist/node/ladder.js
@@ -15,10 +16,10 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { Agent, request } from 'undici';
 import { createApp } from '../functions/app.js';
 import { type ChatRequest, ChatRequestSchema } from '../functions/chat-route/contract.js';
 import { completeChat } from '../functions/chat-route/index.js';
+import { wireText } from '../functions/chat-route/providers/types.js';
 import { loadConfig } from '../shared/config/index.js';
 import { requireAuth } from '../shared/http/auth.js';
 import { observe, tracedResponse } from '../shared/http/middleware.js';
@@ -29,6 +30,7 @@ import { createLineBatcher } from '../shared/log/line-batcher.js';
 import { readConfigFiles } from '../shared/runtime/node-config.js';
 import { createNodeServices } from '../shared/runtime/node-services.js';
 import { createNodeTelemetry } from '../shared/telemetry/node-telemetry.js';
+import { forward } from './hono-forwarder.js';
 
 const level = Number(process.env.LEVEL ?? 0);
 const upstream = process.argv[2] as string;
@@ -52,7 +54,6 @@ const services = telemetry
       apiKeys: config.apiKeys,
     })
   : null;
-const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000 });
 let app: Hono<AppEnv>;
 if (level >= 5 && services) app = createApp(services) as unknown as Hono<AppEnv>;
 else {
@@ -64,15 +65,9 @@ else {
     const body = (level >= 3 ? await readJson(c, ChatRequestSchema, { limit: 8 << 20 }) : await c.req.json()) as ChatRequest;
     if (level >= 4 && services) {
       const done = await completeChat(services, body, body.model);
-      return tracedResponse(c, JSON.stringify(done.completion), 200, { 'content-type': 'application/json' });
+      return tracedResponse(c, wireText(done.completion), 200, { 'content-type': 'application/json' });
     }
-    const response = await request(`${upstream}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, model: 'gpt-4o-mini' }),
-      dispatcher: agent,
-    });
-    return new Response(await response.body.text(), { status: response.statusCode, headers: { 'content-type': 'application/json' } });
+    return forward(upstream, body as unknown as Record<string, unknown>);
   });
 }
 serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.stderr.write(`LISTENING ${info.port}\n`));

@@ -8,11 +8,10 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Agent, request } from 'undici';
 
-const upstream = process.argv[2] ?? 'http://127.0.0.1:1';
 const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000 });
-const app = new Hono();
-app.post('/v1/chat/completions', async (c) => {
-  const body = (await c.req.json()) as Record<string, unknown>;
+
+/** Forwards one chat completion body to `upstream` with undici and answers with what came back. */
+export async function forward(upstream: string, body: Record<string, unknown>): Promise<Response> {
   const response = await request(`${upstream}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -34,7 +33,15 @@ app.post('/v1/chat/completions', async (c) => {
     return new Response(stream, { status: response.statusCode, headers: { 'content-type': contentType } });
   }
   return new Response(await response.body.text(), { status: response.statusCode, headers: { 'content-type': contentType } });
-});
-const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
-  process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`),
-);
+}
+
+// Run as a script (bench:chat's (b2) row); imported, it only lends `forward` (bench/chat-ladder.ts).
+// (By the script's name: bundled into the ladder, import.meta.url is the bundle's.)
+if (/hono-forwarder\.[jt]s$/.test(process.argv[1] ?? '')) {
+  const upstream = process.argv[2] ?? 'http://127.0.0.1:1';
+  const app = new Hono();
+  app.post('/v1/chat/completions', async (c) => forward(upstream, await c.req.json()));
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
+    process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`),
+  );
+}
