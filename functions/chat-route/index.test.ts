@@ -337,3 +337,30 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(body.data.every((m) => m.myca.available)).toBe(true);
   });
 });
+
+describe('chat-route with the latency strategy', () => {
+  it('records each answered model’s latency in the shared store, and only then', async () => {
+    const llm = await startFakeLLM();
+    const env = { MYCA_API_KEYS: `planner:agent:${agentKey}`, OPENAI_API_KEY: 'test-openai-key', OPENAI_BASE_URL: `${llm.url}/v1` };
+    const latency = await startRuntime('node', { ...env, LLM_ROUTING_STRATEGY: 'latency' });
+    const taskType = await startRuntime('node', env);
+    const key = 'myca:lat:planning/openai/gpt-4o';
+    try {
+      for (const app of [latency, taskType]) {
+        const response = await app.fetch('/v1/chat/completions', {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ model: 'planning', messages: hello }),
+        });
+        expect(response.status).toBe(200);
+      }
+      // The average is written after the answer, off the request's path.
+      await expect.poll(() => latency.services?.kv.get(key)).toMatch(/^\d+\.\d{2}$/);
+      expect(await taskType.services?.kv.get(key)).toBeNull();
+    } finally {
+      await latency.close();
+      await taskType.close();
+      await llm.close();
+    }
+  });
+});

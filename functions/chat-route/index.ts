@@ -43,7 +43,9 @@ function withDefaults(request: ChatRequest, attempt: Attempt): ChatRequest {
 function prepareChat(services: Services, request: ChatRequest, target: string, latencyMs: ReadonlyMap<string, number> | undefined) {
   const llm = services.config.llm;
   const registry = registryFor(services);
-  const latency = new LatencyTracker(services.kv);
+  // Only the latency strategy keeps averages: otherwise recording them would be two store calls a
+  // request for nothing.
+  const latency = usesLatency(services) ? new LatencyTracker(services.kv) : undefined;
   const plan = planAttempts(llm, registry, { target, kind: 'chat', request, ...(latencyMs ? { latencyMs } : {}) });
   if (!plan.ok) throw planError(plan.reason);
   const started = services.clock.now();
@@ -54,9 +56,7 @@ function prepareChat(services: Services, request: ChatRequest, target: string, l
     deadlineAt,
     onResult: (attempt: Attempt, record: Parameters<typeof recordCall>[3]) => {
       recordCall(services.metrics, llm, attempt, record);
-      // Only the latency strategy reads the averages: otherwise this would be two store calls a request for nothing.
-      if (record.status === 'ok' && llm.routing.strategy === 'latency')
-        void latency.record(attempt.label, record.duration_ms).catch(() => {});
+      if (record.status === 'ok' && latency) void latency.record(attempt.label, record.duration_ms).catch(() => {});
     },
   };
   return { llm, registry, plan: plan.attempts, tracer: services.tracerProvider.getTracer('myca-chat-route'), loop, started, deadlineAt };
