@@ -74,7 +74,7 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
     c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
     try {
       await context.with(trace.setSpan(parent, span), next);
-      stamp(c, found.id, traceparent);
+      stamp(c);
       logRequest(c, started);
       if (recording) finishServerSpan(c, span, c.error);
     } catch (error) {
@@ -87,13 +87,12 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
 }
 
 /** The trace headers on a response that does not carry them yet (tracedResponse's already do). */
-function stamp(c: Context<AppEnv>, correlationId: string, traceparent: string | undefined): void {
+function stamp(c: Context<AppEnv>): void {
   if (c.res === c.get('tracedResponse')) return;
   // On the response's own headers, not through c.header(): after the handler, c.header() re-creates
   // the Response from its body, which costs a copy and takes @hono/node-server off its fast path.
   const headers = c.res.headers;
-  headers.set('x-correlation-id', correlationId);
-  if (traceparent) headers.set('traceparent', traceparent);
+  for (const [name, value] of Object.entries(c.get('traceHeaders'))) headers.set(name, value);
 }
 
 function finishServerSpan(c: Context<AppEnv>, span: Span, error: unknown): void {
