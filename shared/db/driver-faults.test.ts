@@ -1,0 +1,61 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
+import { createDatabase, type Database } from './index.js';
+
+/**
+ * postgres.js 3.4.9 as patched in patches/ (upstream #1186, #1215, #1216, #1223 are open): a backend that
+ * dies (failover, admin kill, idle-session timeouts) must take only its own work with it. One connection
+ * (max 1), so the replacement connection is the same pool slot, as after a failover under load.
+ */
+describe('the Postgres driver after a backend dies', () => {
+  let database: TestDatabase;
+  let db: Database;
+  let admin: postgres.Sql;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = createDatabase(database.url, { max: 1 });
+    admin = postgres(database.url, { max: 1, onnotice: () => {} });
+    await admin`create table probe (n int primary key)`;
+  });
+  afterAll(async () => {
+    await db?.close();
+    await admin?.end();
+    await database?.drop();
+  });
+
+  it('answers the next query on the replacement connection, not with the dead backend’s error', async () => {
+    await expect(db.sql`select pg_terminate_backend(pg_backend_pid())`).rejects.toThrow();
+    await expect(db.sql`select 1 as n`).resolves.toEqual([{ n: 1 }]);
+    // And the one after it, in a transaction.
+    await expect(db.sql.begin((tx) => [tx`select 2 as n`])).resolves.toEqual([[{ n: 2 }]]);
+  });
+
+  it('runs nothing of a transaction whose connection died inside the transaction that took its place', async () => {
+    await admin`delete from probe`;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let callbackDone: Promise<unknown> = Promise.resolve();
+    const first = db.sql.begin((tx) => {
+      callbackDone = (async () => {
+        const [row] = await tx<[{ pid: number }]>`select pg_backend_pid() as pid`;
+        await admin`select pg_terminate_backend(${row.pid})`;
+        await gate; // meanwhile the slot serves the next transaction
+        await tx`insert into probe values (1)`;
+      })();
+      return callbackDone;
+    });
+    await expect(first).rejects.toThrow();
+    await db.sql.begin(async (tx) => {
+      await tx`insert into probe values (2)`;
+      release();
+      await callbackDone.catch(() => undefined);
+      await tx`insert into probe values (3)`;
+    });
+    await expect(callbackDone).rejects.toThrow(/CONNECTION_CLOSED/);
+    const rows = await admin<{ n: number }[]>`select n from probe order by n`;
+    expect(rows.map((row) => row.n)).toEqual([2, 3]);
+  });
+});
