@@ -6,8 +6,12 @@
  * non-stream and stream, 50 connections, everything on 127.0.0.1, each server and the load
  * generator (autocannon) in its own process, each row measured after a warm-up at the same load
  * (BENCH_WARMUP_SECONDS, default 2). Prints one table.
+ *
+ * BENCH_NODE=/path/to/node runs every server of the table (upstream, (b), (b2), (c)) on that Node
+ * binary instead of the one running this script, so that runtimes compare on the same work, e.g. the
+ * Docker image's Node 24 on a machine whose Node is 20 (docs/MULTI_MODEL_LLM.md says how to get one).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
@@ -19,6 +23,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const KEY = `myca_${'b'.repeat(40)}`;
 const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
+/** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
+const NODE = process.env.BENCH_NODE || process.execPath;
+const TSX = join(ROOT_DIR, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 interface Server {
   child: ChildProcess;
@@ -147,6 +154,10 @@ async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<
   };
 }
 
+function nodeVersion(): string {
+  return execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
+}
+
 async function unloadedLatency(url: string, samples = 300): Promise<number> {
   const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }] });
   const times: number[] = [];
@@ -180,12 +191,12 @@ const track = (server: Server) => {
   return server;
 };
 try {
-  const upstream = track(await start(bin('tsx'), ['bench/upstream.ts'], {}, /LISTENING (\d+)/));
-  const proxy = track(await start(bin('tsx'), ['bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
-  const forwarder = track(await start(bin('tsx'), ['bench/hono-forwarder.ts', upstream.url], {}, /LISTENING (\d+)/));
+  const upstream = track(await start(NODE, [TSX, 'bench/upstream.ts'], {}, /LISTENING (\d+)/));
+  const proxy = track(await start(NODE, [TSX, 'bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
+  const forwarder = track(await start(NODE, [TSX, 'bench/hono-forwarder.ts', upstream.url], {}, /LISTENING (\d+)/));
   const myca = track(
     await start(
-      process.execPath,
+      NODE,
       serverArgs(),
       {
         PORT: '0',
@@ -218,7 +229,7 @@ try {
   const unloaded = new Map<string, number>();
   for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
   console.log(
-    `\nchat benchmark: ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
+    `\nchat benchmark on Node ${nodeVersion()}: ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
   );
   console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
