@@ -31,6 +31,22 @@ describe('the Postgres driver after a backend dies', () => {
     await expect(db.sql.begin((tx) => [tx`select 2 as n`])).resolves.toEqual([[{ n: 2 }]]);
   });
 
+  it('settles every statement of a transaction whose connection died, also those waiting behind a full pipeline', async () => {
+    let statements: Array<Promise<unknown>> = [];
+    const transaction = db.sql.begin((tx) => {
+      // The driver pipelines up to 100 statements on a connection; the rest wait in the transaction's own queue.
+      statements = [tx`select pg_terminate_backend(pg_backend_pid())`, ...Array.from({ length: 150 }, (_, i) => tx`select ${i}::int as n`)];
+      return statements;
+    });
+    await expect(transaction).rejects.toThrow();
+    const settled = await Promise.race([
+      Promise.allSettled(statements),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 3000)),
+    ]);
+    expect(settled === 'pending' ? 'some never settled' : settled.map((result) => result.status)).toEqual(statements.map(() => 'rejected'));
+    await expect(db.sql`select 3 as n`).resolves.toEqual([{ n: 3 }]);
+  });
+
   it('runs nothing of a transaction whose connection died inside the transaction that took its place', async () => {
     await admin`delete from probe`;
     let release = () => {};
