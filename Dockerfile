@@ -27,6 +27,11 @@ RUN npm run build:node
 
 FROM base AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 MYCA_DATA_DIR=/data
+# V8 sizes its young generation from the memory it sees: in a 512 MB container it picks one so small
+# that a chat request costs 2.5x the CPU (0.40 vs 0.15 ms, Node 24); on a large host one so big that
+# the process peaks ~90 MB higher. 8 MB semi-spaces are right in both (docs/DEPLOY.md). bench:chat and
+# bench:actions run the server with this line's value.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/node ./dist/node
 COPY package.json ./

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { benchDatabase, buildServer, serverArgs } from './server.js';
+import { benchDatabase, buildServer, imageNodeOptions, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -39,6 +39,7 @@ try {
         DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '20',
         MYCA_API_KEYS: `bench:agent:${KEY},auditor:admin:${KEY}x`,
         MYCA_FILES_ROOT: files,
+        NODE_OPTIONS: imageNodeOptions(),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

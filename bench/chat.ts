@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { startUpstashRestServer } from '../shared/runtime/upstash-rest-server.js';
-import { benchDatabase, buildServer, serverArgs } from './server.js';
+import { benchDatabase, buildServer, imageNodeOptions, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -207,6 +207,7 @@ try {
         OPENAI_BASE_URL: `${upstream.url}/v1`,
         LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
         DATABASE_URL: database.url,
+        NODE_OPTIONS: imageNodeOptions(),
         ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
       },
       /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
@@ -229,7 +230,7 @@ try {
   const unloaded = new Map<string, number>();
   for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
   console.log(
-    `\nchat benchmark on Node ${nodeVersion()}: ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
+    `\nchat benchmark on Node ${nodeVersion()} (MYCA Edge with NODE_OPTIONS=${imageNodeOptions() || '(none)'}, as in the image): ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
   );
   console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 
@@ -16,6 +17,15 @@ export function buildServer(): void {
 export function serverArgs(): string[] {
   const profile = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT_DIR, '.data', 'profiles')}`] : [];
   return [...profile, process.env.BENCH_BUNDLE ?? 'dist/node/main.js'];
+}
+
+/**
+ * The `NODE_OPTIONS` the Docker image runs the server with (its `ENV NODE_OPTIONS=` line), so that the
+ * benchmarks measure the server as deployed. BENCH_NODE_OPTIONS replaces it (empty: V8's defaults).
+ */
+export function imageNodeOptions(): string {
+  if (process.env.BENCH_NODE_OPTIONS !== undefined) return process.env.BENCH_NODE_OPTIONS;
+  return /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT_DIR, 'Dockerfile'), 'utf8'))?.[1]?.trim() ?? '';
 }
 
 /**

@@ -112,6 +112,8 @@ describe('the compose stack, checked without a Docker engine', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/health/m);
     expect(dockerfile).toContain('CMD ["node", "--enable-source-maps", "dist/node/main.js"]');
+    // The young generation is sized by the image, not by the container's memory (docs/DEPLOY.md).
+    expect(dockerfile).toMatch(/^ENV NODE_OPTIONS=--max-semi-space-size=\d+$/m);
     expect(read('.dockerignore')).toMatch(/^node_modules$/m);
   });
 
