@@ -183,6 +183,24 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     expect(llm.requests[0]?.body.stream_options).toEqual({ include_usage: true });
   });
 
+  it('reads a provider’s SSE whatever its line endings, comments and multi-line data', async () => {
+    const events = fixture('openai-chat-stream.jsonl').trim().split('\n');
+    // Event ends as servers write them: LF, CRLF, and the two mixed forms; a comment; one event's JSON over two data lines.
+    const ends = ['\n\n', '\r\n\n', '\r\n\r\n', '\n\r\n'];
+    const [first, ...rest] = events as [string, ...string[]];
+    const split = first.indexOf(',');
+    const body = `: keep-alive\n\ndata: ${first.slice(0, split + 1)}\r\ndata: ${first.slice(split + 1)}\r\n\r\n${rest
+      .map((event, i) => `data: ${event}${ends[i % ends.length]}`)
+      .join('')}data: [DONE]\n\n`;
+    llm.queue('gpt-4o-mini', { status: 200, body, headers: { 'content-type': 'text/event-stream' } });
+    const response = await post('/v1/chat/completions', { model: 'execution', messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    const received = await readSse(response);
+    expect(received.at(-1)?.data).toBe('[DONE]');
+    const chunks = received.slice(0, -1).map((e) => JSON.parse(e.data) as OpenAI.ChatCompletionChunk);
+    expect(chunks).toEqual(events.map((event) => JSON.parse(event)));
+  });
+
   it('falls back before the first byte when a stream fails to start', async () => {
     llm.always('gpt-4o', { status: 500 });
     const response = await post('/v1/chat/completions', { model: 'planning', messages: hello, stream: true });

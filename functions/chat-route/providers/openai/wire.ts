@@ -59,6 +59,20 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
   };
 }
 
+/** The blank line that ends an SSE event, whichever line endings the server writes (`\n`, `\r\n`, mixed). */
+const EVENT_END = /\r?\n\r?\n/;
+
+/** The data of one SSE event: its `data:` lines joined; comments and other fields are left out. */
+function eventData(block: string): string {
+  // Nearly every event is one `data: {…}` line: no arrays for it.
+  if (block.startsWith('data:') && !block.includes('\n')) return block.slice(5).trimStart();
+  return block
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(5).trimStart())
+    .join('\n');
+}
+
 async function* streamChunks(
   name: string,
   request: ChatRequest,
@@ -77,15 +91,10 @@ async function* streamChunks(
   try {
     for await (const bytes of response.chunks()) {
       buffer += decoder.decode(bytes, { stream: true });
-      let boundary = buffer.search(/\r?\n\r?\n/);
-      while (boundary >= 0) {
-        const block = buffer.slice(0, boundary);
-        buffer = buffer.slice(boundary + (buffer[boundary] === '\r' ? 4 : 2));
-        const data = block
-          .split(/\r?\n/)
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).trimStart())
-          .join('\n');
+      for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
+        const block = buffer.slice(0, end.index);
+        buffer = buffer.slice(end.index + end[0].length);
+        const data = eventData(block);
         if (data && data !== '[DONE]') {
           const chunk = parseBody<ChatCompletionChunk & { error?: { message?: string } }>(name, data);
           if (chunk.error)
@@ -96,7 +105,6 @@ async function* streamChunks(
           // One line of JSON passes through as it came (a multi-line one is framed again).
           yield data.includes('\n') ? chunk : keepWireText(chunk, data);
         }
-        boundary = buffer.search(/\r?\n\r?\n/);
       }
     }
   } catch (error) {
