@@ -26,6 +26,8 @@ const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
 /** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
 const NODE = process.env.BENCH_NODE || process.execPath;
 const TSX = join(ROOT_DIR, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+/** MYCA Edge's NODE_OPTIONS: the Docker image's (read once). */
+const SERVER_NODE_OPTIONS = imageNodeOptions();
 
 interface Server {
   child: ChildProcess;
@@ -207,7 +209,7 @@ try {
         OPENAI_BASE_URL: `${upstream.url}/v1`,
         LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
         DATABASE_URL: database.url,
-        NODE_OPTIONS: imageNodeOptions(),
+        NODE_OPTIONS: SERVER_NODE_OPTIONS,
         ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
       },
       /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
@@ -230,7 +232,7 @@ try {
   const unloaded = new Map<string, number>();
   for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
   console.log(
-    `\nchat benchmark on Node ${nodeVersion()} (MYCA Edge with NODE_OPTIONS=${imageNodeOptions() || '(none)'}, as in the image): ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
+    `\nchat benchmark on Node ${nodeVersion()} (MYCA Edge with NODE_OPTIONS=${SERVER_NODE_OPTIONS || '(none)'}, as in the image): ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
   );
   console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
