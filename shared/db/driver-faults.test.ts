@@ -75,3 +75,50 @@ describe('the Postgres driver after a backend dies', () => {
     expect(rows.map((row) => row.n)).toEqual([2, 3]);
   });
 });
+
+/**
+ * postgres.js 3.4.9 (upstream #1119, #1181; fixes #1120/#1190 unmerged) kept its row counter when a query failed
+ * after streaming rows, so the next query on that connection resolved with holes: `[null, null, {answer: 44}]`.
+ */
+describe('the Postgres driver after a query fails mid-stream', () => {
+  let database: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = createDatabase(database.url, { max: 1 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+
+  // Rows 1 and 2 reach the client before the cast fails on row 3.
+  const failsOnRow3 = () => db.sql`select (case when n = 3 then 'x' else n::text end)::int as n from generate_series(1, 5) n`;
+
+  it('hands the next query on the same connection exactly its own rows', async () => {
+    await expect(failsOnRow3()).rejects.toThrow(/invalid input syntax/);
+    expect(Array.from(await db.sql`select 44 as answer`)).toEqual([{ answer: 44 }]);
+    expect(Array.from(await db.sql`select n from generate_series(1, 2) n`)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('leaves the connection clean for a query pipelined behind the failing one, in a transaction too', async () => {
+    const [failed, next] = await Promise.allSettled([failsOnRow3(), db.sql`select 7 as seven`]);
+    expect(failed.status).toBe('rejected');
+    expect(next.status === 'fulfilled' ? Array.from(next.value) : next.reason).toEqual([{ seven: 7 }]);
+    const inside = await db.sql.begin(async (tx) => {
+      await expect(
+        tx.savepoint((sp) => sp`select (case when n = 2 then 'x' else n::text end)::int as n from generate_series(1, 3) n`),
+      ).rejects.toThrow();
+      return Array.from(await tx`select 8 as eight`);
+    });
+    expect(inside).toEqual([{ eight: 8 }]);
+  });
+
+  it('hands a simple (multi-statement) query and a raw query their own rows after the failure', async () => {
+    await expect(failsOnRow3()).rejects.toThrow();
+    const results = await db.sql.unsafe('select 1 as a; select 2 as b');
+    expect(results.map((result: ArrayLike<unknown>) => Array.from(result))).toEqual([[{ a: 1 }], [{ b: 2 }]]);
+    await expect(failsOnRow3()).rejects.toThrow();
+    expect(Array.from(await db.sql`select 5 as five`.values())).toEqual([[5]]);
+  });
+});
