@@ -80,10 +80,13 @@ function replay(row: ActionRow, requestHash: string): { status: number; body: Re
     });
   }
   if (row.status === 'executing' || row.status === 'approved') {
+    // Its worker owns it until lease_until; after that the recovery sweep finishes it (see recovery.ts).
+    const seconds = row.lease_until ? Math.max(1, Math.ceil((row.lease_until.getTime() - Date.now()) / 1000)) : 1;
     throw new ApiError('CONFLICT', {
       detail: 'The request with this Idempotency-Key is still running',
-      hint: 'GET the action later',
-      extra: { id: row.id },
+      hint: `retry with the same Idempotency-Key after ${row.lease_until?.toISOString() ?? 'a while'}: by then it has finished, or the recovery sweep has run it again or ended it as failed (interrupted)`,
+      headers: { 'retry-after': String(seconds) },
+      extra: { id: row.id, action_status: row.status, lease_until: row.lease_until?.toISOString() ?? null },
     });
   }
   if (row.status === 'denied') {
@@ -236,6 +239,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
         expiresAt: held ? new Date(services.clock.now() + services.config.actions.pending_ttl_s * 1000) : null,
         policyVersion: decision.version,
         policyRule: decision.rule,
+        leaseS: services.config.actions.lease_s,
       },
       [
         {

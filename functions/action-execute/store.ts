@@ -35,6 +35,10 @@ export interface ActionRow {
   policy_rule: string;
   decision_comment: string | null;
   rejection_reason: string | null;
+  /** Until when the worker that moved it to `approved` or `executing` owns it (then the recovery sweep does). */
+  lease_until: Date | null;
+  /** How many times the recovery sweep ran it again after its worker was gone. */
+  recovery_attempts: number;
 }
 
 /**
@@ -59,6 +63,9 @@ export function actionDigest(action: {
     }),
   );
 }
+
+/** ACTION_LEASE_S's default, for callers without the configuration at hand. */
+export const DEFAULT_LEASE_S = 300;
 
 /** The longest an audit write may take before the caller gets 503 (the driver can stall on a cut connection). */
 const AUDIT_WRITE_TIMEOUT_MS = 10_000;
@@ -93,6 +100,8 @@ export interface NewAction {
   expiresAt: Date | null;
   policyVersion: string;
   policyRule: string;
+  /** Seconds the submitting worker owns an `executing` row (ACTION_LEASE_S). */
+  leaseS?: number;
 }
 
 /**
@@ -115,11 +124,12 @@ export async function insertAction(
     with inserted as (
       insert into action_audit_logs (
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
-        approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
+        approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule, lease_until
       ) values (
         ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
         ${sql.json(storable(action.input) as never)}, ${action.outputs ? sql.json(storable(action.outputs) as never) : null}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
-        ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
+        ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule},
+        case when ${action.status} = 'executing' then now() + make_interval(secs => ${action.leaseS ?? DEFAULT_LEASE_S}) end
       )
       on conflict (requested_by, idempotency_key) do nothing
       returning *
@@ -167,6 +177,10 @@ export async function transition(
     durationMs?: number;
     /** Claim conditions of a decision: not expired, the digest the approver saw, not the requester. */
     decision?: { digest?: string; decidedBy: string };
+    /** Seconds the caller owns the row when `to` is `approved` or `executing` (ACTION_LEASE_S). */
+    leaseS?: number;
+    /** The recovery sweep's claim: only a row whose lease ran out, and it counts a re-run. */
+    recovery?: { rerun: boolean };
   } = {},
 ): Promise<ActionRow | undefined> {
   const prepared = prepareEvents([{ ...event, actionId: id }]);
@@ -184,8 +198,11 @@ export async function transition(
         rejection_reason = coalesce(${storableText(patch.reason)}, rejection_reason),
         decided_at = case when ${to} in ('approved', 'rejected', 'expired') then now() else decided_at end,
         executed_at = case when ${to} in ('executed', 'failed') then now() else executed_at end,
-        duration_ms = coalesce(${patch.durationMs ?? null}, duration_ms)
+        duration_ms = coalesce(${patch.durationMs ?? null}, duration_ms),
+        lease_until = case when ${to} in ('approved', 'executing') then now() + make_interval(secs => ${patch.leaseS ?? DEFAULT_LEASE_S}) end,
+        recovery_attempts = recovery_attempts + ${patch.recovery?.rerun ? 1 : 0}
       where id = ${id} and status = any(string_to_array(${from.join(',')}, ','))
+        and (${!patch.recovery}::boolean or lease_until is null or lease_until <= now())
         and (${!patch.decision}::boolean or (
           expires_at > now()
           and requested_by <> ${patch.decision?.decidedBy ?? ''}
@@ -227,7 +244,7 @@ export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
 
 /** The API's view of a row: dates as ISO strings, nothing internal (request hash). */
 export function present(row: ActionRow) {
-  const { request_hash: _hash, ...rest } = row;
+  const { request_hash: _hash, lease_until: _lease, recovery_attempts: _attempts, ...rest } = row;
   return {
     ...rest,
     created_at: row.created_at.toISOString(),

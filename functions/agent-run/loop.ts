@@ -8,6 +8,7 @@ import { redact } from '../../shared/redact/index.js';
 import type { Services } from '../../shared/services.js';
 import { randomHex, withCorrelation } from '../../shared/telemetry/correlation.js';
 import { requireDb, submitAction } from '../action-execute/index.js';
+import { recoverStuckActions } from '../action-execute/recovery.js';
 import { type ActionRow, expireDue } from '../action-execute/store.js';
 import type { ChatMessage, ChatRequest } from '../chat-route/contract.js';
 import { completeChat } from '../chat-route/index.js';
@@ -382,12 +383,13 @@ export function resumeQuietly(env: RunEnv, runId: string, trigger: string): Prom
 }
 
 /**
- * What a periodic sweep does: expire overdue approvals, then resume the runs that can move on
+ * What a periodic sweep does: expire overdue approvals, recover actions whose worker is gone, then resume the runs that can move on
  * (decided or expired actions, leases of stopped instances). Returns how many runs it resumed.
  */
 export async function resumeDueRuns(env: RunEnv): Promise<number> {
   const sql = requireDb(env.services).sql;
   await expireDue(sql, 'expiry-sweep');
+  await recoverStuckActions(env.services, sql, env.logger);
   if (Object.keys(env.services.config.agents.agents).length === 0) return 0;
   const ids = await runsToResume(sql);
   for (const id of ids) await resumeQuietly(env, id, 'sweep');

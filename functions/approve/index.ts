@@ -102,7 +102,12 @@ export async function approveAction(
     ['pending'],
     'approved',
     { event: 'approved', actor: principal.id, correlationId, data: { digest: body.digest, comment: body.comment ?? null } },
-    { approvedBy: principal.id, comment: body.comment ?? null, decision: { digest: body.digest, decidedBy: principal.id } },
+    {
+      approvedBy: principal.id,
+      comment: body.comment ?? null,
+      decision: { digest: body.digest, decidedBy: principal.id },
+      leaseS: services.config.actions.lease_s,
+    },
   ).catch((error: unknown) => {
     throw auditUnavailable(error);
   });
@@ -111,12 +116,14 @@ export async function approveAction(
   recordLatency(services, approved, 'approved');
 
   const action = CATALOG.get(approved.action_type);
-  const executing = await transition(db.sql, id, ['approved'], 'executing', {
-    event: 'executing',
-    actor: principal.id,
-    correlationId,
-    data: {},
-  });
+  const executing = await transition(
+    db.sql,
+    id,
+    ['approved'],
+    'executing',
+    { event: 'executing', actor: principal.id, correlationId, data: {} },
+    { leaseS: services.config.actions.lease_s },
+  );
   if (!action || !executing) throw new ApiError('CONFLICT', { detail: 'The action could not be started', extra: { id } });
   // Execute exactly what was approved: the snapshot must still hash to the digest.
   const input = await readSnapshot(db.sql, id);

@@ -14,7 +14,17 @@ export const storableText = (text: string | null | undefined): string | null =>
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type AuditEventName = 'requested' | 'decided' | 'approved' | 'rejected' | 'expired' | 'executing' | 'executed' | 'failed' | 'denied';
+export type AuditEventName =
+  | 'requested'
+  | 'decided'
+  | 'approved'
+  | 'rejected'
+  | 'expired'
+  | 'executing'
+  | 'executed'
+  | 'failed'
+  | 'denied'
+  | 'interrupted';
 
 export interface AuditEventInput {
   actionId: string;

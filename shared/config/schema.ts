@@ -107,6 +107,14 @@ export const AppConfigSchema = z
         .int()
         .min(1)
         .max(100 * 1024 * 1024),
+      /** Seconds an approved or executing action stays its worker's before the recovery sweep takes it over. */
+      lease_s: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 3600),
+      /** Seconds between two runs of the sweep (expiry, stuck actions, runs to resume) on the Node server. */
+      sweep_interval_s: z.coerce.number().int().min(1).max(3600),
     }),
     integrations: z
       .object({

@@ -117,7 +117,7 @@ describe('the Postgres driver after a query fails mid-stream', () => {
   it('hands a simple (multi-statement) query and a raw query their own rows after the failure', async () => {
     await expect(failsOnRow3()).rejects.toThrow();
     const results = await db.sql.unsafe('select 1 as a; select 2 as b');
-    expect(results.map((result: ArrayLike<unknown>) => Array.from(result))).toEqual([[{ a: 1 }], [{ b: 2 }]]);
+    expect(results.map((result: Iterable<unknown>) => Array.from(result))).toEqual([[{ a: 1 }], [{ b: 2 }]]);
     await expect(failsOnRow3()).rejects.toThrow();
     expect(Array.from(await db.sql`select 5 as five`.values())).toEqual([[5]]);
   });

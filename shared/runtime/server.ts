@@ -56,7 +56,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
 
   // Held actions expire even when nobody looks, and agent runs that can move on (their actions were
-  // decided, or the instance advancing them stopped) are resumed: a sweep every 30 s, and once now.
+  // decided, or the instance advancing them stopped) are resumed, actions whose worker is gone are
+  // recovered: a sweep every ACTION_SWEEP_INTERVAL_S (30 s), and once now.
   let sweeping = false;
   const runSweep = () => {
     if (sweeping) return;
@@ -67,7 +68,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         sweeping = false;
       });
   };
-  const sweep = setInterval(runSweep, 30_000);
+  const sweep = setInterval(runSweep, config.actions.sweep_interval_s * 1000);
   sweep.unref();
   runSweep();
 
