@@ -8,9 +8,16 @@ export interface Started {
   url: string;
 }
 
-/** `npm start` as a user runs it: a clean environment, only what the test names. */
-export function run(env: Record<string, string>) {
-  const child = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts'], {
+/**
+ * `npm start` as a user runs it: a clean environment, only what the test names. `direct` runs the
+ * server in the spawned process itself (node --import tsx), so a signal such as SIGKILL reaches it
+ * rather than tsx's wrapper process.
+ */
+export function run(env: Record<string, string>, options: { direct?: boolean } = {}) {
+  const [command, args] = options.direct
+    ? [process.execPath, ['--import', 'tsx', 'shared/runtime/main.ts']]
+    : [join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts']];
+  const child = spawn(command, args, {
     cwd: ROOT_DIR,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,8 +33,8 @@ export function run(env: Record<string, string>) {
   return { child, output: () => output, exited };
 }
 
-export async function start(env: Record<string, string>): Promise<Started> {
-  const running = run({ PORT: '0', ...env });
+export async function start(env: Record<string, string>, options: { direct?: boolean } = {}): Promise<Started> {
+  const running = run({ PORT: '0', ...env }, options);
   const deadline = Date.now() + 60_000;
   for (;;) {
     const match = /"msg":"MYCA Edge is listening"[^\n]*"url":"([^"]+)"/.exec(running.output());
