@@ -3,8 +3,9 @@ import { requireAuth } from '../shared/http/auth.js';
 import { notFound, onError } from '../shared/http/errors.js';
 import { observe } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
+import type { BodyLimit } from '../shared/http/validate.js';
 import type { Services } from '../shared/services.js';
-import { createActionExecute } from './action-execute/index.js';
+import { actionBodyLimit, createActionExecute } from './action-execute/index.js';
 import { checkAgents, createAgentRun } from './agent-run/index.js';
 import { createApprovals } from './approvals/index.js';
 import { createApprove } from './approve/index.js';
@@ -33,6 +34,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
       tracerProvider: services.tracerProvider,
       serviceName: services.config.telemetry.service_name,
       serviceVersion: services.version,
+      bodyLimit: bodyLimits(services),
     }),
   );
 
@@ -58,6 +60,21 @@ export function createApp(services: Services, perRequest?: () => Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** chat-route's own limit of chat and embeddings requests (images travel inline). */
+const CHAT_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Each route's body limit, enforced before routing and authentication (see observe). */
+function bodyLimits(services: Services): (method: string, path: string) => BodyLimit {
+  const actions = actionBodyLimit(services.config.actions.max_file_bytes);
+  const chat: BodyLimit = { bytes: CHAT_BODY_BYTES, setting: 'fixed for chat and embeddings' };
+  const other: BodyLimit = { bytes: services.config.server.max_body_bytes, setting: 'HTTP_MAX_BODY_BYTES' };
+  return (method, path) => {
+    if (method === 'POST' && path === '/v1/actions') return actions;
+    if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings')) return chat;
+    return other;
+  };
+}
 
 /** Methods registered for `path` by real handlers (not middleware), for 405 and `Allow`. */
 function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {

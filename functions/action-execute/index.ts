@@ -4,7 +4,7 @@ import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { isUuid, readJson } from '../../shared/http/validate.js';
+import { type BodyLimit, isUuid, readJson } from '../../shared/http/validate.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
@@ -22,8 +22,24 @@ export const SubmitActionSchema = z.strictObject({
 });
 export type SubmitAction = z.infer<typeof SubmitActionSchema>;
 
-const MAX_BODY = 256 * 1024;
 const MAX_DEPTH = 16;
+/** http.request's largest body (characters), from its input schema. */
+const HTTP_BODY_MAX_CHARS = 1_048_576;
+/** Everything around the content: type, agent and run ids, path, method, url, headers. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The body limit of `POST /v1/actions`, derived from the action limits so that every action within
+ * them can be submitted: the largest content (ACTION_MAX_FILE_BYTES, or http.request's 1 MiB body),
+ * times 6 — JSON's worst escape (`\u0001` for one byte; base64 text is 4/3) — plus the envelope.
+ * A file over ACTION_MAX_FILE_BYTES still reaches file.write, whose 413 names that setting.
+ */
+export function actionBodyLimit(maxFileBytes: number): BodyLimit {
+  return {
+    bytes: 6 * Math.max(maxFileBytes, HTTP_BODY_MAX_CHARS) + ENVELOPE_BYTES,
+    setting: 'derived: 6 × max(ACTION_MAX_FILE_BYTES, 1 MiB) + 64 KiB; raise ACTION_MAX_FILE_BYTES to raise it',
+  };
+}
 
 function depthOf(value: unknown, depth = 0): number {
   if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;
@@ -291,7 +307,7 @@ export function createActionExecute() {
         hint: 'send a fresh UUID per distinct request',
       });
     }
-    const body = await readJson(c, SubmitActionSchema, { limit: MAX_BODY });
+    const body = await readJson(c, SubmitActionSchema, { limit: actionBodyLimit(services.config.actions.max_file_bytes).bytes });
     const submitted = await submitAction(
       { services, principal, idempotencyKey, correlationId: c.get('correlationId'), logger: c.get('logger') },
       body,

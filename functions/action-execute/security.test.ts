@@ -156,8 +156,42 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     for (let i = 0; i < 40; i++) deep = { nested: deep };
     const nested = await submit({ type: 'file.read', input: deep, agent_id: 'x' });
     expect(nested.status).toBe(400);
-    const huge = await submit({ type: 'file.write', input: { path: 'scratch/big.txt', content: 'x'.repeat(300 * 1024) }, agent_id: 'x' });
+    const huge = await submit({
+      type: 'file.write',
+      input: { path: 'scratch/big.txt', content: 'x'.repeat(1024 * 1024 + 1) },
+      agent_id: 'x',
+    });
     expect(huge.status).toBe(413);
+    expect(huge.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await huge.json()) as { hint: string }).hint).toMatch(/ACTION_MAX_FILE_BYTES/);
+  });
+
+  it('takes every write up to ACTION_MAX_FILE_BYTES (the body limit derives from it), and cuts a chunked body over its limit with 413', async () => {
+    // 1 MiB of content that JSON-escapes to more than 1 MiB: above the old fixed 256 KiB body limit.
+    const content = `${'"quoted"\n'.repeat(100_000)}`.slice(0, 1024 * 1024);
+    const big = await submit({ type: 'file.write', input: { path: 'scratch/one-mib.txt', content }, agent_id: 'x' });
+    expect(big.status, await big.clone().text()).toBe(200);
+    expect(await app.files.read('scratch/one-mib.txt')).toBe(content);
+
+    const limit = 6 * 1024 * 1024 + 64 * 1024;
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > limit + chunk.byteLength) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const over = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.agent, 'chunked-over'),
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(over.status).toBe(413);
+    expect(over.headers.get('content-type')).toContain('application/problem+json');
+    expect(await over.json()).toMatchObject({ limit_bytes: limit, hint: expect.stringMatching(/ACTION_MAX_FILE_BYTES/) });
   });
 
   it('never stores, logs or traces a canary secret given in inputs', async () => {

@@ -47,7 +47,7 @@ describe('loadConfig', () => {
 
   it('lets environment variables override, typed', () => {
     const config = load({ PORT: '9090', HOST: '0.0.0.0', READY_TIMEOUT_MS: '250', DATABASE_URL: 'postgres://u:p@db:5432/x' });
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.server).toMatchObject({ host: '0.0.0.0', port: 9090 });
     expect(config.ready.timeout_ms).toBe(250);
   });
 

@@ -58,7 +58,25 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const AppConfigSchema = z
   .object({
     env: z.enum(['development', 'test', 'production'], { error: 'expected development, test or production' }),
-    server: z.object({ host: z.string().min(1), port: port(true) }),
+    server: z
+      .object({
+        host: z.string().min(1),
+        port: port(true),
+        /** Body limit of every route that does not derive its own (bytes). */
+        max_body_bytes: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .max(100 * 1024 * 1024),
+        /** Node: the whole request head must arrive within this (ms). */
+        headers_timeout_ms: z.coerce.number().int().min(100).max(600_000),
+        /** Node: the whole request, head and body, must arrive within this (ms). */
+        request_timeout_ms: z.coerce.number().int().min(100).max(3_600_000),
+      })
+      .refine((server) => server.headers_timeout_ms <= server.request_timeout_ms, {
+        message: 'SERVER_HEADERS_TIMEOUT_MS must not exceed SERVER_REQUEST_TIMEOUT_MS',
+        path: ['headers_timeout_ms'],
+      }),
     log: z.object({ level: z.enum(LOG_LEVELS, { error: 'expected debug, info, warn or error' }).optional() }),
     data_dir: z.string().min(1),
     auth: z.object({

@@ -1,6 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { Services } from '../services.js';
 import type { Principal } from './auth.js';
+import type { BodyLimit } from './validate.js';
 
 /** Hono's environment for every MYCA Edge app: what middleware puts on the context. */
 export interface AppEnv {
@@ -21,5 +22,7 @@ export interface AppEnv {
     traceHeaders: Record<string, string>;
     /** The response tracedResponse built with those headers in it. */
     tracedResponse: Response;
+    /** The body limit of this request's route (set by the observe middleware for requests with a body). */
+    bodyLimit: BodyLimit;
   };
 }

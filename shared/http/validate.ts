@@ -2,8 +2,74 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from './errors.js';
 
-/** Largest JSON body any endpoint accepts unless it says otherwise (1 MiB). */
+/** Largest JSON body any endpoint accepts unless it says otherwise (1 MiB; HTTP_MAX_BODY_BYTES). */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** A route's body limit and what sets it, for the 413's hint. */
+export interface BodyLimit {
+  bytes: number;
+  /** The setting (or rule) the limit comes from, named in the hint of every 413. */
+  setting: string;
+}
+
+/** The 413 of a body over `limit` (`size` when known: a declared Content-Length). */
+export function bodyTooLarge(limit: BodyLimit, size?: number): ApiError {
+  return new ApiError('PAYLOAD_TOO_LARGE', {
+    detail:
+      size === undefined
+        ? `The body is larger than the limit of ${limit.bytes} bytes`
+        : `The body is ${size} bytes; the limit is ${limit.bytes}`,
+    hint: `this route takes at most ${limit.bytes} bytes (${limit.setting})`,
+    extra: { limit_bytes: limit.bytes },
+  });
+}
+
+/**
+ * Bounds the request body before anything else looks at the request (authentication included):
+ * a declared Content-Length over the limit is refused at once; a body without one (chunked) is
+ * read here, counted while it streams and cut at the limit, then handed on from memory. Returns the
+ * 413 to answer, or undefined to go on (synchronously when nothing needs reading: the hot path).
+ */
+export function boundBody(
+  c: Context,
+  limitOf: (method: string, path: string) => BodyLimit,
+): ApiError | undefined | Promise<ApiError | undefined> {
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
+  const chunked = c.req.header('transfer-encoding');
+  const declared = c.req.header('content-length');
+  if (!chunked && declared === undefined && !c.req.raw.body) return undefined;
+  const limit = limitOf(method, c.req.path);
+  c.set('bodyLimit', limit);
+  if (!chunked && declared !== undefined) return Number(declared) > limit.bytes ? bodyTooLarge(limit, Number(declared)) : undefined;
+  return readBounded(c, limit);
+}
+
+async function readBounded(c: Context, limit: BodyLimit): Promise<ApiError | undefined> {
+  const raw = c.req.raw;
+  if (!raw.body) return undefined;
+  const reader = raw.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit.bytes) {
+      await reader.cancel().catch(() => undefined);
+      return bodyTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  c.req.raw = new Request(raw, { body });
+  return undefined;
+}
 
 /**
  * Reads and validates a JSON body. Malformed JSON, a wrong content type, an oversized body and a
@@ -20,14 +86,16 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, optio
       hint: 'send content-type: application/json',
     });
   }
-  const limit = options.limit ?? DEFAULT_BODY_LIMIT;
+  const routeLimit = c.get('bodyLimit') as BodyLimit | undefined;
+  const limit: BodyLimit =
+    options.limit === undefined
+      ? (routeLimit ?? { bytes: DEFAULT_BODY_LIMIT, setting: 'HTTP_MAX_BODY_BYTES' })
+      : { bytes: options.limit, setting: routeLimit?.bytes === options.limit ? routeLimit.setting : 'fixed for this route' };
   const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > limit) throw new ApiError('PAYLOAD_TOO_LARGE', { detail: `The body is ${declared} bytes; the limit is ${limit}` });
+  if (declared > limit.bytes) throw bodyTooLarge(limit, declared);
   const text = await c.req.text();
   // A UTF-16 code unit is at most 3 UTF-8 bytes: only a body near the limit is encoded to count them.
-  if (text.length * 3 > limit && new TextEncoder().encode(text).byteLength > limit) {
-    throw new ApiError('PAYLOAD_TOO_LARGE', { detail: `The body is larger than the limit of ${limit} bytes` });
-  }
+  if (text.length * 3 > limit.bytes && new TextEncoder().encode(text).byteLength > limit.bytes) throw bodyTooLarge(limit);
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -47,7 +47,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const created = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(created));
+    const created = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.server.host,
+        port: config.server.port,
+        // Slow clients are not held for Node's default 300 s: the head and the whole request have
+        // deadlines (checked every second rather than every 30 s).
+        serverOptions: {
+          headersTimeout: config.server.headers_timeout_ms,
+          requestTimeout: config.server.request_timeout_ms,
+          connectionsCheckingInterval: Math.min(1000, config.server.headers_timeout_ms),
+        },
+      },
+      () => resolve(created),
+    );
     created.once('error', reject);
   });
   const address = server.address();

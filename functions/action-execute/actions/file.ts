@@ -74,7 +74,8 @@ export const fileWrite = defineAction({
   check: (ctx, input) => {
     checkRelativePath(input.path);
     const bytes = new TextEncoder().encode(input.content).byteLength;
-    if (bytes > ctx.maxFileBytes) throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${ctx.maxFileBytes}`);
+    if (bytes > ctx.maxFileBytes)
+      throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${ctx.maxFileBytes}`, 'ACTION_MAX_FILE_BYTES sets the limit');
   },
   execute: async (ctx, input) => {
     const path = checkRelativePath(input.path);
