@@ -383,8 +383,9 @@ export function resumeQuietly(env: RunEnv, runId: string, trigger: string): Prom
 }
 
 /**
- * What a periodic sweep does: expire overdue approvals, recover actions whose worker is gone, then resume the runs that can move on
- * (decided or expired actions, leases of stopped instances). Returns how many runs it resumed.
+ * What a periodic sweep does: expire overdue approvals, recover actions whose worker is gone, then
+ * resume the runs that can move on (decided or expired actions, leases of stopped instances).
+ * Returns how many runs it resumed.
  */
 export async function resumeDueRuns(env: RunEnv): Promise<number> {
   const sql = requireDb(env.services).sql;
