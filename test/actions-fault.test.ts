@@ -224,6 +224,27 @@ describe('action-execute while Postgres is unreachable for seconds (node, throug
     // Whatever the outage left unfinished (this driver queues and retries, so often nothing) is ended.
     await expectRecovered(app, admin, filesRoot, unavailable);
   }, 60_000);
+
+  it('finishes the inserts that committed after their clients were told 503 (Postgres hanging for 12 s)', async () => {
+    const load = writeLoad(app, 'hang');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The queries already sent wait in the network; after 10 s their callers hear "nothing was executed;
+    // retry with the same Idempotency-Key", then Postgres gets them and commits: `executing` rows
+    // nobody runs, and before leases their retry was 409 "still running" for ever (the finding).
+    proxy.pause();
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    proxy.resume();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const { unavailable } = await load.stop();
+    expect(unavailable.size).toBeGreaterThan(0);
+    const stuck = await admin<{ key: string }[]>`
+      select idempotency_key as key from action_audit_logs where status = 'executing' and idempotency_key like 'hang-%'`;
+    expect(stuck.length).toBeGreaterThan(0);
+    for (const { key } of stuck) expect(unavailable.has(key), key).toBe(true);
+    await expectRecovered(app, admin, filesRoot, unavailable);
+    // Their retries got the re-run's outcome: executed, the file written once.
+    for (const { key } of stuck) expect(readdirSync(join(filesRoot, 'scratch'))).toContain(`${key}.txt`);
+  }, 60_000);
 });
 
 describe('the Node server killed (SIGKILL) under load, then started again', () => {

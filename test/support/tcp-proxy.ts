@@ -9,12 +9,20 @@ export interface TcpProxy {
   port: number;
   /** Closes every connection and refuses new ones. */
   cut(): Promise<void>;
+  /**
+   * Holds every byte in both directions, on open and new connections, until `resume`: a server that
+   * hangs (the client's queries wait, then all arrive at once) rather than one that refuses.
+   */
+  pause(): void;
+  resume(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
+  let paused = false;
   let server: Server | undefined;
   let port = 0;
   const listen = () =>
@@ -22,8 +30,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       const created = createServer((client) => {
         const upstream = connect(target.port, target.host);
         sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
+        const pair: [Socket, Socket] = [client, upstream];
+        pairs.add(pair);
+        if (paused) client.pause();
+        else client.pipe(upstream).pipe(client);
         const drop = () => {
+          pairs.delete(pair);
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
@@ -53,6 +65,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     cut: stop,
     restore: listen,
+    pause: () => {
+      paused = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    resume: () => {
+      paused = false;
+      for (const [client, upstream] of pairs) client.pipe(upstream).pipe(client);
+    },
     close: stop,
   };
 }
