@@ -8,10 +8,11 @@ import { type ActionContext, type ActionDefinition, ActionError } from './action
 import { type ActionRow, present, transition } from './store.js';
 
 /** Everything an action may touch, for one execution. */
-export function actionContext(services: Services, signal: AbortSignal): ActionContext {
+export function actionContext(services: Services, signal: AbortSignal, agentId: string): ActionContext {
   const { config } = services;
   return {
     signal,
+    agentId,
     files: services.files,
     httpFetch: services.actionFetch,
     http: config.policy.http,
@@ -64,7 +65,7 @@ export async function executeClaimed(
   const started = performance.now();
   let outcome: { ok: true; output: unknown } | { ok: false; error: ActionError };
   try {
-    const output = await action.execute(actionContext(services, controller.signal), input as never);
+    const output = await action.execute(actionContext(services, controller.signal, row.agent_id), input as never);
     outcome = { ok: true, output: action.outputSchema.parse(output) };
   } catch (error) {
     outcome = {

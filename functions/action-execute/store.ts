@@ -117,7 +117,7 @@ export async function insertAction(
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule
       ) values (
-        ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
+        ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${storableText(action.type)}, ${action.category},
         ${sql.json(storable(action.input) as never)}, ${action.outputs ? sql.json(storable(action.outputs) as never) : null}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule}
       )

@@ -168,7 +168,9 @@ export function createApprovals() {
     await expireDue(sql, c.get('correlationId')).catch(() => 0);
     const rows = await sql<InboxRow[]>`
       select a.*, r.status as run_status from action_audit_logs a
-      left join agent_runs r on a.agent_run_id ~* '^[0-9a-f-]{36}$' and r.id = a.agent_run_id::uuid
+      -- CASE fixes the order: the cast runs only on a real UUID (a join condition's AND does not promise that).
+      left join agent_runs r on r.id = case
+        when a.agent_run_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then a.agent_run_id::uuid end
       where a.status = 'pending'
         and (${category} = '' or a.action_category = ${category})
         and (${agent} = '' or a.agent_id = ${agent})

@@ -20,7 +20,6 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
-      agent_id: 'financial',
     });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string; digest: string };
@@ -51,11 +50,8 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
   });
 
   it('an approver cannot decide what its own principal requested', async () => {
-    // An approver key submitting is refused outright; an admin key may submit but not approve its own.
-    const ownResponse = await submit(
-      { type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' }, agent_id: 'ops' },
-      keys.admin,
-    );
+    // An approver key submitting is refused outright; an admin key may submit (as the agent named like it) but not approve its own.
+    const ownResponse = await submit({ type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' } }, keys.admin);
     const own = (await ownResponse.json()) as { id: string; digest: string };
     expect(ownResponse.status).toBe(202);
     const self = await decide(keys.admin, own.id, 'approve', { digest: own.digest });
@@ -115,7 +111,6 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
-      agent_id: 'financial',
     });
     const held = (await response.json()) as { id: string; digest: string };
     const requestTrace = response.headers.get('traceparent') ?? '';

@@ -26,7 +26,7 @@ describe.each(RUNTIMES)('GET /v1/audit/verify on %s', (runtime) => {
     await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(keys.agent, `verify-${runtime}`),
-      body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' }),
+      body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' } }),
     });
     const after = (await (await app.fetch('/v1/audit/verify', { headers: headers(keys.admin) })).json()) as {
       ok: boolean;

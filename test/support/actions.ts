@@ -10,11 +10,22 @@ export const keys = {
   approver: `myca_${'e5'.repeat(16)}`,
   approver2: `myca_${'e6'.repeat(16)}`,
   admin: `myca_${'f9'.repeat(16)}`,
+  // The agents of config/agents.yaml: a key acts only as the agent it is named after.
+  mycology: `myca_${'b1'.repeat(16)}`,
+  financial: `myca_${'b2'.repeat(16)}`,
+  corporate: `myca_${'b3'.repeat(16)}`,
 };
-/** The tests' principals: `planner` and `scout` are agents, `alice` and `bob` approvers, `root` an admin. */
+/**
+ * The tests' principals: `planner` and `scout` are agents (acting as agents of those names),
+ * `mycology`, `financial` and `corporate` the keys of config/agents.yaml's agents, `alice` and `bob`
+ * approvers, `root` an admin.
+ */
 export const apiKeys = [
   `planner:agent:${keys.agent}`,
   `scout:agent:${keys.agent2}`,
+  `mycology:agent:${keys.mycology}`,
+  `financial:agent:${keys.financial}`,
+  `corporate:agent:${keys.corporate}`,
   `alice:approver:${keys.approver}`,
   `bob:approver:${keys.approver2}`,
   `root:admin:${keys.admin}`,
