@@ -27,8 +27,12 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     database = await migratedDatabase();
     filesRoot = mkdtempSync(join(tmpdir(), 'myca-files-'));
     upstream = createServer((request, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ method: request.method, path: request.url }));
+      const port = (upstream.address() as AddressInfo).port;
+      // Redirects to another allowed host (localhost) and to the same origin; /echo shows what arrived.
+      if (request.url === '/to-other') response.writeHead(302, { location: `http://localhost:${port}/echo` });
+      else if (request.url === '/to-same') response.writeHead(302, { location: '/echo' });
+      else response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ method: request.method, path: request.url, headers: request.headers }));
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
@@ -36,7 +40,7 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
       DATABASE_URL: database.url,
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: filesRoot,
-      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1',
+      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1,localhost',
       ACTION_HTTP_ALLOW_PRIVATE: 'true',
     });
     // A folder on Node, the FILES R2 bucket in workerd.
@@ -139,6 +143,28 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     });
     expect(noKey.status).toBe(400);
     expect(await noKey.json()).toMatchObject({ detail: expect.stringContaining('Idempotency-Key') });
+  });
+
+  it('drops credentials on a redirect to another host, keeps them on the same origin', async () => {
+    const credentials = {
+      authorization: 'Bearer redirect-credential-1',
+      cookie: 'session=redirect-credential-2',
+      'x-api-key': 'redirect-credential-3',
+      'x-trace': 'kept',
+    };
+    const other = await submit({ type: 'http.request', input: { url: `${upstreamUrl}/to-other`, headers: credentials } });
+    const otherBody = (await other.json()) as { status: string; output: { url: string; body: string } };
+    expect(otherBody).toMatchObject({ status: 'executed', output: { url: expect.stringContaining('localhost') } });
+    const arrived = JSON.parse(otherBody.output.body) as { headers: Record<string, string> };
+    expect(arrived.headers).toMatchObject({ 'x-trace': 'kept' });
+    for (const name of ['authorization', 'cookie', 'x-api-key', 'proxy-authorization']) expect(arrived.headers[name], name).toBeUndefined();
+
+    const same = await submit({ type: 'http.request', input: { url: `${upstreamUrl}/to-same`, headers: credentials } });
+    const sameBody = (await same.json()) as { output: { body: string } };
+    expect((JSON.parse(sameBody.output.body) as { headers: Record<string, string> }).headers).toMatchObject({
+      authorization: credentials.authorization,
+      'x-api-key': credentials['x-api-key'],
+    });
   });
 
   it('reads and writes files under the root; scratch writes run at once, others wait', async () => {

@@ -208,6 +208,29 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(huge.status).toBe(413);
   });
 
+  it('redacts secrets by value in strings: a JSON password in a body, an env line in file content, X-Auth, a Bearer type', async () => {
+    const stamp = `${Date.now()}`;
+    const secrets = [`pw-${stamp}-a`, `auth-${stamp}-b`, `sk-${stamp}`, `tok${stamp}xyz`];
+    await submit({
+      type: 'http.request',
+      input: {
+        method: 'POST',
+        url: `${redirectorUrl}/login`, // loopback: refused at connect, nothing leaves the machine
+        headers: { 'X-Auth': secrets[1] },
+        body: JSON.stringify({ user: 'ann', password: secrets[0] }),
+      },
+    });
+    await submit({ type: 'file.write', input: { path: 'notes/env.txt', content: `MODE=x\nOPENAI_API_KEY=${secrets[2]}\n` } });
+    const typed = await submit({ type: `file.read Bearer ${secrets[3]}`, input: {} });
+    expect(typed.status).toBe(400);
+    const stored = JSON.stringify([
+      await sql`select action_type, inputs, outputs, error from action_audit_logs`,
+      await sql`select data from action_audit_events`,
+    ]);
+    for (const secret of secrets) expect(stored).not.toContain(secret);
+    expect(JSON.stringify(app.logs())).not.toContain(secrets[3]);
+  });
+
   it('never stores, logs or traces a canary secret given in inputs', async () => {
     const canary = ['sk', 'proj', `${'Q'.repeat(12)}${Date.now()}`].join('-');
     const bearer = `Bearer ${'t'.repeat(24)}`;
