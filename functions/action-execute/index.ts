@@ -12,7 +12,7 @@ import { currentTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './actions/index.js';
 import { ActionError } from './actions/types.js';
 import { decide } from './policy.js';
-import { actionContext, executeClaimed, toolLabel } from './run.js';
+import { actionContext, anchorRow, executeClaimed, toolLabel } from './run.js';
 import { type ActionRow, actionDigest, expireDue, findAction, findByIdempotencyKey, insertAction, present, STATUSES } from './store.js';
 
 export const SubmitActionSchema = z.strictObject({
@@ -195,6 +195,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
       throw auditUnavailable(error);
     });
     if (!row) return replayEarlier();
+    await anchorRow(services, db.sql, row);
     services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
     throw new ApiError(denialCode(status), {
       detail: message,
@@ -288,6 +289,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
   }
   // The key was used before (a retry, or a request racing this one): answer as that one was.
   if (!row) return replayEarlier();
+  await anchorRow(services, db.sql, row);
   services.metrics.actionAuditLogs.add(1, { action_type: action.name, status: row.status });
   const logFields = { action_id: row.id, action_type: action.name, decision: decision.mode };
   if (held) return { status: 202, body: { ...present(row), status: 'pending' }, logFields };

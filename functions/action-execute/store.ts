@@ -35,6 +35,8 @@ export interface ActionRow {
   policy_rule: string;
   decision_comment: string | null;
   rejection_reason: string | null;
+  /** The chain's head (`seq:hash`) after the write that returned this row (not stored; see shared/audit/anchor.ts). */
+  chain_head?: string | null;
 }
 
 /**
@@ -130,7 +132,7 @@ export async function insertAction(
       -- A CTE that is only selected from runs only when referenced: the final WHERE references it.
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
     )
-    select inserted.* from inserted where exists (select 1 from chained)`,
+    select inserted.*, (select appended from chained) as chain_head from inserted where exists (select 1 from chained)`,
     ),
     'writing the audit record',
   );
@@ -196,7 +198,7 @@ export async function transition(
     ), chained as (
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
     )
-    select updated.* from updated where exists (select 1 from chained)`,
+    select updated.*, (select appended from chained) as chain_head from updated where exists (select 1 from chained)`,
     ),
     'recording the state change',
   );
@@ -227,7 +229,7 @@ export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
 
 /** The API's view of a row: dates as ISO strings, nothing internal (request hash). */
 export function present(row: ActionRow) {
-  const { request_hash: _hash, ...rest } = row;
+  const { request_hash: _hash, chain_head: _head, ...rest } = row;
   return {
     ...rest,
     created_at: row.created_at.toISOString(),

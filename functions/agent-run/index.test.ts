@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import { apiKeys, expireNow, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
@@ -221,7 +221,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_write', { path: 'finance/ledger.csv', content: 'x' })));
     const waiting = (await (await start('financial', 'write x')).json()) as Run;
     const actionId = waiting.pending_action_ids[0] as string;
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${actionId}`;
+    await expireNow(sql, actionId);
     const resumed = await app.fetch(`/v1/runs/${waiting.id}/resume`, { method: 'POST', headers: headers(keys.financial) });
     expect(resumed.status).toBe(200);
     const run = (await resumed.json()) as Run;
@@ -235,7 +235,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
   it('the periodic sweep (Node timer / Cron Trigger) ends a run whose approval expired, with nobody asking', async () => {
     llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_write', { path: 'finance/ledger.csv', content: 'y' })));
     const waiting = (await (await start('financial', 'write y')).json()) as Run;
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${waiting.pending_action_ids[0] as string}`;
+    await expireNow(sql, waiting.pending_action_ids[0] as string);
     await app.sweep();
     const run = await settled(waiting.id);
     expect(run.status).toBe('failed');

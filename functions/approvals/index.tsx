@@ -273,7 +273,7 @@ export function createApprovals() {
       select * from action_audit_logs where decided_at is not null order by decided_at desc limit 200`;
     let verify: { ok: boolean; text: string } | undefined;
     if (c.req.query('verify')) {
-      const result = await verifyChain(sql);
+      const result = await verifyChain(sql, { kv: services.kv });
       verify = result.ok
         ? { ok: true, text: `The audit chain holds: ${result.events} events, head ${result.head?.slice(0, 16)}…` }
         : { ok: false, text: `The audit chain is broken at event ${result.broken?.seq}: ${result.broken?.reason}` };

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import { apiKeys, expireNow, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
@@ -97,7 +97,7 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
 
   it('an expired action cannot be approved and ends as expired, not rejected', async () => {
     const held = await hold();
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${held.id}`;
+    await expireNow(sql, held.id);
     const late = await decide(keys.approver, held.id, 'approve', { digest: held.digest });
     expect(late.status).toBe(409);
     expect(await late.json()).toMatchObject({ action_status: 'expired' });

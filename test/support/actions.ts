@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type postgres from 'postgres';
 import { createDatabase } from '../../shared/db/index.js';
 import { migrate, readMigrations } from '../../shared/db/migrate.js';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
@@ -45,3 +46,15 @@ export const headers = (key: string, idempotencyKey?: string) => ({
   'content-type': 'application/json',
   ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
 });
+
+/**
+ * Moves a held action's expiry into the past, as time passing would. action_audit_logs refuses any
+ * change that is not a transition (migration 0006), so the test (a superuser) turns triggers off
+ * for this one statement.
+ */
+export async function expireNow(sql: postgres.Sql, id: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${id}`;
+  });
+}
