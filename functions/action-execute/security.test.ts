@@ -199,6 +199,28 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     }
   });
 
+  it("never shows the server's paths: a name too long is a 400 before anything runs, other file errors say what, not where", async () => {
+    for (const [type, path] of [
+      ['file.read', 'a'.repeat(300)],
+      ['file.write', 'b'.repeat(300)],
+      ['file.delete', `scratch/${'c'.repeat(256)}`],
+      ['file.write', `d/${'e'.repeat(300)}/f`],
+    ] as const) {
+      const response = await submit({ type, input: type === 'file.write' ? { path, content: 'x' } : { path } });
+      const text = await response.text();
+      expect(response.status, `${type} ${path.slice(0, 12)}`).toBe(400);
+      expect(text).toContain('longer than 255 bytes');
+      expect(text).not.toContain(filesRoot);
+    }
+    // Under the 255-byte name limit but over the platform's path limit: the error still hides the root.
+    const deep = Array.from({ length: 20 }, () => 'f'.repeat(250))
+      .join('/')
+      .slice(0, 512);
+    const response = await submit({ type: 'file.read', input: { path: deep } });
+    expect(response.status).toBeLessThan(500);
+    expect(await response.text()).not.toContain(filesRoot);
+  });
+
   it('refuses oversized and deeply nested input before doing anything', async () => {
     let deep: Record<string, unknown> = { path: 'a' };
     for (let i = 0; i < 40; i++) deep = { nested: deep };

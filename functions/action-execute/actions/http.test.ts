@@ -94,3 +94,14 @@ describe('withoutCredentials (a redirect to another origin)', () => {
     expect(out).toEqual({ accept: 'application/json', 'x-trace': 't' });
   });
 });
+
+describe('failureOf (what an unexpected execution error tells the caller)', () => {
+  it('names errno codes by meaning and hides server paths', async () => {
+    const { failureOf } = await import('../run.js');
+    const tooLong = Object.assign(new Error("ENAMETOOLONG: name too long, open '/srv/myca/files/aaaa'"), { code: 'ENAMETOOLONG' });
+    expect(failureOf(tooLong)).toMatchObject({ status: 400, message: 'a name in the path is too long' });
+    const odd = failureOf(new Error('cannot load /srv/myca/dist/node/main.js at file:///srv/myca/x.js'));
+    expect(odd.message).not.toContain('/srv/myca');
+    expect(failureOf(new Error('fetch failed: http://api.example.org/a/b')).message).toContain('http://api.example.org/a/b');
+  });
+});
