@@ -55,12 +55,13 @@ const MAX_FAILURES_OF_KEYS = 100;
 
 /**
  * Who a sign-in attempt is counted against: the client address (the last `X-Forwarded-For` entry,
- * which your proxy appended — the ones before it are the client's to invent — or `CF-Connecting-IP`)
+ * which your proxy — or Cloudflare — appended; the ones before it are the client's to invent; else
+ * `CF-Connecting-IP`)
  * and the account the credential names: a JWT's subject (read without trusting it), or, for API
  * keys, which carry no name, all of them together.
  */
 export function signInSubjects(headers: { forwardedFor?: string; cfConnectingIp?: string }, credential: string) {
-  const address = headers.cfConnectingIp?.trim() || headers.forwardedFor?.split(',').at(-1)?.trim() || 'direct';
+  const address = headers.forwardedFor?.split(',').at(-1)?.trim() || headers.cfConnectingIp?.trim() || 'direct';
   let account = 'api-keys';
   let accountLimit = MAX_FAILURES_OF_KEYS;
   const parts = credential.split('.');
