@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { bindAnchor } from '../../shared/audit/anchor.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { AGENT_ID, agentsBoundTo } from '../../shared/config/agents.js';
 import type { Principal } from '../../shared/http/auth.js';
@@ -12,7 +13,7 @@ import { currentTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './actions/index.js';
 import { ActionError } from './actions/types.js';
 import { decide } from './policy.js';
-import { actionContext, anchorRow, executeClaimed, toolLabel } from './run.js';
+import { actionContext, executeClaimed, toolLabel } from './run.js';
 import { type ActionRow, actionDigest, expireDue, findAction, findByIdempotencyKey, insertAction, present, STATUSES } from './store.js';
 
 export const SubmitActionSchema = z.strictObject({
@@ -41,12 +42,17 @@ export function actionIdParam(id: string): string {
   return id;
 }
 
+/**
+ * The audit database, or 503. Also ties its client to the key-value store that anchors the audit
+ * chain's head (shared/audit/anchor.ts), so every audit write through it anchors what it appended.
+ */
 export function requireDb(services: Services) {
   if (!services.db)
     throw new ApiError('UNAVAILABLE', {
       detail: 'Actions need the audit database',
       hint: 'set DATABASE_URL (npm start provides an embedded one)',
     });
+  bindAnchor(services.db.sql, services.kv, { awaitWrites: services.runtime !== 'node', logger: services.logger });
   return services.db;
 }
 
@@ -195,7 +201,6 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
       throw auditUnavailable(error);
     });
     if (!row) return replayEarlier();
-    await anchorRow(services, db.sql, row);
     services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(body.type), status: 'denied' });
     throw new ApiError(denialCode(status), {
       detail: message,
@@ -289,7 +294,6 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
   }
   // The key was used before (a retry, or a request racing this one): answer as that one was.
   if (!row) return replayEarlier();
-  await anchorRow(services, db.sql, row);
   services.metrics.actionAuditLogs.add(1, { action_type: action.name, status: row.status });
   const logFields = { action_id: row.id, action_type: action.name, decision: decision.mode };
   if (held) return { status: 202, body: { ...present(row), status: 'pending' }, logFields };

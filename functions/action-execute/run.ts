@@ -1,6 +1,5 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Sql } from 'postgres';
-import { anchorHead } from '../../shared/audit/anchor.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
@@ -22,16 +21,6 @@ export function actionContext(services: Services, signal: AbortSignal, agentId: 
     maxFileBytes: config.actions.max_file_bytes,
     integrations: services.integrations,
   };
-}
-
-/**
- * Anchors the chain head a write returned (shared/audit/anchor.ts). On Node the store write goes on
- * in the background (coalesced); in workerd it is awaited, since the isolate may stop after the response.
- */
-export async function anchorRow(services: Services, sql: Sql, row: { chain_head?: string | null } | undefined): Promise<void> {
-  if (!row?.chain_head) return;
-  const anchoring = anchorHead(services.kv, sql, row.chain_head, services.logger);
-  if (services.runtime !== 'node') await anchoring;
 }
 
 /** The catalog name as a metric label, or `unknown` (labels never carry caller text). */
@@ -95,7 +84,6 @@ export async function executeClaimed(
   span.end();
 
   const finalRow = await recordOutcome(sql, row.id, status, actor, correlationId, durationMs, outcome, logger);
-  await anchorRow(services, sql, finalRow);
   services.metrics.actionAuditLogs.add(1, { action_type: toolLabel(action.name), status });
   if (!finalRow) {
     throw new ApiError('UNAVAILABLE', {

@@ -95,24 +95,37 @@ describe.each(RUNTIMES)('GET /v1/audit/verify on %s', (runtime) => {
     expect((await verify()).status).toBe(200);
   });
 
-  it('catches the newest events deleted, by the head anchored outside the database', async () => {
-    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } });
-    const last = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } });
-    const events = await sql`select * from action_audit_events where action_id = ${last.id} order by seq`;
-    const [row] = await sql`select * from action_audit_logs where id = ${last.id}`;
-    expect(events.length).toBeGreaterThan(0);
-    await tamper((tx) => tx`delete from action_audit_events where action_id = ${last.id}`);
-    await tamper((tx) => tx`delete from action_audit_logs where id = ${last.id}`);
-    // What is left still links from genesis to its new end: only the anchor shows that the end is gone.
-    const result = await broken();
-    expect(result.status).toBe(409);
-    expect(result.body.broken?.reason).toContain('anchored head');
-    await tamper(async (tx) => {
-      for (const event of events) await tx`insert into action_audit_events ${tx(event as Record<string, unknown>)}`;
-    });
-    // The events are back but not their action's row: that is caught too.
-    expect((await verify()).body).toMatchObject({ ok: false, broken: { reason: expect.stringContaining('no row') } });
-    await tamper((tx) => tx`insert into action_audit_logs ${tx(row as Record<string, unknown>)}`);
-    expect((await verify()).status).toBe(200);
-  });
+  it.each(['an executed read', 'a rejected write'])(
+    'catches the newest events deleted, by the head anchored outside the database (the last write: %s)',
+    async (last) => {
+      await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } });
+      let id: string;
+      if (last === 'an executed read') id = (await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } })).id;
+      else {
+        id = (await submit({ type: 'file.write', input: { path: 'notes/b.txt', content: 'b' } })).id;
+        const rejected = await app.fetch(`/v1/actions/${id}/reject`, {
+          method: 'POST',
+          headers: headers(keys.approver),
+          body: JSON.stringify({ reason: 'no' }),
+        });
+        expect(rejected.status).toBe(200);
+      }
+      const events = await sql`select * from action_audit_events where action_id = ${id} order by seq`;
+      const [row] = await sql`select * from action_audit_logs where id = ${id}`;
+      expect(events.length).toBeGreaterThan(0);
+      await tamper((tx) => tx`delete from action_audit_events where action_id = ${id}`);
+      await tamper((tx) => tx`delete from action_audit_logs where id = ${id}`);
+      // What is left still links from genesis to its new end: only the anchor shows that the end is gone.
+      const result = await broken();
+      expect(result.status).toBe(409);
+      expect(result.body.broken?.reason).toContain('anchored head');
+      await tamper(async (tx) => {
+        for (const event of events) await tx`insert into action_audit_events ${tx(event as Record<string, unknown>)}`;
+      });
+      // The events are back but not their action's row: that is caught too.
+      expect((await verify()).body).toMatchObject({ ok: false, broken: { reason: expect.stringContaining('no row') } });
+      await tamper((tx) => tx`insert into action_audit_logs ${tx(row as Record<string, unknown>)}`);
+      expect((await verify()).status).toBe(200);
+    },
+  );
 });

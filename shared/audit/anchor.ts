@@ -8,7 +8,7 @@ import type { Logger } from '../log/index.js';
  * anchored head, or when the event at that head no longer has the anchored hash.
  *
  * Every audit write learns the new head from `myca_append_audit_events` (`seq:hash`) and notes it
- * here. Writes to the key-value store are coalesced (one in flight, then the newest head) and never
+ * here, through the client it wrote with ({@link bindAnchor}: `requireDb` binds the app's client). Writes to the key-value store are coalesced (one in flight, then the newest head) and never
  * move the anchor back, so they cost a request nothing on Node; in workerd the note is awaited.
  * The key carries the database's oid, so a new database (a test's, a reset one) starts afresh.
  * What the anchor cannot catch: events deleted within the moment between a commit and its anchor
@@ -91,4 +91,28 @@ async function flush(kv: KeyValueStore, sql: Sql, state: AnchorState): Promise<v
     if (!stored || stored.seq < head.seq) await kv.set(key, `${head.seq}:${head.hash}`);
     state.written = head.seq;
   }
+}
+
+interface Binding {
+  kv: KeyValueStore;
+  /** Wait for the store write (workerd: the isolate may stop after the response); Node lets it run on. */
+  awaitWrites: boolean;
+  logger?: Pick<Logger, 'warn'> | undefined;
+}
+const bindings = new WeakMap<object, Binding>();
+
+/**
+ * Ties a database client to the store its chain head is anchored in, so that the audit writes made
+ * through it (shared/audit and the action store) anchor the heads they return. Idempotent.
+ */
+export function bindAnchor(sql: Sql, kv: KeyValueStore, options: { awaitWrites: boolean; logger?: Pick<Logger, 'warn'> }): void {
+  if (!bindings.has(sql)) bindings.set(sql, { kv, ...options });
+}
+
+/** Anchors a head an audit write through `sql` returned (`seq:hash`); a no-op for an unbound client. */
+export async function noteChainHead(sql: Sql, head: string | null | undefined): Promise<void> {
+  const binding = bindings.get(sql);
+  if (!binding || !head) return;
+  const anchoring = anchorHead(binding.kv, sql, head, binding.logger);
+  if (binding.awaitWrites) await anchoring;
 }

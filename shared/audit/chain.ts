@@ -94,10 +94,11 @@ export function prepareEvents(events: ReadonlyArray<AuditEventInput>, now = Date
   });
 }
 
-/** Appends events in the caller's transaction or statement context. */
-export async function appendEvents(sql: Sql | TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<void> {
-  if (events.length === 0) return;
-  await sql`select myca_append_audit_events(${sql.json(prepareEvents(events) as never)})`;
+/** Appends events in the caller's transaction or statement context; returns the chain's new head (`seq:hash`). */
+export async function appendEvents(sql: Sql | TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<string | null> {
+  if (events.length === 0) return null;
+  const [row] = await sql<{ head: string | null }[]>`select myca_append_audit_events(${sql.json(prepareEvents(events) as never)}) as head`;
+  return row?.head ?? null;
 }
 
 export interface VerifyResult {
