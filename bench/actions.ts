@@ -37,7 +37,7 @@ try {
         LOG_LEVEL: 'info',
         DATABASE_URL: url.toString(),
         DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '20',
-        MYCA_API_KEYS: `bench:agent:${KEY},auditor:admin:${KEY}x`,
+        MYCA_API_KEYS: `mycology:agent:${KEY},auditor:admin:${KEY}x`,
         MYCA_FILES_ROOT: files,
         NODE_OPTIONS: imageNodeOptions(),
       },

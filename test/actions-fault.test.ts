@@ -173,7 +173,7 @@ describe('action-execute while Postgres connections are cut (node)', () => {
     const after = await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(keys.agent, 'fault-after'),
-      body: JSON.stringify({ type: 'file.write', input: { path: 'scratch/after.txt', content: 'ok' }, agent_id: 'corporate' }),
+      body: JSON.stringify({ type: 'file.write', input: { path: 'scratch/after.txt', content: 'ok' } }),
     });
     expect(after.status).toBe(200);
   }, 30_000);

@@ -65,7 +65,10 @@ describe('npm run agent', () => {
       ),
       completionReply('gpt-4o', { content: 'Turkey tail is Trametes versicolor.' }, usage),
     );
-    const { code, output } = await agent(['mycology', 'what', 'is', 'turkey', 'tail?'], { MYCA_URL: server.url, MYCA_API_KEY: keys.agent });
+    const { code, output } = await agent(['mycology', 'what', 'is', 'turkey', 'tail?'], {
+      MYCA_URL: server.url,
+      MYCA_API_KEY: keys.mycology,
+    });
     expect(output).toMatch(
       /▸ step 1[\s\S]*↳ file\.read[\s\S]*✓ file\.read executed[\s\S]*▸ step 2[\s\S]*■ answer\nTurkey tail is Trametes versicolor\./,
     );
@@ -75,11 +78,11 @@ describe('npm run agent', () => {
 
   it('exits 1 when the run fails, and 1 with the problem when the agent does not exist', async () => {
     llm.always('gpt-4o', { status: 400, body: { error: { message: 'context too long', type: 'invalid_request_error' } } });
-    const failed = await agent(['mycology', 'hello'], { MYCA_URL: server.url, MYCA_API_KEY: keys.agent });
+    const failed = await agent(['mycology', 'hello'], { MYCA_URL: server.url, MYCA_API_KEY: keys.mycology });
     expect(failed.output).toMatch(/■ failed: the model call of step 1 failed: openai refused the request/);
     expect(failed.code).toBe(1);
     llm.reset();
-    const missing = await agent(['astrologer', 'hello'], { MYCA_URL: server.url, MYCA_API_KEY: keys.agent });
+    const missing = await agent(['astrologer', 'hello'], { MYCA_URL: server.url, MYCA_API_KEY: keys.mycology });
     expect(missing.output).toMatch(/✗ 404 Not found: No agent "astrologer"/);
     expect(missing.output).toContain('hint: configured agents: mycology, financial, corporate');
     expect(missing.code).toBe(1);

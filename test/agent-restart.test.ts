@@ -52,7 +52,7 @@ describe('an agent run waiting for approval survives a restart of the Node serve
     try {
       const response = await fetch(`${first.url}/v1/agents/financial/runs`, {
         method: 'POST',
-        headers: headers(keys.agent),
+        headers: headers(keys.financial),
         body: JSON.stringify({ input: 'record 3.00 spent on agar' }),
       });
       expect(response.status).toBe(202);
@@ -84,7 +84,7 @@ describe('an agent run waiting for approval survives a restart of the Node serve
       let status = '';
       let output: string | null = null;
       while (Date.now() < deadline) {
-        ({ status, output } = (await (await fetch(`${second.url}/v1/runs/${runId}`, { headers: headers(keys.agent) })).json()) as {
+        ({ status, output } = (await (await fetch(`${second.url}/v1/runs/${runId}`, { headers: headers(keys.financial) })).json()) as {
           status: string;
           output: string | null;
         });

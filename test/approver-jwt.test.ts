@@ -55,7 +55,7 @@ describe.each(RUNTIMES)('approver JWTs on %s (loopback JWKS)', (runtime) => {
     const response = await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(keys.agent, `jwt-${runtime}-${counter++}`),
-      body: JSON.stringify({ type: 'http.request', input: { method: 'POST', url: 'http://127.0.0.1:9/x' }, agent_id: 'financial' }),
+      body: JSON.stringify({ type: 'http.request', input: { method: 'POST', url: 'http://127.0.0.1:9/x' } }),
     });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string; digest: string };

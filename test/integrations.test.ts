@@ -26,10 +26,11 @@ describe.each(RUNTIMES)('integration clients on %s, against loopback servers tha
   let website: Fake;
   let counter = 0;
 
-  const act = async (type: string, input: Record<string, unknown>, agent = 'mycology') => {
+  // Each agent acts with its own key (a key acts only as its agent): mycology's, or the test agent planner's.
+  const act = async (type: string, input: Record<string, unknown>, agent: 'mycology' | 'planner' = 'mycology') => {
     const response = await app.fetch('/v1/actions', {
       method: 'POST',
-      headers: headers(keys.agent, `int-${runtime}-${counter++}`),
+      headers: headers(agent === 'mycology' ? keys.mycology : keys.agent, `int-${runtime}-${counter++}`),
       body: JSON.stringify({ type, input, agent_id: agent }),
     });
     return { response, body: (await response.json()) as ActionBody };
@@ -127,7 +128,7 @@ describe.each(RUNTIMES)('integration clients on %s, against loopback servers tha
   });
 
   it('holds a NatureOS status change for approval, then sends it with the bearer token', async () => {
-    const held = await act('natureos.update_device_status', { id: 'nd_1', status: 'maintenance', reason: 'probe cleaning' }, 'ops');
+    const held = await act('natureos.update_device_status', { id: 'nd_1', status: 'maintenance', reason: 'probe cleaning' }, 'planner');
     expect(held.response.status).toBe(202);
     expect(natureos.calls).toHaveLength(0);
     const approved = await app.fetch(`/v1/actions/${held.body.id}/approve`, {
@@ -143,7 +144,7 @@ describe.each(RUNTIMES)('integration clients on %s, against loopback servers tha
       body: { status: 'maintenance', reason: 'probe cleaning' },
     });
     expect(natureos.calls[0]?.headers.authorization).toBe('Bearer natureos-test-token');
-    const devices = await act('natureos.list_devices', { status: 'active' }, 'ops');
+    const devices = await act('natureos.list_devices', { status: 'active' }, 'planner');
     expect(devices.body.output?.data).toHaveLength(2);
   });
 
@@ -194,7 +195,7 @@ describe('integration clients, what only Node shows', () => {
     const refused = await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(keys.agent, 'not-configured'),
-      body: JSON.stringify({ type: 'natureos.list_devices', input: {}, agent_id: 'ops' }),
+      body: JSON.stringify({ type: 'natureos.list_devices', input: {} }),
     });
     expect(refused.status).toBe(503);
     expect(((await refused.json()) as ActionBody).hint).toContain('NATUREOS_BASE_URL');

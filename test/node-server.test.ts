@@ -14,7 +14,8 @@ describe('npm start in embedded mode (no environment)', () => {
     let agentKey: string | undefined;
     try {
       expect(first.output()).toContain('embedded mode');
-      agentKey = /agent\s+dev-agent\s+(myca_[0-9a-f]+)/.exec(first.output())?.[1];
+      // One key per agent of agents.yaml, named after it (a key acts only as its own agent).
+      agentKey = /agent\s+mycology\s+(myca_[0-9a-f]+)/.exec(first.output())?.[1];
       expect(agentKey).toBeTruthy();
 
       const health = await fetch(`${first.url}/health`);
@@ -25,7 +26,7 @@ describe('npm start in embedded mode (no environment)', () => {
         checks: { postgres: { status: 'up', mode: 'embedded' }, redis: { status: 'skipped', mode: 'memory' } },
       });
       const whoami = await fetch(`${first.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
-      expect(await whoami.json()).toEqual({ id: 'dev-agent', role: 'agent' });
+      expect(await whoami.json()).toEqual({ id: 'mycology', role: 'agent' });
       // The audit tables, the chain function and the action flow work on the embedded Postgres too.
       const action = await fetch(`${first.url}/v1/actions`, {
         method: 'POST',

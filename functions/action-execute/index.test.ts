@@ -27,8 +27,14 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     database = await migratedDatabase();
     filesRoot = mkdtempSync(join(tmpdir(), 'myca-files-'));
     upstream = createServer((request, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ method: request.method, path: request.url }));
+      const port = (upstream.address() as AddressInfo).port;
+      // Redirects to another allowed host (localhost) and to the same origin; /echo shows what arrived.
+      if (request.url === '/to-other') response.writeHead(302, { location: `http://localhost:${port}/echo` });
+      else if (request.url === '/to-same') response.writeHead(302, { location: '/echo' });
+      else response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({ method: request.method, path: request.url, ...(request.url === '/echo' ? { headers: request.headers } : {}) }),
+      );
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
@@ -36,7 +42,7 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
       DATABASE_URL: database.url,
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: filesRoot,
-      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1',
+      ACTION_HTTP_ALLOW_HOSTS: '127.0.0.1,localhost',
       ACTION_HTTP_ALLOW_PRIVATE: 'true',
     });
     // A folder on Node, the FILES R2 bucket in workerd.
@@ -49,7 +55,7 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
   });
 
   it('runs an auto-approved read at once and records it with its events', async () => {
-    const response = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' });
+    const response = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } });
     const body = (await response.json()) as {
       status: string;
       id: string;
@@ -70,7 +76,6 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: `${upstreamUrl}/orders`, body: '{"n":1}' },
-      agent_id: 'financial',
     });
     expect(response.status).toBe(202);
     const held = (await response.json()) as { id: string; status: string; digest: string; expires_at: string; links: { approve: string } };
@@ -95,9 +100,10 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
   });
 
   it('returns the rejection reason to the agent and never executes a rejected action', async () => {
-    const held = (await (
-      await submit({ type: 'http.request', input: { method: 'DELETE', url: `${upstreamUrl}/x` }, agent_id: 'corporate' })
-    ).json()) as { id: string; digest: string };
+    const held = (await (await submit({ type: 'http.request', input: { method: 'DELETE', url: `${upstreamUrl}/x` } })).json()) as {
+      id: string;
+      digest: string;
+    };
     const rejected = await decideAs(keys.approver, held.id, 'reject', { reason: 'not during the audit' });
     expect(rejected.status).toBe(200);
     const seen = (await (await app.fetch(`/v1/actions/${held.id}`, { headers: headers(keys.agent) })).json()) as {
@@ -110,16 +116,16 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
 
   it('replays an Idempotency-Key: same body → stored result, different body → 422', async () => {
     const key = idem();
-    const body = { type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' };
+    const body = { type: 'db.query', input: { query: 'audit_counts_by_status' } };
     const first = (await (await submit(body, keys.agent, key)).json()) as { id: string };
     const second = await submit(body, keys.agent, key);
     expect(second.status).toBe(200);
     expect(await second.json()).toMatchObject({ id: first.id, replayed: true });
-    const different = await submit({ ...body, agent_id: 'other' }, keys.agent, key);
+    const different = await submit({ ...body, agent_id: 'planner' }, keys.agent, key);
     expect(different.status).toBe(422);
     // A refused request replays as the same refusal.
     const badKey = idem();
-    const bad = { type: 'db.query', input: { query: 'no_such_query' }, agent_id: 'mycology' };
+    const bad = { type: 'db.query', input: { query: 'no_such_query' } };
     expect((await submit(bad, keys.agent, badKey)).status).toBe(404);
     const again = await submit(bad, keys.agent, badKey);
     expect(again.status).toBe(404);
@@ -127,33 +133,55 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
   });
 
   it('refuses unknown actions, bad input and missing keys with clear 4xx', async () => {
-    const unknown = await submit({ type: 'shell.exec', input: { cmd: 'rm -rf /' }, agent_id: 'x' });
+    const unknown = await submit({ type: 'shell.exec', input: { cmd: 'rm -rf /' } });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ detail: expect.stringContaining('Unknown action type'), status: 400 });
-    const bad = await submit({ type: 'file.read', input: { path: 1 }, agent_id: 'x' });
+    const bad = await submit({ type: 'file.read', input: { path: 1 } });
     expect(bad.status).toBe(400);
     const noKey = await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(keys.agent),
-      body: JSON.stringify({ type: 'file.read', input: { path: 'a' }, agent_id: 'x' }),
+      body: JSON.stringify({ type: 'file.read', input: { path: 'a' } }),
     });
     expect(noKey.status).toBe(400);
     expect(await noKey.json()).toMatchObject({ detail: expect.stringContaining('Idempotency-Key') });
   });
 
+  it('drops credentials on a redirect to another host, keeps them on the same origin', async () => {
+    const credentials = {
+      authorization: 'Bearer redirect-credential-1',
+      cookie: 'session=redirect-credential-2',
+      'x-api-key': 'redirect-credential-3',
+      'x-trace': 'kept',
+    };
+    const other = await submit({ type: 'http.request', input: { url: `${upstreamUrl}/to-other`, headers: credentials } });
+    const otherBody = (await other.json()) as { status: string; output: { url: string; body: string } };
+    expect(otherBody).toMatchObject({ status: 'executed', output: { url: expect.stringContaining('localhost') } });
+    const arrived = JSON.parse(otherBody.output.body) as { headers: Record<string, string> };
+    expect(arrived.headers).toMatchObject({ 'x-trace': 'kept' });
+    for (const name of ['authorization', 'cookie', 'x-api-key', 'proxy-authorization']) expect(arrived.headers[name], name).toBeUndefined();
+
+    const same = await submit({ type: 'http.request', input: { url: `${upstreamUrl}/to-same`, headers: credentials } });
+    const sameBody = (await same.json()) as { output: { body: string } };
+    expect((JSON.parse(sameBody.output.body) as { headers: Record<string, string> }).headers).toMatchObject({
+      authorization: credentials.authorization,
+      'x-api-key': credentials['x-api-key'],
+    });
+  });
+
   it('reads and writes files under the root; scratch writes run at once, others wait', async () => {
-    const read = await submit({ type: 'file.read', input: { path: 'ledger/q3.csv' }, agent_id: 'financial' });
+    const read = await submit({ type: 'file.read', input: { path: 'ledger/q3.csv' } });
     expect(await read.json()).toMatchObject({ status: 'executed', output: { content: 'month,amount\nJuly,1200\n' } });
-    const scratch = await submit({ type: 'file.write', input: { path: 'scratch/draft.md', content: '# Draft' }, agent_id: 'corporate' });
+    const scratch = await submit({ type: 'file.write', input: { path: 'scratch/draft.md', content: '# Draft' } });
     expect(scratch.status).toBe(200);
     expect(await app.files.read('scratch/draft.md')).toBe('# Draft');
-    const ledger = await submit({ type: 'file.write', input: { path: 'ledger/q4.csv', content: 'x' }, agent_id: 'financial' });
+    const ledger = await submit({ type: 'file.write', input: { path: 'ledger/q4.csv', content: 'x' } });
     expect(ledger.status).toBe(202);
   });
 
   it.runIf(runtime === 'node')('records tool and audit metrics with catalog names only, and a span per phase', async () => {
-    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' });
-    await submit({ type: 'no.such.action', input: {}, agent_id: 'mycology' });
+    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } });
+    await submit({ type: 'no.such.action', input: {} });
     const render = app.services?.renderMetrics;
     if (!render) throw new Error('node serves metrics');
     const text = await render();
@@ -167,7 +195,7 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
 
   it('deletes a file only after approval', async () => {
     await app.files.write('scratch/old.txt', 'bye');
-    const held = (await (await submit({ type: 'file.delete', input: { path: 'scratch/old.txt' }, agent_id: 'corporate' })).json()) as {
+    const held = (await (await submit({ type: 'file.delete', input: { path: 'scratch/old.txt' } })).json()) as {
       id: string;
       digest: string;
       status: string;

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { bindAnchor } from '../../shared/audit/anchor.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
+import { AGENT_ID, agentsBoundTo } from '../../shared/config/agents.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
@@ -17,8 +19,10 @@ import { type ActionRow, actionDigest, expireDue, findAction, findByIdempotencyK
 export const SubmitActionSchema = z.strictObject({
   type: z.string().min(1).max(128),
   input: z.record(z.string(), z.unknown()),
-  agent_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1-64 of A-Z a-z 0-9 . _ -'),
-  run_id: z.string().min(1).max(128).optional(),
+  /** The agent acting; one the key is bound to (config/agents.yaml). Omitted: the key's own agent. */
+  agent_id: z.string().regex(AGENT_ID, 'agent ids are 1-64 of A-Z a-z 0-9 . _ -').optional(),
+  /** The agent run this action belongs to (a run id is a UUID). */
+  run_id: z.uuid({ error: 'run_id is the UUID of an agent run' }).optional(),
 });
 export type SubmitAction = z.infer<typeof SubmitActionSchema>;
 
@@ -54,12 +58,17 @@ export function actionIdParam(id: string): string {
   return id;
 }
 
+/**
+ * The audit database, or 503. Also ties its client to the key-value store that anchors the audit
+ * chain's head (shared/audit/anchor.ts), so every audit write through it anchors what it appended.
+ */
 export function requireDb(services: Services) {
   if (!services.db)
     throw new ApiError('UNAVAILABLE', {
       detail: 'Actions need the audit database',
       hint: 'set DATABASE_URL (npm start provides an embedded one)',
     });
+  bindAnchor(services.db.sql, services.kv, { awaitWrites: services.runtime !== 'node', logger: services.logger });
   return services.db;
 }
 
@@ -145,11 +154,25 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
   const db = requireDb(services);
   const requestHash = sha256(canonicalJson(body));
   const policy = services.config.policy;
+  // Identity binds authority: the key acts only as the agents it is bound to, and the policy, the
+  // digest and the audit row use that agent. A claim of any other agent is refused (and recorded).
+  const bound = agentsBoundTo(services.config.agents, principal.id);
+  const agentId = body.agent_id ?? (bound.includes(principal.id) ? principal.id : bound.length === 1 ? bound[0] : undefined);
+  const identityProblem =
+    principal.role === 'approver'
+      ? 'Approvers decide actions; they cannot request them as an agent'
+      : agentId === undefined
+        ? bound.length === 0
+          ? `The key "${principal.id}" acts as no agent`
+          : `The key "${principal.id}" acts as several agents (${bound.join(', ')}); name one in agent_id`
+        : !bound.includes(agentId)
+          ? `The key "${principal.id}" may not act as the agent "${agentId}"`
+          : undefined;
   // What every audit row of this request shares, refused or not.
   const request = {
     correlationId,
     traceparent: currentTraceparent() ?? null,
-    agentId: body.agent_id,
+    agentId: agentId ?? principal.id,
     runId: body.run_id ?? null,
     requestedBy: principal.id,
     idempotencyKey,
@@ -205,6 +228,18 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
     });
   };
 
+  if (identityProblem) {
+    return deny(
+      agentId !== undefined || bound.length === 0 ? 403 : 400,
+      CATALOG.get(body.type)?.category ?? 'unknown',
+      identityProblem,
+      'identity',
+      {},
+      bound.length > 0
+        ? `this key acts as: ${bound.join(', ')}`
+        : "use the agent's own key (its id is the agent's name) or list this key under the agent's keys: in config/agents.yaml",
+    );
+  }
   const action = CATALOG.get(body.type);
   if (!action) {
     return deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);
@@ -222,7 +257,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
   }
   const input = parsed.data as Record<string, unknown>;
   try {
-    action.check?.(actionContext(services, new AbortController().signal), input as never);
+    action.check?.(actionContext(services, new AbortController().signal, request.agentId), input as never);
   } catch (error) {
     if (error instanceof ActionError) return deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
     throw error;
@@ -230,12 +265,12 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
 
   const tracer = services.tracerProvider.getTracer('myca-actions');
   const decision = tracer.startActiveSpan('action.decide', (span) => {
-    const result = decide(policy, services.config.actions.approval_required, action, body.agent_id, input);
+    const result = decide(policy, services.config.actions.approval_required, action, request.agentId, input);
     span.setAttributes({ 'myca.action.type': action.name, 'myca.policy.rule': result.rule, 'myca.policy.mode': result.mode });
     span.end();
     return result;
   });
-  if (decision.mode === 'deny') return deny(403, action.category, `Policy denies ${action.name} for ${body.agent_id}`, decision.rule);
+  if (decision.mode === 'deny') return deny(403, action.category, `Policy denies ${action.name} for ${request.agentId}`, decision.rule);
 
   // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
   const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
@@ -262,7 +297,7 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
           event: 'requested',
           actor: principal.id,
           correlationId,
-          data: { type: action.name, agent_id: body.agent_id, run_id: body.run_id ?? null },
+          data: { type: action.name, agent_id: request.agentId, run_id: body.run_id ?? null },
         },
         {
           event: 'decided',

@@ -35,11 +35,13 @@ export function decide(
       ? { ...base, mode: 'auto', rule: `${rule} (APPROVAL_REQUIRED=false)` }
       : { ...base, mode, rule };
 
-  const agentMode = policy.agents[agentId]?.[action.name];
+  // Own properties only: an agent or action named `__proto__` or `constructor` is not an object member.
+  const agentModes = Object.hasOwn(policy.agents, agentId) ? policy.agents[agentId] : undefined;
+  const agentMode = agentModes && Object.hasOwn(agentModes, action.name) ? agentModes[action.name] : undefined;
   if (agentMode) return apply(agentMode, `agents.${agentId}.${action.name}`);
-  const actionPolicy = policy.actions[action.name];
+  const actionPolicy = Object.hasOwn(policy.actions, action.name) ? policy.actions[action.name] : undefined;
   for (const rule of actionPolicy?.rules ?? []) {
-    if (Object.entries(rule.when).every(([field, test]) => matches(test, input[field])))
+    if (Object.entries(rule.when).every(([field, test]) => matches(test, Object.hasOwn(input, field) ? input[field] : undefined)))
       return apply(rule.mode, `actions.${action.name}.rules.${rule.name}`);
   }
   if (actionPolicy?.mode) return apply(actionPolicy.mode, `actions.${action.name}.mode`);

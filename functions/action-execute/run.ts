@@ -8,10 +8,11 @@ import { type ActionContext, type ActionDefinition, ActionError } from './action
 import { type ActionRow, present, transition } from './store.js';
 
 /** Everything an action may touch, for one execution. */
-export function actionContext(services: Services, signal: AbortSignal): ActionContext {
+export function actionContext(services: Services, signal: AbortSignal, agentId: string): ActionContext {
   const { config } = services;
   return {
     signal,
+    agentId,
     files: services.files,
     httpFetch: services.actionFetch,
     http: config.policy.http,
@@ -64,12 +65,12 @@ export async function executeClaimed(
   const started = performance.now();
   let outcome: { ok: true; output: unknown } | { ok: false; error: ActionError };
   try {
-    const output = await action.execute(actionContext(services, controller.signal), input as never);
+    const output = await action.execute(actionContext(services, controller.signal, row.agent_id), input as never);
     outcome = { ok: true, output: action.outputSchema.parse(output) };
   } catch (error) {
     outcome = {
       ok: false,
-      error: error instanceof ActionError ? error : new ActionError(502, `the action failed: ${(error as Error).message}`),
+      error: error instanceof ActionError ? error : failureOf(error),
     };
   } finally {
     clearTimeout(timer);
@@ -100,6 +101,32 @@ export async function executeClaimed(
       problem: { status: outcome.error.status, detail: outcome.error.message, ...(outcome.error.hint ? { hint: outcome.error.hint } : {}) },
     },
   };
+}
+
+/** File system errors an action can meet, as the caller should hear them (never with the server's paths). */
+const ERRNO: Record<string, [ActionError['status'], string]> = {
+  ENAMETOOLONG: [400, 'a name in the path is too long'],
+  ENOENT: [404, 'no such file or folder'],
+  ENOTDIR: [400, 'a part of the path is a file, not a folder'],
+  EISDIR: [400, 'the path is a folder'],
+  ELOOP: [403, 'the path is a symlink; file actions do not follow them'],
+  EACCES: [403, 'permission denied'],
+  EPERM: [403, 'permission denied'],
+  EEXIST: [409, 'the path already exists'],
+  ENOSPC: [503, 'no space left for files'],
+  EROFS: [503, 'the files root is read-only'],
+};
+
+/** Absolute paths and file URLs in an error text: they describe the server, not the caller's request. */
+const SERVER_PATH = /(?<![\w.:/\\])(?:file:\/\/)?(?:[A-Za-z]:)?(?:[\\/][^\s'",:;()\\/]+){2,}[\\/]?/g;
+
+/** An unexpected execution error as the caller may see it: known errno codes by meaning, and no server paths. */
+export function failureOf(error: unknown): ActionError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const known = typeof code === 'string' && Object.hasOwn(ERRNO, code) ? ERRNO[code] : undefined;
+  if (known) return new ActionError(known[0], known[1]);
+  const message = error instanceof Error ? error.message : String(error);
+  return new ActionError(502, `the action failed: ${message.replace(SERVER_PATH, '<path>')}`);
 }
 
 /** A few tries: a brief database blip must not leave an executed action looking unfinished. */

@@ -77,11 +77,11 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
   it('refuses path traversal in every encoding before anything reads the files (folder on Node, R2 bucket in workerd)', async () => {
     await app.files.write('scratch/ok.txt', 'fine');
     for (const path of TRAVERSALS) {
-      const response = await submit({ type: 'file.read', input: { path }, agent_id: 'x' });
+      const response = await submit({ type: 'file.read', input: { path } });
       expect([400, 403], `${path} → ${response.status}`).toContain(response.status);
       expect((await response.json()) as { action_status: string }).toMatchObject({ action_status: 'denied' });
     }
-    const fine = await submit({ type: 'file.read', input: { path: 'scratch/ok.txt' }, agent_id: 'x' });
+    const fine = await submit({ type: 'file.read', input: { path: 'scratch/ok.txt' } });
     expect(await fine.json()).toMatchObject({ status: 'executed', output: { content: 'fine' } });
   });
 
@@ -91,18 +91,18 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
       (await sql`select count(*)::int as n from action_audit_logs where status = 'executed' and action_type like 'file.%'`)[0]?.n;
     const executedBefore = await executedFiles();
     for (const path of TRAVERSALS) {
-      const response = await submit({ type: 'file.read', input: { path }, agent_id: 'x' });
+      const response = await submit({ type: 'file.read', input: { path } });
       expect([400, 403], `${path} → ${response.status}`).toContain(response.status);
       expect(JSON.stringify(await response.json())).not.toContain('outside the root');
     }
     for (const path of ['scratch/escape/secret.txt', 'scratch/link.txt']) {
-      const response = await submit({ type: 'file.read', input: { path }, agent_id: 'x' });
+      const response = await submit({ type: 'file.read', input: { path } });
       expect(response.status, path).toBe(403);
     }
-    const write = await submit({ type: 'file.write', input: { path: 'scratch/escape/planted.txt', content: 'x' }, agent_id: 'x' });
+    const write = await submit({ type: 'file.write', input: { path: 'scratch/escape/planted.txt', content: 'x' } });
     expect(write.status).toBe(403);
     expect(existsSync(join(outside, 'planted.txt'))).toBe(false);
-    const overwrite = await submit({ type: 'file.write', input: { path: 'scratch/link.txt', content: 'x' }, agent_id: 'x' });
+    const overwrite = await submit({ type: 'file.write', input: { path: 'scratch/link.txt', content: 'x' } });
     expect(overwrite.status).toBe(403);
     expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('outside the root');
     // The lexical refusals never became actions; the four symlink cases ran and failed, none executed.
@@ -124,13 +124,13 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
       `http://${['user', 'pass'].join(':')}@api.example.org/`, // built at run time for the secret scanner
     ];
     for (const url of urls) {
-      const response = await submit({ type: 'http.request', input: { url }, agent_id: 'x' });
+      const response = await submit({ type: 'http.request', input: { url } });
       expect([400, 403], `${url} → ${response.status}`).toContain(response.status);
     }
   });
 
   it.runIf(runtime === 'node')('refuses an allowlisted name that resolves to loopback, and redirects into the network', async () => {
-    const direct = await submit({ type: 'http.request', input: { url: `${redirectorUrl}/to-loopback` }, agent_id: 'x' });
+    const direct = await submit({ type: 'http.request', input: { url: `${redirectorUrl}/to-loopback` } });
     expect(direct.status).toBe(403);
     expect(await direct.json()).toMatchObject({ problem: { detail: expect.stringContaining('private or reserved') } });
   });
@@ -138,28 +138,97 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
   it('passes SQL injection attempts only as bound values, in read-only transactions', async () => {
     const response = await submit({
       type: 'db.query',
-      input: { query: 'actions_of_agent', params: { agent_id: "x'; drop table action_audit_logs; --" } },
-      agent_id: 'x',
+      input: { query: 'actions_of_type', params: { action_type: "x'; drop table action_audit_logs; --" } },
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ output: { rows: [], row_count: 0 } });
     const [exists] = await sql`select to_regclass('action_audit_logs') is not null as ok`;
     expect(exists?.ok).toBe(true);
-    const unknown = await submit({ type: 'db.query', input: { query: 'anything', params: {} }, agent_id: 'x' });
+    const unknown = await submit({ type: 'db.query', input: { query: 'anything', params: {} } });
     expect(unknown.status).toBe(404);
-    const free = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status', sql: 'delete from api_keys' }, agent_id: 'x' });
+    const free = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status', sql: 'delete from api_keys' } });
     expect(free.status).toBe(400);
+  });
+
+  it('binds identity: a key acts only as its own agent; claiming another is a 403 that is audited', async () => {
+    await app.files.write('scratch/keep.txt', 'keep');
+    // The financial agent may not delete files (policy agents.financial.file.delete: deny) …
+    const own = await submit({ type: 'file.delete', input: { path: 'scratch/keep.txt' } }, keys.financial);
+    expect(own.status).toBe(403);
+    expect(await own.json()).toMatchObject({ action_status: 'denied', detail: expect.stringContaining('Policy denies') });
+    // … and its key cannot pick another agent's policy.
+    const claimed = await submit({ type: 'file.delete', input: { path: 'scratch/keep.txt' }, agent_id: 'mycology' }, keys.financial);
+    expect(claimed.status).toBe(403);
+    expect(claimed.headers.get('content-type')).toContain('application/problem+json');
+    const refusal = (await claimed.json()) as { id: string; code: string; action_status: string };
+    expect(refusal).toMatchObject({ code: 'FORBIDDEN', action_status: 'denied' });
+    const [row] = await sql`select agent_id, requested_by, status, policy_rule from action_audit_logs where id = ${refusal.id}`;
+    expect(row).toMatchObject({ agent_id: 'mycology', requested_by: 'financial', status: 'denied', policy_rule: 'identity' });
+    const [event] = await sql`select event, actor from action_audit_events where action_id = ${refusal.id}`;
+    expect(event).toMatchObject({ event: 'denied', actor: 'financial' });
+    expect(await app.files.read('scratch/keep.txt')).toBe('keep');
+    // Without agent_id the key acts as its own agent.
+    const mine = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } }, keys.mycology);
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ agent_id: 'mycology', requested_by: 'mycology' });
+    // Approvers decide; they cannot act as an agent.
+    const approver = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' }, keys.approver);
+    expect(approver.status).toBe(403);
+    // Agent runs: a key starts only the runs of its own agent.
+    const run = await app.fetch('/v1/agents/mycology/runs', {
+      method: 'POST',
+      headers: headers(keys.financial),
+      body: JSON.stringify({ input: 'list the species' }),
+    });
+    expect(run.status).toBe(403);
+    expect(await run.json()).toMatchObject({ code: 'FORBIDDEN', hint: expect.stringContaining('financial') });
+    expect((await sql`select count(*)::int as n from agent_runs`)[0]?.n).toBe(0);
+  });
+
+  it('scopes actions_of_agent to the caller: an agent lists only its own actions', async () => {
+    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } }, keys.corporate);
+    const mine = await submit({ type: 'db.query', input: { query: 'actions_of_agent' } }, keys.corporate);
+    expect(mine.status).toBe(200);
+    const output = ((await mine.json()) as { output: { rows: Array<{ id: string }> } }).output;
+    expect(output.rows.length).toBeGreaterThan(0);
+    const owners = await sql`select distinct agent_id from action_audit_logs where id = any(${output.rows.map((r) => r.id)}::uuid[])`;
+    expect(owners.map((o) => o.agent_id)).toEqual(['corporate']);
+    for (const params of [{ agent_id: 'mycology' }, { '@agent': 'mycology' }]) {
+      const other = await submit({ type: 'db.query', input: { query: 'actions_of_agent', params } }, keys.corporate);
+      expect(other.status, JSON.stringify(params)).toBe(400);
+    }
+  });
+
+  it("never shows the server's paths: a name too long is a 400 before anything runs, other file errors say what, not where", async () => {
+    for (const [type, path] of [
+      ['file.read', 'a'.repeat(300)],
+      ['file.write', 'b'.repeat(300)],
+      ['file.delete', `scratch/${'c'.repeat(256)}`],
+      ['file.write', `d/${'e'.repeat(300)}/f`],
+    ] as const) {
+      const response = await submit({ type, input: type === 'file.write' ? { path, content: 'x' } : { path } });
+      const text = await response.text();
+      expect(response.status, `${type} ${path.slice(0, 12)}`).toBe(400);
+      expect(text).toContain('longer than 255 bytes');
+      expect(text).not.toContain(filesRoot);
+    }
+    // Under the 255-byte name limit but over the platform's path limit: the error still hides the root.
+    const deep = Array.from({ length: 20 }, () => 'f'.repeat(250))
+      .join('/')
+      .slice(0, 512);
+    const response = await submit({ type: 'file.read', input: { path: deep } });
+    expect(response.status).toBeLessThan(500);
+    expect(await response.text()).not.toContain(filesRoot);
   });
 
   it('refuses oversized and deeply nested input before doing anything', async () => {
     let deep: Record<string, unknown> = { path: 'a' };
     for (let i = 0; i < 40; i++) deep = { nested: deep };
-    const nested = await submit({ type: 'file.read', input: deep, agent_id: 'x' });
+    const nested = await submit({ type: 'file.read', input: deep });
     expect(nested.status).toBe(400);
     const huge = await submit({
       type: 'file.write',
       input: { path: 'scratch/big.txt', content: 'x'.repeat(1024 * 1024 + 1) },
-      agent_id: 'x',
     });
     expect(huge.status).toBe(413);
     expect(huge.headers.get('content-type')).toContain('application/problem+json');
@@ -169,7 +238,7 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
   it('takes every write up to ACTION_MAX_FILE_BYTES (the body limit derives from it), and cuts a chunked body over its limit with 413', async () => {
     // 1 MiB of content that JSON-escapes to more than 1 MiB: above the old fixed 256 KiB body limit.
     const content = `${'"quoted"\n'.repeat(100_000)}`.slice(0, 1024 * 1024);
-    const big = await submit({ type: 'file.write', input: { path: 'scratch/one-mib.txt', content }, agent_id: 'x' });
+    const big = await submit({ type: 'file.write', input: { path: 'scratch/one-mib.txt', content } });
     expect(big.status, await big.clone().text()).toBe(200);
     expect(await app.files.read('scratch/one-mib.txt')).toBe(content);
 
@@ -194,15 +263,37 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(await over.json()).toMatchObject({ limit_bytes: limit, hint: expect.stringMatching(/ACTION_MAX_FILE_BYTES/) });
   });
 
+  it('redacts secrets by value in strings: a JSON password in a body, an env line in file content, X-Auth, a Bearer type', async () => {
+    const stamp = `${Date.now()}`;
+    const secrets = [`pw-${stamp}-a`, `auth-${stamp}-b`, `sk-${stamp}`, `tok${stamp}xyz`];
+    await submit({
+      type: 'http.request',
+      input: {
+        method: 'POST',
+        url: `${redirectorUrl}/login`, // loopback: refused at connect, nothing leaves the machine
+        headers: { 'X-Auth': secrets[1] },
+        body: JSON.stringify({ user: 'ann', password: secrets[0] }),
+      },
+    });
+    await submit({ type: 'file.write', input: { path: 'notes/env.txt', content: `MODE=x\nOPENAI_API_KEY=${secrets[2]}\n` } });
+    const typed = await submit({ type: `file.read Bearer ${secrets[3]}`, input: {} });
+    expect(typed.status).toBe(400);
+    const stored = JSON.stringify([
+      await sql`select action_type, inputs, outputs, error from action_audit_logs`,
+      await sql`select data from action_audit_events`,
+    ]);
+    for (const secret of secrets) expect(stored).not.toContain(secret);
+    expect(JSON.stringify(app.logs())).not.toContain(secrets[3]);
+  });
+
   it('never stores, logs or traces a canary secret given in inputs', async () => {
     const canary = ['sk', 'proj', `${'Q'.repeat(12)}${Date.now()}`].join('-');
     const bearer = `Bearer ${'t'.repeat(24)}`;
     await submit({
       type: 'http.request',
       input: { url: 'http://api.example.org/v1', headers: { authorization: bearer, 'x-note': `key ${canary}` } },
-      agent_id: 'x',
     });
-    await submit({ type: 'file.read', input: { path: `scratch/${canary}.txt` }, agent_id: 'x' });
+    await submit({ type: 'file.read', input: { path: `scratch/${canary}.txt` } });
     const rows = await sql`select inputs, outputs, error from action_audit_logs`;
     const events = await sql`select data from action_audit_events`;
     const stored = JSON.stringify([rows, events]);

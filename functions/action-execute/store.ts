@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
+import { noteChainHead } from '../../shared/audit/anchor.js';
 import { type AuditEventInput, appendEvents, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { groupCommit } from '../../shared/db/group-commit.js';
@@ -39,6 +40,8 @@ export interface ActionRow {
   lease_until: Date | null;
   /** How many times the recovery sweep ran it again after its worker was gone. */
   recovery_attempts: number;
+  /** The chain's head (`seq:hash`) after the write that returned this row (not stored; see shared/audit/anchor.ts). */
+  chain_head?: string | null;
 }
 
 /**
@@ -126,7 +129,7 @@ export async function insertAction(
         id, correlation_id, traceparent, agent_id, agent_run_id, requested_by, action_type, action_category, inputs, outputs, status, error,
         approval_required, digest, idempotency_key, request_hash, expires_at, policy_version, policy_rule, lease_until
       ) values (
-        ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${action.type}, ${action.category},
+        ${id}, ${action.correlationId}, ${action.traceparent}, ${action.agentId}, ${action.runId}, ${action.requestedBy}, ${storableText(action.type)}, ${action.category},
         ${sql.json(storable(action.input) as never)}, ${action.outputs ? sql.json(storable(action.outputs) as never) : null}, ${action.status}, ${storableText(action.error)}, ${action.approvalRequired}, ${action.digest},
         ${action.idempotencyKey}, ${action.requestHash}, ${action.expiresAt}, ${action.policyVersion}, ${action.policyRule},
         case when ${action.status} = 'executing' then now() + make_interval(secs => ${action.leaseS ?? DEFAULT_LEASE_S}) end
@@ -140,10 +143,11 @@ export async function insertAction(
       -- A CTE that is only selected from runs only when referenced: the final WHERE references it.
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from inserted
     )
-    select inserted.* from inserted where exists (select 1 from chained)`,
+    select inserted.*, (select appended from chained) as chain_head from inserted where exists (select 1 from chained)`,
     ),
     'writing the audit record',
   );
+  await noteChainHead(sql, row?.chain_head);
   return row ?? null;
 }
 
@@ -213,28 +217,32 @@ export async function transition(
     ), chained as (
       select myca_append_audit_events(${sql.json(prepared as never)}) as appended from updated
     )
-    select updated.* from updated where exists (select 1 from chained)`,
+    select updated.*, (select appended from chained) as chain_head from updated where exists (select 1 from chained)`,
     ),
     'recording the state change',
   );
+  await noteChainHead(sql, row?.chain_head);
   return row;
 }
 
 /** Held actions past their expiry become `expired` (a terminal state distinct from rejected). */
 export async function expireDue(sql: Sql, correlationId: string): Promise<number> {
-  return sql.begin(async (tx) => {
+  let head: string | null = null;
+  const expired = await sql.begin(async (tx) => {
     const rows = await tx<{ id: string }[]>`
       update action_audit_logs set status = 'expired', decided_at = now()
       where status = 'pending' and expires_at <= now()
       returning id`;
     if (rows.length === 0) return 0;
     await tx`delete from action_snapshots where action_id = any(string_to_array(${rows.map((row) => row.id).join(',')}, ',')::uuid[])`;
-    await appendEvents(
+    head = await appendEvents(
       tx,
       rows.map((row) => ({ actionId: row.id, event: 'expired' as const, actor: 'system', correlationId, data: {} })),
     );
     return rows.length;
   });
+  await noteChainHead(sql, head);
+  return expired;
 }
 
 export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
@@ -244,7 +252,7 @@ export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
 
 /** The API's view of a row: dates as ISO strings, nothing internal (request hash). */
 export function present(row: ActionRow) {
-  const { request_hash: _hash, lease_until: _lease, recovery_attempts: _attempts, ...rest } = row;
+  const { request_hash: _hash, lease_until: _lease, recovery_attempts: _attempts, chain_head: _head, ...rest } = row;
   return {
     ...rest,
     created_at: row.created_at.toISOString(),

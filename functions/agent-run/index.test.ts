@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import { apiKeys, expireNow, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
@@ -40,13 +40,15 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
   const filesRoot = mkdtempSync(join(tmpdir(), 'myca-agent-files-'));
   let counter = 0;
 
-  const start = (agent: string, input: string, key = keys.agent, extra: Record<string, string> = {}) =>
+  /** A key acts only as the agent it is named after: each agent's runs start with its own key. */
+  const keyOf = (agent: string) => (agent === 'mycology' || agent === 'financial' || agent === 'corporate' ? keys[agent] : keys.agent);
+  const start = (agent: string, input: string, key = keyOf(agent), extra: Record<string, string> = {}) =>
     app.fetch(`/v1/agents/${agent}/runs`, {
       method: 'POST',
       headers: { ...headers(key), ...extra },
       body: JSON.stringify({ input, idempotency_key: `run-${runtime}-${counter++}` }),
     });
-  const getRun = async (id: string, key = keys.agent) =>
+  const getRun = async (id: string, key = keys.approver) =>
     (await (await app.fetch(`/v1/runs/${id}`, { headers: headers(key) })).json()) as Run;
   /** The run once it has finished (resumes go on in the background after the deciding request). */
   const settled = async (id: string) => {
@@ -128,7 +130,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
       status: 'executed',
       agent_id: 'mycology',
       correlation_id: run.correlation_id,
-      requested_by: 'planner',
+      requested_by: 'mycology',
     });
     expect(run.steps[0]?.tool_calls[0]).toMatchObject({ action_id: rows[0]?.id, status: 'executed' });
 
@@ -146,13 +148,15 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
   it('streams the run as server-sent events, in order, ending with the answer', async () => {
     llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_read', { path: 'species/index.md' })), answer('gpt-4o', 'done'));
     const run = (await (await start('mycology', 'list species')).json()) as Run;
-    const response = await app.fetch(`/v1/runs/${run.id}/events`, { headers: headers(keys.agent) });
+    const response = await app.fetch(`/v1/runs/${run.id}/events`, { headers: headers(keys.mycology) });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text();
     const types = [...text.matchAll(/^event: (.+)$/gm)].map((match) => match[1]);
     expect(types).toEqual(['started', 'step_started', 'tool_call', 'action_executed', 'step_started', 'final']);
     // Reconnecting with Last-Event-ID gets only what came after.
-    const rest = await (await app.fetch(`/v1/runs/${run.id}/events`, { headers: { ...headers(keys.agent), 'last-event-id': '4' } })).text();
+    const rest = await (
+      await app.fetch(`/v1/runs/${run.id}/events`, { headers: { ...headers(keys.mycology), 'last-event-id': '4' } })
+    ).text();
     expect([...rest.matchAll(/^event: (.+)$/gm)].map((match) => match[1])).toEqual(['step_started', 'final']);
   });
 
@@ -217,8 +221,8 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_write', { path: 'finance/ledger.csv', content: 'x' })));
     const waiting = (await (await start('financial', 'write x')).json()) as Run;
     const actionId = waiting.pending_action_ids[0] as string;
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${actionId}`;
-    const resumed = await app.fetch(`/v1/runs/${waiting.id}/resume`, { method: 'POST', headers: headers(keys.agent) });
+    await expireNow(sql, actionId);
+    const resumed = await app.fetch(`/v1/runs/${waiting.id}/resume`, { method: 'POST', headers: headers(keys.financial) });
     expect(resumed.status).toBe(200);
     const run = (await resumed.json()) as Run;
     expect(run.status).toBe('failed');
@@ -231,7 +235,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
   it('the periodic sweep (Node timer / Cron Trigger) ends a run whose approval expired, with nobody asking', async () => {
     llm.queue('gpt-4o', calls('gpt-4o', toolCall('file_write', { path: 'finance/ledger.csv', content: 'y' })));
     const waiting = (await (await start('financial', 'write y')).json()) as Run;
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${waiting.pending_action_ids[0] as string}`;
+    await expireNow(sql, waiting.pending_action_ids[0] as string);
     await app.sweep();
     const run = await settled(waiting.id);
     expect(run.status).toBe('failed');
@@ -262,7 +266,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
         headers: headers(keys.approver),
         body: JSON.stringify({ digest: row?.digest }),
       }),
-      ...Array.from({ length: 6 }, () => app.fetch(`/v1/runs/${waiting.id}/resume`, { method: 'POST', headers: headers(keys.agent) })),
+      ...Array.from({ length: 6 }, () => app.fetch(`/v1/runs/${waiting.id}/resume`, { method: 'POST', headers: headers(keys.financial) })),
     ]);
     expect(results.every((r) => r.status < 500)).toBe(true);
     const done = await settled(waiting.id);
@@ -279,11 +283,11 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     expect((await start('mycology', 'hi', keys.approver)).status).toBe(403);
     const bad = await app.fetch('/v1/agents/mycology/runs', {
       method: 'POST',
-      headers: headers(keys.agent),
+      headers: headers(keys.mycology),
       body: JSON.stringify({ input: '' }),
     });
     expect(bad.status).toBe(400);
-    expect((await app.fetch('/v1/runs/not-a-run', { headers: headers(keys.agent) })).status).toBe(404);
+    expect((await app.fetch('/v1/runs/not-a-run', { headers: headers(keys.mycology) })).status).toBe(404);
     const [count] = await sql`select count(*)::int as n from agent_runs where input = 'hi'`;
     expect(count?.n).toBe(0);
   });
@@ -292,9 +296,9 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
     llm.queue('gpt-4o', answer('gpt-4o', 'hello'));
     const body = JSON.stringify({ input: 'say hello', idempotency_key: `same-${runtime}` });
     const first = (await (
-      await app.fetch('/v1/agents/mycology/runs', { method: 'POST', headers: headers(keys.agent), body })
+      await app.fetch('/v1/agents/mycology/runs', { method: 'POST', headers: headers(keys.mycology), body })
     ).json()) as Run;
-    const again = await app.fetch('/v1/agents/mycology/runs', { method: 'POST', headers: headers(keys.agent), body });
+    const again = await app.fetch('/v1/agents/mycology/runs', { method: 'POST', headers: headers(keys.mycology), body });
     expect(again.status).toBe(200);
     expect(((await again.json()) as Run).id).toBe(first.id);
     expect(requestsOf(first)).toHaveLength(1);
@@ -304,7 +308,7 @@ describe.each(RUNTIMES)('agent-run on %s', (runtime) => {
 
   it('answers 202 at once with Prefer: respond-async and goes on in the background', async () => {
     llm.queue('gpt-4o', answer('gpt-4o', 'later'));
-    const response = await start('mycology', 'take your time', keys.agent, { prefer: 'respond-async' });
+    const response = await start('mycology', 'take your time', keys.mycology, { prefer: 'respond-async' });
     expect(response.status).toBe(202);
     expect(response.headers.get('location')).toMatch(/^\/v1\/runs\//);
     const run = (await response.json()) as Run;

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
+import { agentsBoundTo } from '../../shared/config/agents.js';
 import { ConfigError, modelKnown } from '../../shared/config/index.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
@@ -113,11 +114,24 @@ export function createAgentRun() {
     if (principal.role === 'approver')
       throw new ApiError('FORBIDDEN', { detail: 'Approvers decide actions; agents run', hint: 'use an agent key' });
     const name = c.req.param('name');
-    const agent = services.config.agents.agents[name];
+    // Own properties only: `__proto__` or `constructor` is no agent (a 404, not an object member).
+    const agent = Object.hasOwn(services.config.agents.agents, name) ? services.config.agents.agents[name] : undefined;
     if (!agent) {
       throw new ApiError('NOT_FOUND', {
         detail: `No agent "${name}"`,
         hint: `configured agents: ${Object.keys(services.config.agents.agents).join(', ') || 'none'} (config/agents.yaml)`,
+      });
+    }
+    // Identity binds authority: a key runs only the agents it is bound to (its tool calls then act as that agent).
+    const bound = agentsBoundTo(services.config.agents, principal.id);
+    if (!bound.includes(name)) {
+      c.get('logger').warn('a key tried to run an agent it is not bound to', { principal: principal.id, agent: name });
+      throw new ApiError('FORBIDDEN', {
+        detail: `The key "${principal.id}" may not run the agent "${name}"`,
+        hint:
+          bound.length > 0
+            ? `this key acts as: ${bound.join(', ')}`
+            : `use the ${name} key, or list this key under agents.${name}.keys in config/agents.yaml`,
       });
     }
     const reason = unavailable(services, agent.model);

@@ -25,11 +25,11 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   const filesRoot = mkdtempSync(join(tmpdir(), 'myca-approvals-files-'));
   let counter = 0;
 
-  const submit = async (input: Record<string, unknown>, type = 'file.write', key = keys.agent, agent = 'financial') => {
+  const submit = async (input: Record<string, unknown>, type = 'file.write', key = keys.financial, agent?: string) => {
     const response = await app.fetch('/v1/actions', {
       method: 'POST',
       headers: headers(key, `page-${runtime}-${counter++}`),
-      body: JSON.stringify({ type, input, agent_id: agent }),
+      body: JSON.stringify({ type, input, ...(agent ? { agent_id: agent } : {}) }),
     });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string; digest: string };
@@ -230,7 +230,7 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   });
 
   it('keeps separation of duties: an approver cannot approve what it requested', async () => {
-    const held = await submit({ path: 'finance/own.csv', content: 'own' }, 'file.write', keys.admin, 'ops');
+    const held = await submit({ path: 'finance/own.csv', content: 'own' }, 'file.write', keys.admin);
     const page = await signIn(keys.admin);
     await page.goto(`${base}/approvals/actions/${held.id}`);
     await page.getByText('You requested this action yourself').waitFor();
@@ -253,7 +253,7 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
     );
     const started = await app.fetch('/v1/agents/financial/runs', {
       method: 'POST',
-      headers: headers(keys.agent),
+      headers: headers(keys.financial),
       body: JSON.stringify({ input: 'write the run file' }),
     });
     const run = (await started.json()) as { id: string; status: string };

@@ -14,7 +14,7 @@ import { type ActionRow, expireDue, findAction } from '../action-execute/store.j
 import { resumeAfterDecision } from '../agent-run/index.js';
 import { approveAction, decider, rejectAction } from '../approve/index.js';
 import { CSS, JS } from './assets.js';
-import { createSession, endSession, findSession, SESSION_TTL_S, sameToken } from './session.js';
+import { createSession, endSession, findSession, SESSION_TTL_S, sameToken, signInLockout, signInSubjects } from './session.js';
 import {
   type AuditEventRow,
   DetailPage,
@@ -33,8 +33,6 @@ import {
 } from './views.js';
 
 const COOKIE = 'myca_approvals';
-const LOGIN_WINDOW_MS = 15 * 60_000;
-const MAX_LOGIN_FAILURES = 10;
 
 const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 
@@ -102,19 +100,32 @@ export function createApprovals() {
   app.get('/approvals/login', (c) => c.html(<LoginPage />));
   app.post('/approvals/login', async (c) => {
     const services = c.get('services');
-    // Failed sign-ins are counted per client address (shared key-value store, 15-minute windows).
-    const client = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || c.req.header('cf-connecting-ip') || 'direct';
-    const failures = `myca:login-failures:${client}:${Math.floor(services.clock.now() / LOGIN_WINDOW_MS)}`;
-    const failed = Number((await services.kv.get(failures).catch(() => null)) ?? 0);
-    if (failed >= MAX_LOGIN_FAILURES) {
-      return c.html(<LoginPage error="Too many failed sign-ins from here; wait 15 minutes." />, 429, { 'retry-after': '900' });
-    }
     const form = await c.req.parseBody();
     const credential = String(form.credential ?? '').trim();
+    // Failed sign-ins are counted per client address and per account (shared key-value store,
+    // 15-minute windows); when the store is down, sign-in is refused rather than left unlimited.
+    const subjects = signInSubjects(
+      { forwardedFor: c.req.header('x-forwarded-for'), cfConnectingIp: c.req.header('cf-connecting-ip') },
+      credential,
+    );
+    const lockout = signInLockout(services.kv, services.clock.now(), subjects);
+    const state = await lockout.check();
+    if (state === 'unavailable') {
+      c.get('logger').error('approvals sign-in refused: the failure counter cannot be read', { client: subjects.address });
+      return c.html(<LoginPage error="Sign-in is unavailable right now (its guard cannot be checked); try again shortly." />, 503, {
+        'retry-after': '30',
+      });
+    }
+    if (state === 'locked') {
+      c.get('logger').warn('approvals sign-in locked out', { client: subjects.address, account: subjects.account });
+      return c.html(<LoginPage error="Too many failed sign-ins from here or for this account; wait 15 minutes." />, 429, {
+        'retry-after': '900',
+      });
+    }
     const principal = await verifyCredential(services, credential);
     if (!principal) {
-      await services.kv.incr(failures, { ttlMs: LOGIN_WINDOW_MS }).catch(() => 0);
-      c.get('logger').warn('approvals sign-in failed', { client });
+      await lockout.fail().catch((error: unknown) => c.get('logger').error('counting a failed sign-in failed', { error: error as Error }));
+      c.get('logger').warn('approvals sign-in failed', { client: subjects.address });
       return c.html(<LoginPage error="That key or token is not valid." />, 401);
     }
     if (principal.role === 'agent') {
@@ -168,7 +179,9 @@ export function createApprovals() {
     await expireDue(sql, c.get('correlationId')).catch(() => 0);
     const rows = await sql<InboxRow[]>`
       select a.*, r.status as run_status from action_audit_logs a
-      left join agent_runs r on a.agent_run_id ~* '^[0-9a-f-]{36}$' and r.id = a.agent_run_id::uuid
+      -- CASE fixes the order: the cast runs only on a real UUID (a join condition's AND does not promise that).
+      left join agent_runs r on r.id = case
+        when a.agent_run_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then a.agent_run_id::uuid end
       where a.status = 'pending'
         and (${category} = '' or a.action_category = ${category})
         and (${agent} = '' or a.agent_id = ${agent})
@@ -271,7 +284,7 @@ export function createApprovals() {
       select * from action_audit_logs where decided_at is not null order by decided_at desc limit 200`;
     let verify: { ok: boolean; text: string } | undefined;
     if (c.req.query('verify')) {
-      const result = await verifyChain(sql);
+      const result = await verifyChain(sql, { kv: services.kv });
       verify = result.ok
         ? { ok: true, text: `The audit chain holds: ${result.events} events, head ${result.head?.slice(0, 16)}…` }
         : { ok: false, text: `The audit chain is broken at event ${result.broken?.seq}: ${result.broken?.reason}` };

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { Principal } from '../../shared/http/auth.js';
 import { sha256Hex } from '../../shared/http/auth.js';
+import type { KeyValueStore } from '../../shared/kv/index.js';
 import { randomHex } from '../../shared/telemetry/correlation.js';
 
 /** How long a sign-in lasts. */
@@ -43,4 +44,64 @@ export function sameToken(a: string, b: string): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
+}
+
+/** The sign-in lockout's window and limits. */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+const MAX_FAILURES_PER_ADDRESS = 10;
+const MAX_FAILURES_PER_ACCOUNT = 10;
+/** All API-key guesses share one count (a wrong key names no account): a ceiling on guessing from many addresses. */
+const MAX_FAILURES_OF_KEYS = 100;
+
+/**
+ * Who a sign-in attempt is counted against: the client address (the last `X-Forwarded-For` entry,
+ * which your proxy — or Cloudflare — appended; the ones before it are the client's to invent; else
+ * `CF-Connecting-IP`)
+ * and the account the credential names: a JWT's subject (read without trusting it), or, for API
+ * keys, which carry no name, all of them together.
+ */
+export function signInSubjects(headers: { forwardedFor?: string; cfConnectingIp?: string }, credential: string) {
+  const address = headers.forwardedFor?.split(',').at(-1)?.trim() || headers.cfConnectingIp?.trim() || 'direct';
+  let account = 'api-keys';
+  let accountLimit = MAX_FAILURES_OF_KEYS;
+  const parts = credential.split('.');
+  if (parts.length === 3) {
+    try {
+      const sub = (JSON.parse(atob((parts[1] ?? '').replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown }).sub;
+      if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256) {
+        account = `jwt:${sha256Hex(sub).slice(0, 32)}`;
+        accountLimit = MAX_FAILURES_PER_ACCOUNT;
+      }
+    } catch {
+      // not a JWT after all: counted with the keys
+    }
+  }
+  return { address, account, accountLimit };
+}
+
+/**
+ * The sign-in lockout over the shared key-value store: 429 after too many failures from one address
+ * or against one account within the window. Fails closed: when the store cannot be read, sign-in
+ * is refused (503) rather than left unlimited.
+ */
+export function signInLockout(kv: KeyValueStore, now: number, subjects: ReturnType<typeof signInSubjects>) {
+  const window = Math.floor(now / LOGIN_WINDOW_MS);
+  const keys = [
+    { key: `myca:login-failures:addr:${subjects.address}:${window}`, limit: MAX_FAILURES_PER_ADDRESS },
+    { key: `myca:login-failures:acct:${subjects.account}:${window}`, limit: subjects.accountLimit },
+  ];
+  return {
+    /** 'locked' when a limit is reached, 'unavailable' when the store cannot say, else 'open'. */
+    check: async (): Promise<'open' | 'locked' | 'unavailable'> => {
+      try {
+        const counts = await Promise.all(keys.map(({ key }) => kv.get(key)));
+        return counts.some((count, index) => Number(count ?? 0) >= (keys[index]?.limit ?? 0)) ? 'locked' : 'open';
+      } catch {
+        return 'unavailable';
+      }
+    },
+    fail: async () => {
+      await Promise.all(keys.map(({ key }) => kv.incr(key, { ttlMs: LOGIN_WINDOW_MS })));
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import { apiKeys, expireNow, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
@@ -20,7 +20,6 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
-      agent_id: 'financial',
     });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string; digest: string };
@@ -51,11 +50,8 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
   });
 
   it('an approver cannot decide what its own principal requested', async () => {
-    // An approver key submitting is refused outright; an admin key may submit but not approve its own.
-    const ownResponse = await submit(
-      { type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' }, agent_id: 'ops' },
-      keys.admin,
-    );
+    // An approver key submitting is refused outright; an admin key may submit (as the agent named like it) but not approve its own.
+    const ownResponse = await submit({ type: 'http.request', input: { method: 'PUT', url: 'http://127.0.0.1:9/x' } }, keys.admin);
     const own = (await ownResponse.json()) as { id: string; digest: string };
     expect(ownResponse.status).toBe(202);
     const self = await decide(keys.admin, own.id, 'approve', { digest: own.digest });
@@ -101,7 +97,7 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
 
   it('an expired action cannot be approved and ends as expired, not rejected', async () => {
     const held = await hold();
-    await sql`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${held.id}`;
+    await expireNow(sql, held.id);
     const late = await decide(keys.approver, held.id, 'approve', { digest: held.digest });
     expect(late.status).toBe(409);
     expect(await late.json()).toMatchObject({ action_status: 'expired' });
@@ -115,7 +111,6 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: 'http://127.0.0.1:9/none' },
-      agent_id: 'financial',
     });
     const held = (await response.json()) as { id: string; digest: string };
     const requestTrace = response.headers.get('traceparent') ?? '';

@@ -8,7 +8,8 @@ import { requireDb } from '../action-execute/index.js';
 export function createAudit() {
   const app = new Hono<AppEnv>();
   app.get('/v1/audit/verify', requireAuth({ roles: ['admin'] }), async (c) => {
-    const result = await verifyChain(requireDb(c.get('services')).sql);
+    const services = c.get('services');
+    const result = await verifyChain(requireDb(services).sql, { kv: services.kv, logger: c.get('logger') });
     return c.json(result, result.ok ? 200 : 409);
   });
   return app;

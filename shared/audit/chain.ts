@@ -1,5 +1,8 @@
 import type { Sql, TransactionSql } from 'postgres';
+import type { KeyValueStore } from '../kv/index.js';
+import type { Logger } from '../log/index.js';
 import { redact, redactString } from '../redact/index.js';
+import { anchorHead, readAnchor } from './anchor.js';
 import { canonicalJson, sha256 } from './hash.js';
 
 /**
@@ -101,51 +104,120 @@ export function prepareEvents(events: ReadonlyArray<AuditEventInput>, now = Date
   });
 }
 
-/** Appends events in the caller's transaction or statement context. */
-export async function appendEvents(sql: Sql | TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<void> {
-  if (events.length === 0) return;
-  await sql`select myca_append_audit_events(${sql.json(prepareEvents(events) as never)})`;
+/** Appends events in the caller's transaction or statement context; returns the chain's new head (`seq:hash`). */
+export async function appendEvents(sql: Sql | TransactionSql, events: ReadonlyArray<AuditEventInput>): Promise<string | null> {
+  if (events.length === 0) return null;
+  const [row] = await sql<{ head: string | null }[]>`select myca_append_audit_events(${sql.json(prepareEvents(events) as never)}) as head`;
+  return row?.head ?? null;
 }
 
 export interface VerifyResult {
   ok: boolean;
   events: number;
-  /** The first link that does not hold, with why. */
-  broken?: { seq: number; reason: string };
+  /** The first link that does not hold, with why (and the action, when a row disagrees with its events). */
+  broken?: { seq: number; reason: string; action_id?: string };
   head?: string;
+  /** The head anchored outside the database that this check held the chain to (null: none yet or no store). */
+  anchored?: { seq: number; hash: string } | null;
 }
 
 /**
- * Recomputes the whole chain in order. An edited row fails its own hash; a deleted or reordered row
- * breaks the next row's link to it.
+ * Recomputes the whole chain in order, in one snapshot. An edited event fails its own hash; a
+ * deleted or reordered event breaks the next one's link; deleting the newest events is caught by
+ * the head anchored in the key-value store (`kv`, shared/audit/anchor.ts); an action row whose
+ * status or recorded request disagrees with its events was changed outside a transition.
  */
-export async function verifyChain(sql: Sql): Promise<VerifyResult> {
-  let prev = GENESIS_HASH;
-  let count = 0;
-  let broken: VerifyResult['broken'];
-  await sql<
-    EventRow[]
-  >`select seq, action_id, event, actor, correlation_id, data, created_at, prev_hash, hash from action_audit_events order by seq`.cursor(
-    500,
-    (rows) => {
-      for (const row of rows) {
-        count++;
-        if (row.prev_hash !== prev) {
-          broken = {
-            seq: Number(row.seq),
-            reason: 'prev_hash does not match the hash of the row before it (a row was deleted, inserted or reordered)',
-          };
-          return sql.CLOSE;
+export async function verifyChain(sql: Sql, options: { kv?: KeyValueStore; logger?: Pick<Logger, 'warn'> } = {}): Promise<VerifyResult> {
+  // Read before the snapshot is taken: whatever was anchored by now was committed before it.
+  const anchored = options.kv ? ((await readAnchor(options.kv, sql)) ?? null) : null;
+  const result = await sql.begin('isolation level repeatable read read only', async (tx) => {
+    let prev = GENESIS_HASH;
+    let count = 0;
+    let lastSeq = 0;
+    let broken: VerifyResult['broken'];
+    await tx<
+      EventRow[]
+    >`select seq, action_id, event, actor, correlation_id, data, created_at, prev_hash, hash from action_audit_events order by seq`.cursor(
+      500,
+      (rows) => {
+        for (const row of rows) {
+          count++;
+          const seq = Number(row.seq);
+          if (row.prev_hash !== prev) {
+            broken = { seq, reason: 'prev_hash does not match the hash of the row before it (a row was deleted, inserted or reordered)' };
+            return sql.CLOSE;
+          }
+          const expected = eventHash(prev, row);
+          if (expected !== row.hash) {
+            broken = { seq, reason: 'the row does not match its hash (it was edited)' };
+            return sql.CLOSE;
+          }
+          if (anchored && seq === anchored.seq && row.hash !== anchored.hash) {
+            broken = { seq, reason: 'the event at the anchored head has another hash (the chain was rewritten)' };
+            return sql.CLOSE;
+          }
+          prev = row.hash;
+          lastSeq = seq;
         }
-        const expected = eventHash(prev, row);
-        if (expected !== row.hash) {
-          broken = { seq: Number(row.seq), reason: 'the row does not match its hash (it was edited)' };
-          return sql.CLOSE;
-        }
-        prev = row.hash;
-      }
-      return undefined;
-    },
-  );
-  return broken ? { ok: false, events: count, broken } : { ok: true, events: count, head: prev };
+        return undefined;
+      },
+    );
+    if (!broken && anchored && anchored.seq > lastSeq) {
+      broken = {
+        seq: anchored.seq,
+        reason: `the chain ends at ${lastSeq}, before its anchored head ${anchored.seq} (events were deleted from the end)`,
+      };
+    }
+    broken ??= await rowDisagreement(tx);
+    return broken ? { ok: false, events: count, broken, anchored } : { ok: true, events: count, head: prev, lastSeq, anchored };
+  });
+  const lastSeq = 'lastSeq' in result ? (result.lastSeq ?? 0) : 0;
+  if (result.ok && options.kv && lastSeq > 0)
+    await anchorHead(options.kv, sql, { seq: lastSeq, hash: result.head as string }, options.logger);
+  const { lastSeq: _lastSeq, ...shown } = result as VerifyResult & { lastSeq?: number };
+  return shown;
+}
+
+/**
+ * The first action row that its events contradict: its status is not what its last event says, or
+ * its type, agent, run, digest or policy rule differ from what the events recorded.
+ */
+async function rowDisagreement(tx: TransactionSql): Promise<VerifyResult['broken']> {
+  const [status] = await tx<{ id: string; status: string; event: string | null; seq: string | null }[]>`
+    select a.id, a.status, e.event, e.seq from action_audit_logs a
+    left join lateral (select event, seq from action_audit_events where action_id = a.id order by seq desc limit 1) e on true
+    where e.event is null or a.status <> case when e.event in ('requested', 'decided') then 'pending' else e.event end
+    limit 1`;
+  if (status) {
+    return {
+      seq: Number(status.seq ?? 0),
+      action_id: status.id,
+      reason: status.event
+        ? `the action's row says "${status.status}" but its last event is "${status.event}" (the row was changed outside a transition)`
+        : 'the action has no events (its row was written outside the chain)',
+    };
+  }
+  const [orphan] = await tx<{ action_id: string; seq: string }[]>`
+    select e.action_id, min(e.seq) as seq from action_audit_events e
+    where not exists (select 1 from action_audit_logs a where a.id = e.action_id)
+    group by e.action_id order by 2 limit 1`;
+  if (orphan) {
+    return { seq: Number(orphan.seq), action_id: orphan.action_id, reason: "the action's events have no row (the row was deleted)" };
+  }
+  const [fields] = await tx<{ id: string; seq: string; event: string }[]>`
+    select a.id, e.seq, e.event from action_audit_logs a join action_audit_events e on e.action_id = a.id
+    where (e.event = 'requested' and (e.data->>'type' is distinct from a.action_type
+            or e.data->>'run_id' is distinct from a.agent_run_id
+            or (e.data->>'agent_id' is distinct from a.agent_id and position('***' in coalesce(e.data->>'agent_id', '')) = 0)))
+       or (e.event = 'decided' and (e.data->>'digest' is distinct from a.digest or e.data->>'rule' is distinct from a.policy_rule))
+       or (e.event = 'denied' and e.data->>'rule' is distinct from a.policy_rule)
+    order by e.seq limit 1`;
+  if (fields) {
+    return {
+      seq: Number(fields.seq),
+      action_id: fields.id,
+      reason: `the action's row differs from its "${fields.event}" event (type, agent, run, digest or policy rule was changed)`,
+    };
+  }
+  return undefined;
 }

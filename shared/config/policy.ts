@@ -34,8 +34,17 @@ export const PolicySchema = z.strictObject({
       timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),
       max_response_bytes: z.coerce.number().int().min(1024).default(1_048_576),
       max_redirects: z.coerce.number().int().min(0).max(10).default(3),
+      /** Headers that carry credentials besides Authorization, Cookie and Proxy-Authorization: dropped on a redirect to another origin. */
+      secret_headers: hostList.default([]),
     })
-    .default({ allow_hosts: [], allow_private: false, timeout_ms: 10_000, max_response_bytes: 1_048_576, max_redirects: 3 }),
+    .default({
+      allow_hosts: [],
+      allow_private: false,
+      timeout_ms: 10_000,
+      max_response_bytes: 1_048_576,
+      max_redirects: 3,
+      secret_headers: [],
+    }),
   queries: z
     .record(
       z.string().regex(/^[a-z0-9_]+$/, 'query names are a-z 0-9 _'),

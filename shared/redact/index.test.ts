@@ -35,8 +35,40 @@ describe('redact', () => {
     expect(redactString('https://h/x?api_key=abc&q=1')).toBe('https://h/x?api_key=***&q=1');
   });
 
+  it('masks secrets written as name and value inside strings: JSON members, env lines, header lines', () => {
+    const shortKey = ['sk', 'abc123'].join('-');
+    const cases: Array<[string, string]> = [
+      ['{"user":"ann","password":"hunter2-horse"}', '{"user":"ann","password":"***"}'],
+      ['{"api_key" : "abc def", "note": "ok"}', '{"api_key" : "***", "note": "ok"}'],
+      [`OPENAI_API_KEY=${shortKey}\nMODE=fast\n`, 'OPENAI_API_KEY=***\nMODE=fast\n'],
+      [`export DB_PASSWORD='pa ss'`, 'export DB_PASSWORD=***'],
+      ['X-Auth: letmein-please\nAccept: */*', 'X-Auth: ***\nAccept: */*'],
+      ['user=ann&password=hunter2&q=1', 'user=ann&password=***&q=1'],
+    ];
+    for (const [input, expected] of cases) expect(redactString(input), input).toBe(expected);
+    // A bearer token anywhere, an action type included.
+    expect(redactString('file.read Bearer abcdefgh12345678')).toBe('file.read Bearer ***');
+    expect(redactString(`key ${canary.jwt}`)).toBe('key ***');
+  });
+
+  it('masks auth-like field names (x-auth, proxy_auth) but not author', () => {
+    expect(redact({ 'X-Auth': 'a', proxy_auth: 'b', author: 'Ann', signature: 's' })).toEqual({
+      'X-Auth': REDACTED,
+      proxy_auth: REDACTED,
+      author: 'Ann',
+      signature: REDACTED,
+    });
+  });
+
   it('leaves ordinary text, numbers and token counts alone', () => {
-    const input = { message: 'hello world', prompt_tokens: 12, total_tokens: 20, model: 'gpt-4o', path: 'scratch/a.txt' };
+    const input = {
+      message: 'hello world',
+      prompt_tokens: 12,
+      total_tokens: 20,
+      model: 'gpt-4o',
+      path: 'scratch/a.txt',
+      text: 'ratio: 3, max_tokens: 100, {"author":"Ann","keys":2}',
+    };
     expect(redact(input)).toEqual(input);
     expect(isSecretKey('completion_tokens')).toBe(false);
     expect(isSecretKey('prompt_tokens_details')).toBe(false);

@@ -24,6 +24,8 @@ const SECRET_KEY_PARTS = [
   'sessionid',
   'clientsecret',
   'accesskey',
+  'signature',
+  'passphrase',
 ];
 
 /** Exact key names that look harmless but are secret, or look secret but are not. */
@@ -52,7 +54,8 @@ function judgeKey(key: string): boolean {
   if (NOT_SECRET_KEYS.has(k) || k.includes('tokens')) return false;
   // A secret word at either end of the name (`api_key`, `x-api-key`, `upstash_token`, `password_hash`),
   // not in the middle (`first_token_timeout_ms` is a setting, not a token).
-  return SECRET_KEY_PARTS.some((part) => k.startsWith(part) || k.endsWith(part));
+  // Auth-like names (`x-auth`, `proxy_auth`, `oauth`) end in "auth"; `author` does not.
+  return k.endsWith('auth') || SECRET_KEY_PARTS.some((part) => k.startsWith(part) || k.endsWith(part));
 }
 
 /**
@@ -83,6 +86,27 @@ const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\b(api[_-]?key|access[_-]?token|token|password|secret|sig|signature)=([^&\s"']+)/gi, `$1=${REDACTED}`],
 ];
 
+/** A word one of the named-secret patterns below needs (`"password":"…"`, `OPENAI_API_KEY=…`, `x-auth: …`). */
+const MAY_NAME_SECRET = /auth|key|token|pass|secret|cookie|credential|session|signature/i;
+
+/**
+ * Secrets written as a name and a value inside text: JSON members in a string (`"password":"…"`),
+ * `KEY=value` env lines and query parameters, `Name: value` header lines. The value is masked when
+ * the name is one {@link isSecretKey} masks as a field.
+ */
+const NAMED_PATTERNS: ReadonlyArray<[RegExp, (match: string, ...groups: string[]) => string]> = [
+  [
+    /"([^"\\\n]{1,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g,
+    (match, name = '', colon = '', value = '') => (value && isSecretKey(name) ? `"${name}"${colon}"${REDACTED}"` : match),
+  ],
+  [
+    /(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]{0,63})([ \t]*[=:][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s&"',;]+)/g,
+    (match, name = '', sep = '', value = '') =>
+      // `Authorization: Bearer …` keeps its scheme word; the token after it is the Bearer pattern's.
+      isSecretKey(name) && value !== REDACTED && !/^(Bearer|Basic)$/i.test(value) ? `${name}${sep}${REDACTED}` : match,
+  ],
+];
+
 /**
  * One cheap test that every value pattern needs to pass: most strings (paths, routes, ids, prose)
  * fail it, and skip the dozen patterns. Keep it in step with VALUE_PATTERNS (the tests hold it).
@@ -91,9 +115,10 @@ const MAY_HOLD_SECRET = /PRIVATE KEY|eyJ|Bearer|Basic|sk-|pk-|rk-|myca_|AIza|AKI
 
 /** Masks every secret-looking part of a string. */
 export function redactString(value: string): string {
-  if (value.length < 8 || !MAY_HOLD_SECRET.test(value)) return value;
+  if (value.length < 8) return value;
   let out = value;
-  for (const [pattern, replacement] of VALUE_PATTERNS) out = out.replace(pattern, replacement);
+  if (MAY_HOLD_SECRET.test(value)) for (const [pattern, replacement] of VALUE_PATTERNS) out = out.replace(pattern, replacement);
+  if (MAY_NAME_SECRET.test(out)) for (const [pattern, replace] of NAMED_PATTERNS) out = out.replace(pattern, replace);
   return out;
 }
 

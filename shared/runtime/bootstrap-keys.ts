@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { agentsBoundTo } from '../config/agents.js';
 import type { ApiKeyEntry, Config } from '../config/index.js';
 import { sha256Hex } from '../http/auth.js';
 import type { Logger } from '../log/index.js';
@@ -36,8 +37,11 @@ export async function resolveApiKeys(
     logger.info('using the API keys created at first start (hashed in api_keys)', { ids: existing.map((key) => key.id) });
     return existing;
   }
+  // A key acts only as the agents it is bound to (by default the agent named like the key), so the
+  // first start makes one agent key per agent of agents.yaml, each named after it, and one approver key.
+  const agentIds = Object.keys(config.agents.agents).filter((name) => agentsBoundTo(config.agents, name).includes(name));
   const created = [
-    { id: 'dev-agent', role: 'agent' as const, secret: `myca_${randomHex(24)}` },
+    ...(agentIds.length > 0 ? agentIds : ['dev-agent']).map((id) => ({ id, role: 'agent' as const, secret: `myca_${randomHex(24)}` })),
     { id: 'dev-approver', role: 'approver' as const, secret: `myca_${randomHex(24)}` },
   ];
   const inserted: typeof created = [];
@@ -56,7 +60,8 @@ export async function resolveApiKeys(
       '',
       '  MYCA Edge created development API keys (shown once; only their hashes are stored):',
       ...inserted.map((key) => `    ${key.role.padEnd(8)} ${key.id.padEnd(13)} ${key.secret}`),
-      '  Use: Authorization: Bearer <key>. Delete the rows in api_keys (or the data dir) to make new ones.',
+      '  Use: Authorization: Bearer <key>. An agent key acts only as the agent it is named after.',
+      '  Delete the rows in api_keys (or the data dir) to make new ones.',
       '',
     ].join('\n'),
   );

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ActionError, defineAction } from './types.js';
+import { type ActionContext, ActionError, defineAction } from './types.js';
+
+/** A query parameter the server fills with the acting agent's id (so a query can be scoped to its caller). */
+export const AGENT_PARAM = '@agent';
+
+/** A configured query by name: own properties only (`constructor`, `__proto__` name no query). */
+const namedQuery = (queries: ActionContext['queries'], name: string) => (Object.hasOwn(queries, name) ? queries[name] : undefined);
 
 /**
  * Named, parameterised queries from config/policy.yaml; no free SQL. Read queries run in a read-only
@@ -21,10 +27,12 @@ export const dbQuery = defineAction({
     truncated: z.boolean(),
   }),
   check: (ctx, input) => {
-    const query = ctx.queries[input.query];
+    const query = namedQuery(ctx.queries, input.query);
     if (!query) throw new ActionError(404, `no query named ${input.query}`, `configured: ${Object.keys(ctx.queries).join(', ') || 'none'}`);
-    const missing = query.params.filter((name) => !(name in input.params));
-    const extra = Object.keys(input.params).filter((name) => !query.params.includes(name));
+    // `@agent` is filled by the server with the acting agent (the key's bound identity), never by the caller.
+    const callerParams = query.params.filter((name) => name !== AGENT_PARAM);
+    const missing = callerParams.filter((name) => !Object.hasOwn(input.params, name));
+    const extra = Object.keys(input.params).filter((name) => !callerParams.includes(name));
     if (missing.length || extra.length) {
       throw new ActionError(
         400,
@@ -33,10 +41,12 @@ export const dbQuery = defineAction({
     }
   },
   execute: async (ctx, input) => {
-    const query = ctx.queries[input.query];
+    const query = namedQuery(ctx.queries, input.query);
     if (!query) throw new ActionError(404, `no query named ${input.query}`);
     if (!ctx.db) throw new ActionError(503, 'no database is configured');
-    const values = query.params.map((name) => input.params[name] ?? null);
+    const values = query.params.map((name) =>
+      name === AGENT_PARAM ? ctx.agentId : ((Object.hasOwn(input.params, name) ? input.params[name] : null) ?? null),
+    );
     const rows = await ctx.db.sql.begin(query.write ? 'read write' : 'read only', async (tx) => {
       await tx.unsafe(`set local statement_timeout = ${Math.floor(query.timeout_ms)}`);
       // Reads are capped in the database (one row over the cap tells that rows were left out).

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ActionContext, ActionError, defineAction } from './types.js';
 
 const MAX_PATH = 512;
+const MAX_NAME_BYTES = 255;
 
 /**
  * Lexical checks on a path relative to the files root: no NUL, no absolute path, no backslash, and
@@ -29,10 +30,11 @@ export function checkRelativePath(path: string): string {
     if (form.split('/').some((segment) => segment === '..'))
       throw new ActionError(403, 'the path leaves the files root', 'paths may not contain ..');
   }
-  const clean = path
-    .split('/')
-    .filter((segment) => segment !== '' && segment !== '.')
-    .join('/');
+  const segments = path.split('/').filter((segment) => segment !== '' && segment !== '.');
+  // File systems refuse names over 255 bytes (ENAMETOOLONG): say so before anything runs.
+  if (segments.some((segment) => new TextEncoder().encode(segment).byteLength > MAX_NAME_BYTES))
+    throw new ActionError(400, `a name in the path is longer than ${MAX_NAME_BYTES} bytes`);
+  const clean = segments.join('/');
   if (!clean) throw new ActionError(400, 'the path names the root itself');
   return clean;
 }

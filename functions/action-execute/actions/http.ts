@@ -1,41 +1,40 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { isSecretKey } from '../../../shared/redact/index.js';
 import { type ActionContext, ActionError, defineAction } from './types.js';
 
-/** Address ranges no action may reach unless the policy allows private addresses. */
-const BLOCKED_RANGES = new Set([
-  'unspecified',
-  'broadcast',
-  'multicast',
-  'linkLocal', // 169.254.0.0/16 (cloud metadata), fe80::/10
-  'loopback',
-  'private',
-  'carrierGradeNat', // 100.64.0.0/10
-  'reserved',
-  'uniqueLocal', // fc00::/7
-  'benchmarking',
-  'amt',
-  'as112',
-  'deprecated',
-  'orchid2',
-  'droneRemoteIdProtocolEntityTags',
-  '6to4',
-  'teredo',
-  'rfc6145',
-  'rfc6052',
-]);
+/**
+ * The IPv4 address an IPv6 address carries, where it is one of the forms that embed one: mapped
+ * (::ffff:a.b.c.d), compatible (::a.b.c.d, deprecated), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+ */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const parts = address.parts;
+  const word = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address();
+  if (parts.slice(0, 6).every((part) => part === 0)) return word(parts[6] ?? 0, parts[7] ?? 0);
+  if (address.range() === 'rfc6052') return word(parts[6] ?? 0, parts[7] ?? 0);
+  if (address.range() === '6to4') return word(parts[1] ?? 0, parts[2] ?? 0);
+  return undefined;
+}
 
-/** True when `address` (an IP literal) is private, loopback, link-local, CGNAT, metadata, … */
+/**
+ * True when `address` (an IP literal) is anything but public unicast: private, loopback,
+ * link-local (cloud metadata), CGNAT, reserved, discard, site-local, multicast, … Only ipaddr.js's
+ * `unicast` range passes; an IPv6 address that embeds an IPv4 one (mapped, compatible, NAT64,
+ * 6to4) is judged as that IPv4 address, and Teredo (whose client address is hidden) is refused.
+ */
 export function isBlockedAddress(address: string): boolean {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   try {
-    parsed = ipaddr.parse(address.replace(/^\[|\]$/g, ''));
+    parsed = ipaddr.parse(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
   } catch {
     return true; // not an address we understand: refuse
   }
-  // IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  return BLOCKED_RANGES.has(parsed.range());
+  if (parsed.kind() === 'ipv6') {
+    const embedded = embeddedIPv4(parsed as ipaddr.IPv6);
+    if (embedded) return embedded.range() !== 'unicast';
+  }
+  return parsed.range() !== 'unicast';
 }
 
 const hostAllowed = (host: string, allow: ReadonlyArray<string>) =>
@@ -68,6 +67,20 @@ export function checkUrl(raw: string, policy: ActionContext['http']): URL {
     throw new ActionError(403, `the address ${host} is private, loopback, link-local or reserved`);
   }
   return url;
+}
+
+/** Headers that carry credentials: never sent on to another origin after a redirect. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** The headers without credentials: the standard ones, any the redactor deems secret (x-api-key, x-auth-token, …) and `extra`. */
+export function withoutCredentials(headers: Record<string, string>, extra: ReadonlyArray<string> = []): Record<string, string> {
+  const configured = new Set(extra.map((name) => name.toLowerCase()));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => {
+      const lower = name.toLowerCase();
+      return !CREDENTIAL_HEADERS.has(lower) && !configured.has(lower) && !isSecretKey(lower);
+    }),
+  );
 }
 
 const HEADER_DENY = new Set([
@@ -109,12 +122,13 @@ export const httpRequest = defineAction({
     let url = checkUrl(input.url, ctx.http);
     let method: string = input.method;
     let body = input.body;
+    let sent: Record<string, string> = input.headers;
     for (let hop = 0; ; hop++) {
       let response: Response;
       try {
         response = await ctx.httpFetch(url, {
           method,
-          headers: input.headers,
+          headers: sent,
           ...(body !== undefined ? { body } : {}),
           redirect: 'manual',
           signal: ctx.signal,
@@ -130,7 +144,11 @@ export const httpRequest = defineAction({
         await response.body?.cancel();
         if (hop >= ctx.http.max_redirects) throw new ActionError(502, `more than ${ctx.http.max_redirects} redirects`);
         // Every hop is checked like the first: a redirect to loopback or off the allowlist is refused.
-        url = checkUrl(new URL(location, url).toString(), ctx.http);
+        const next = checkUrl(new URL(location, url).toString(), ctx.http);
+        // Credentials were meant for the first origin: a redirect to another one (another allowed host,
+        // port or scheme) goes on without them, as browsers' fetch does.
+        if (next.origin !== url.origin) sent = withoutCredentials(sent, ctx.http.secret_headers);
+        url = next;
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;

@@ -13,6 +13,8 @@ export interface FilesPort {
 /** Everything an action may touch; built per request by the handler from Services. */
 export interface ActionContext {
   signal: AbortSignal;
+  /** The agent acting (the key's bound identity): what `@agent` parameters of named queries receive. */
+  agentId: string;
   files: FilesPort | null;
   /** Outbound HTTP for http.request: refuses private addresses at connect time where it can. */
   httpFetch: typeof fetch;
