@@ -43,7 +43,7 @@ function slowRequests(app: { fetch: RuntimeHandle['fetch'] }, url: string, count
     Array.from({ length: count }, async (_, i) => {
       const key = `${prefix}-slow-${i}`;
       const body = JSON.stringify({ type: 'http.request', input: { method: 'GET', url }, agent_id: 'corporate' });
-      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, key), body }).catch(() => null);
+      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body }).catch(() => null);
       await response?.arrayBuffer().catch(() => undefined);
       return { key, body, status: response?.status ?? 0 };
     }),
@@ -62,7 +62,7 @@ function writeLoad(app: { fetch: RuntimeHandle['fetch'] }, prefix = 'fault') {
       const i = n++;
       const key = `${prefix}-${i}`;
       const body = JSON.stringify({ type: 'file.write', input: { path: `scratch/${key}.txt`, content: String(i) }, agent_id: 'corporate' });
-      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, key), body }).catch(() => null);
+      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body }).catch(() => null);
       statuses.push(response?.status ?? 0);
       if (!response || response.status === 503) unavailable.set(key, body);
       await response?.arrayBuffer();
@@ -111,7 +111,7 @@ async function expectRecovered(
   const verified = (await (await app.fetch('/v1/audit/verify', { headers: headers(keys.admin) })).json()) as { ok: boolean };
   expect(verified, JSON.stringify(verified)).toMatchObject({ ok: true });
   for (const [key, body] of unavailable) {
-    const retried = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, key), body });
+    const retried = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body });
     expect([200, 502], `${key}: ${retried.status}`).toContain(retried.status);
     await retried.arrayBuffer();
   }
@@ -293,7 +293,7 @@ describe('the Node server killed (SIGKILL) under load, then started again', () =
         const submitted = await remote
           .fetch('/v1/actions', {
             method: 'POST',
-            headers: headers(keys.agent, key),
+            headers: headers(keys.corporate, key),
             body: JSON.stringify({ type: 'file.write', input: { path: `notes/${key}.txt`, content: key }, agent_id: 'corporate' }),
           })
           .catch(() => null);

@@ -35,7 +35,7 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
       traceparent: null,
       agentId: 'corporate',
       runId: null,
-      requestedBy: 'planner',
+      requestedBy: 'corporate',
       idempotencyKey: key,
       requestHash: sha256(canonicalJson(body)),
     };
@@ -54,7 +54,7 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
         policyRule: 'test',
         leaseS: 1,
       },
-      [{ event: 'requested', actor: 'planner', correlationId: request.correlationId, data: {} }],
+      [{ event: 'requested', actor: 'corporate', correlationId: request.correlationId, data: { type, agent_id: 'corporate', run_id: null } }],
     );
     if (!row) throw new Error('not inserted');
     if (state === 'approved') {
@@ -78,7 +78,7 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
       (row) => row.event,
     );
   const retry = (key: string) =>
-    app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, key), body: JSON.stringify(bodies[key]) });
+    app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body: JSON.stringify(bodies[key]) });
 
   beforeAll(async () => {
     database = await migratedDatabase();
@@ -137,7 +137,7 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
     const unfinished = await admin`select id from action_audit_logs where status in ('approved', 'executing')`;
     expect(unfinished).toHaveLength(0);
     const verified = (await (await app.fetch('/v1/audit/verify', { headers: headers(keys.admin) })).json()) as { ok: boolean };
-    expect(verified).toMatchObject({ ok: true });
+    expect(verified, JSON.stringify(verified)).toMatchObject({ ok: true });
   });
 
   it('answers a retry with the same Idempotency-Key with the outcome: the re-run result, or why it was interrupted', async () => {

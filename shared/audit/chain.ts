@@ -186,7 +186,7 @@ async function rowDisagreement(tx: TransactionSql): Promise<VerifyResult['broken
   const [status] = await tx<{ id: string; status: string; event: string | null; seq: string | null }[]>`
     select a.id, a.status, e.event, e.seq from action_audit_logs a
     left join lateral (select event, seq from action_audit_events where action_id = a.id order by seq desc limit 1) e on true
-    where e.event is null or a.status <> case when e.event in ('requested', 'decided') then 'pending' else e.event end
+    where e.event is null or a.status <> case when e.event in ('requested', 'decided') then 'pending' when e.event = 'interrupted' then 'failed' else e.event end
     limit 1`;
   if (status) {
     return {
