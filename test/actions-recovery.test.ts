@@ -54,7 +54,14 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
         policyRule: 'test',
         leaseS: 1,
       },
-      [{ event: 'requested', actor: 'corporate', correlationId: request.correlationId, data: { type, agent_id: 'corporate', run_id: null } }],
+      [
+        {
+          event: 'requested',
+          actor: 'corporate',
+          correlationId: request.correlationId,
+          data: { type, agent_id: 'corporate', run_id: null },
+        },
+      ],
     );
     if (!row) throw new Error('not inserted');
     if (state === 'approved') {
