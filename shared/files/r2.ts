@@ -18,12 +18,14 @@ export function createR2Files(bucket: R2BucketLike): FilesPort {
     read: async (path, maxBytes) => {
       const object = await bucket.get(path);
       if (!object) throw new ActionError(404, `no file at ${path}`);
-      if (object.size > maxBytes) throw new ActionError(413, `${path} is ${object.size} bytes; the limit is ${maxBytes}`);
+      if (object.size > maxBytes)
+        throw new ActionError(413, `${path} is ${object.size} bytes; the limit is ${maxBytes}`, 'ACTION_MAX_FILE_BYTES sets the limit');
       return { content: await object.text(), bytes: object.size };
     },
     write: async (path, content, maxBytes) => {
       const bytes = new TextEncoder().encode(content).byteLength;
-      if (bytes > maxBytes) throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${maxBytes}`);
+      if (bytes > maxBytes)
+        throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${maxBytes}`, 'ACTION_MAX_FILE_BYTES sets the limit');
       await bucket.put(path, content);
       return { bytes };
     },

@@ -54,7 +54,8 @@ export function createNodeFiles(root: string): FilesPort {
       try {
         const info = await statFd(fd);
         if (!info.isFile()) throw new ActionError(400, `${path} is not a file`);
-        if (info.size > maxBytes) throw new ActionError(413, `${path} is ${info.size} bytes; the limit is ${maxBytes}`);
+        if (info.size > maxBytes)
+          throw new ActionError(413, `${path} is ${info.size} bytes; the limit is ${maxBytes}`, 'ACTION_MAX_FILE_BYTES sets the limit');
         // One read of the size stat gave plus a byte: a short read is the end of the file, so the usual
         // case costs one call (readFile would stat again and read once more to find the end).
         const chunks: Buffer[] = [];
@@ -64,7 +65,12 @@ export function createNodeFiles(root: string): FilesPort {
           const bytesRead = await readFd(fd, chunk, total);
           chunks.push(chunk.subarray(0, bytesRead));
           total += bytesRead;
-          if (total > maxBytes) throw new ActionError(413, `${path} grew past the limit of ${maxBytes} bytes while being read`);
+          if (total > maxBytes)
+            throw new ActionError(
+              413,
+              `${path} grew past the limit of ${maxBytes} bytes while being read`,
+              'ACTION_MAX_FILE_BYTES sets the limit',
+            );
           if (bytesRead < chunk.length) break;
         }
         const content = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
@@ -75,7 +81,8 @@ export function createNodeFiles(root: string): FilesPort {
     },
     write: async (path, content, maxBytes) => {
       const bytes = Buffer.byteLength(content);
-      if (bytes > maxBytes) throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${maxBytes}`);
+      if (bytes > maxBytes)
+        throw new ActionError(413, `the content is ${bytes} bytes; the limit is ${maxBytes}`, 'ACTION_MAX_FILE_BYTES sets the limit');
       const base = await rootPath();
       const parent = dirname(join(base, path));
       // Create missing folders only after checking the deepest existing one is inside the root.
