@@ -7,6 +7,7 @@ import {
 } from '@google/generative-ai';
 import { randomHex } from '../../../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk } from '../../contract.js';
+import { modelNameProblem } from '../model-names.js';
 import { type CallOptions, type ChatProvider, ProviderError } from '../types.js';
 import { chunkFromGemini, fromGemini, toGemini, usageOf } from './translate.js';
 
@@ -29,7 +30,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
   const modelFor = (call: CallOptions, translated: ReturnType<typeof toGemini>) =>
     sdk.getGenerativeModel(
       {
-        model: call.model,
+        model: modelPath(name, call.model),
         generationConfig: translated.generationConfig,
         ...(translated.systemInstruction ? { systemInstruction: translated.systemInstruction } : {}),
         ...(translated.tools ? { tools: translated.tools } : {}),
@@ -57,7 +58,10 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
         throw new ProviderError(name, 'Gemini embeds text only; send strings as input', 400);
       }
       try {
-        const model = sdk.getGenerativeModel({ model: call.model }, { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) });
+        const model = sdk.getGenerativeModel(
+          { model: modelPath(name, call.model) },
+          { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) },
+        );
         const result = await model.batchEmbedContents(
           {
             requests: inputs.map((text) => ({
@@ -82,6 +86,16 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
   };
 }
 
+/**
+ * The SDK puts the model into the URL as it is (`${base}/v1beta/${model}:${task}`) and takes a name
+ * with a `/` as a whole path: only names Gemini allows pass, always as `models/<encoded name>`.
+ */
+function modelPath(provider: string, model: string): string {
+  const problem = modelNameProblem('gemini', model);
+  if (problem) throw new ProviderError(provider, `model "${model}" refused: ${problem}`, 400);
+  return `models/${encodeURIComponent(model)}`;
+}
+
 async function* streamChunks(
   name: string,
   modelFor: (call: CallOptions, translated: ReturnType<typeof toGemini>) => ReturnType<GoogleGenerativeAI['getGenerativeModel']>,
@@ -97,6 +111,11 @@ async function* streamChunks(
   } catch (error) {
     throw mapGeminiError(name, error);
   }
+  // The SDK tees the stream and aggregates its second copy into `result.response`, a promise nothing
+  // here awaits. When the stream breaks (cut, idle timeout, client gone, first-token timeout) that
+  // promise rejects too; unhandled, it ended the Node process. The failure itself reaches the caller
+  // through `result.stream` below.
+  result.response.catch(() => {});
   // Gemini repeats the running usage in every chunk: keep the last, never sum.
   let usage: UsageMetadata | undefined;
   let first = true;
