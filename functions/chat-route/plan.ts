@@ -1,5 +1,6 @@
 import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
 import type { ChatRequest } from './contract.js';
+import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
 
 /** One labelled try of one model, e.g. `planning/openai/gpt-4o`. */
@@ -79,6 +80,13 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
       ok: false,
       reason: `Unknown model "${input.target}"; use a task alias (${aliases.join(', ')}), a configured model name or provider/model`,
     };
+  }
+  if (!primary.alias) {
+    // A model the caller named (`provider/model`): it may end up in a URL, so only names the
+    // provider's API allows go on.
+    const type = config.providers[primary.model.provider]?.type ?? 'openai';
+    const problem = modelNameProblem(type, primary.model.model);
+    if (problem) return { ok: false, reason: `Model "${primary.model.model}" is not a valid ${type} model name: ${problem}` };
   }
   if (primary.model.kind !== input.kind)
     return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };

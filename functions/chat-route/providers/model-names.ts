@@ -9,8 +9,8 @@ import type { ProviderType } from '../../../shared/config/index.js';
  */
 const PATH_SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const AZURE_DEPLOYMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-// Printable, no control characters, bounded.
-const BODY_SAFE = /^[^\p{Cc}]{1,256}$/u;
+// Printable ASCII: the name also goes back in the x-myca-model header, which carries no other.
+const BODY_SAFE = /^[\x20-\x7e]{1,256}$/;
 
 /** Null when `name` is a model name the provider's API allows; else why not, for a 400. */
 export function modelNameProblem(type: ProviderType, name: string): string | null {
@@ -24,5 +24,5 @@ export function modelNameProblem(type: ProviderType, name: string): string | nul
       ? null
       : 'Azure deployment names are letters, digits, ".", "_" and "-", up to 64 characters';
   }
-  return BODY_SAFE.test(name) ? null : 'model names are 1 to 256 printable characters';
+  return BODY_SAFE.test(name) ? null : 'model names are 1 to 256 printable ASCII characters';
 }

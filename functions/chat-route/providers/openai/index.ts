@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { ProviderType } from '../../../../shared/config/index.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
+import { modelNameProblem } from '../model-names.js';
 import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
 
 export interface OpenAIProviderOptions {
@@ -34,7 +35,12 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
           new OpenAIClient({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null }),
     ));
   const name = options.name;
-  const requestOptions = (call: CallOptions) => ({ signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) });
+  const requestOptions = (call: CallOptions) => {
+    // AzureOpenAI puts the deployment into the path unencoded (`/deployments/${model}/…`).
+    const problem = options.type === 'azure' ? modelNameProblem('azure', call.model) : null;
+    if (problem) throw new ProviderError(name, `deployment "${call.model}" refused: ${problem}`, 400);
+    return { signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) };
+  };
 
   return {
     name,
@@ -50,7 +56,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
         throw await mapOpenAIError(name, error);
       }
     },
-    stream: (request, call) => streamChunks(name, clientOnce, request, call, requestOptions(call)),
+    stream: (request, call) => streamChunks(name, clientOnce, request, call, () => requestOptions(call)),
     embed: async (request, call) => {
       try {
         return await (await clientOnce()).embeddings.create(
@@ -72,7 +78,7 @@ async function* streamChunks(
   client: () => Promise<OpenAI>,
   request: ChatRequest,
   call: CallOptions,
-  options: { signal: AbortSignal; headers?: Record<string, string> },
+  options: () => { signal: AbortSignal; headers?: Record<string, string> },
 ): AsyncIterable<ChatCompletionChunk> {
   let stream: AsyncIterable<ChatCompletionChunk>;
   try {
@@ -84,7 +90,7 @@ async function* streamChunks(
         stream: true,
         stream_options: { include_usage: true },
       },
-      options,
+      options(),
     );
   } catch (error) {
     throw await mapOpenAIError(name, error);

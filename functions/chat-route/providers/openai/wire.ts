@@ -1,5 +1,6 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import type { HttpClient, HttpResponse } from '../http.js';
+import { modelNameProblem } from '../model-names.js';
 import { type CallOptions, type ChatProvider, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
 
@@ -14,10 +15,13 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
   const base = (
     azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')
   ) as string;
-  const url = (path: 'chat/completions' | 'embeddings', model: string) =>
-    azure
-      ? `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${options.apiVersion ?? '2024-10-21'}`
-      : `${base}/${path}`;
+  const apiVersion = encodeURIComponent(options.apiVersion ?? '2024-10-21');
+  const url = (path: 'chat/completions' | 'embeddings', model: string) => {
+    if (!azure) return `${base}/${path}`;
+    const problem = modelNameProblem('azure', model);
+    if (problem) throw new ProviderError(name, `deployment "${model}" refused: ${problem}`, 400);
+    return `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${apiVersion}`;
+  };
   const headers = (call: CallOptions): Record<string, string> => ({
     'content-type': 'application/json',
     accept: 'application/json',
@@ -25,9 +29,10 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
     ...call.headers,
   });
   const post = async (path: 'chat/completions' | 'embeddings', call: CallOptions, body: object): Promise<HttpResponse> => {
+    const target = url(path, call.model);
     let response: HttpResponse;
     try {
-      response = await http.post(url(path, call.model), headers(call), JSON.stringify(body), call.signal);
+      response = await http.post(target, headers(call), JSON.stringify(body), call.signal);
     } catch (error) {
       throw networkError(name, error);
     }
