@@ -8,7 +8,7 @@ import {
 import { randomHex } from '../../../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
-import { type CallOptions, type ChatProvider, ProviderError } from '../types.js';
+import { type CallOptions, type ChatProvider, errorInBody, ProviderError } from '../types.js';
 import { chunkFromGemini, fromGemini, toGemini, usageOf } from './translate.js';
 
 export interface GeminiProviderOptions {
@@ -46,6 +46,12 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
       const translated = toGemini(request);
       try {
         const result = await modelFor(call, translated).generateContent(translated.request, { signal: call.signal });
+        // A 200 whose body is an error is a failure, never an empty answer.
+        const failed = errorInBody(name, result.response);
+        if (failed) throw failed;
+        if (!result.response.candidates?.length && !result.response.promptFeedback) {
+          throw new ProviderError(name, 'Gemini answered without candidates', 502);
+        }
         return fromGemini(result.response, call.model, `chatcmpl-${randomHex(12)}`, Math.floor(Date.now() / 1000), newCallId);
       } catch (error) {
         throw mapGeminiError(name, error);
@@ -71,6 +77,9 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
           },
           { signal: call.signal },
         );
+        const failed = errorInBody(name, result);
+        if (failed) throw failed;
+        if (!Array.isArray(result.embeddings)) throw new ProviderError(name, 'Gemini answered without embeddings', 502);
         const tokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
         return {
           object: 'list',
@@ -122,6 +131,8 @@ async function* streamChunks(
   let finished = false;
   try {
     for await (const response of result.stream) {
+      const failed = errorInBody(name, response);
+      if (failed) throw failed;
       if (response.usageMetadata) usage = response.usageMetadata;
       if (response.candidates?.some((candidate) => candidate.finishReason)) finished = true;
       yield chunkFromGemini(response, call.model, id, created, newCallId, first);

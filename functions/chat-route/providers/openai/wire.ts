@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import type { HttpClient, HttpResponse } from '../http.js';
 import { modelNameProblem } from '../model-names.js';
-import { type CallOptions, type ChatProvider, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
+import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
 
 /**
@@ -52,14 +52,20 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
         stream_options: undefined,
       });
       const text = await readText(name, response);
+      const completion = parseBody<ChatCompletion>(name, text);
+      // A 200 whose body is an error is a failure, never an answer.
+      if (!Array.isArray(completion.choices)) throw errorInBody(name, completion) ?? invalidAnswer(name, text);
       // Passed through as it came: parsed for usage and the model's name, never serialised again.
-      return keepWireText(parseBody<ChatCompletion>(name, text), text);
+      return keepWireText(completion, text);
     },
     stream: (request, call) => streamChunks(name, request, call, post),
     embed: async (request, call) => {
       // Floats as JSON: callers get what they asked for, and nothing is decoded twice.
       const response = await post('embeddings', call, { ...request, model: call.model });
-      return parseBody<EmbeddingsResponse>(name, await readText(name, response));
+      const text = await readText(name, response);
+      const embeddings = parseBody<EmbeddingsResponse>(name, text);
+      if (!Array.isArray(embeddings.data)) throw errorInBody(name, embeddings) ?? invalidAnswer(name, text);
+      return embeddings;
     },
   };
 }
@@ -101,11 +107,9 @@ async function* streamChunks(
         buffer = buffer.slice(end.index + end[0].length);
         const data = eventData(block);
         if (data && data !== '[DONE]') {
-          const chunk = parseBody<ChatCompletionChunk & { error?: { message?: string } }>(name, data);
-          if (chunk.error)
-            throw new ProviderError(name, `the provider reported an error mid-stream: ${chunk.error.message ?? 'unknown'}`, 502, {
-              action: 'retry',
-            });
+          const chunk = parseBody<ChatCompletionChunk>(name, data);
+          const failed = errorInBody(name, chunk);
+          if (failed) throw failed;
           if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
           // One line of JSON passes through as it came (a multi-line one is framed again).
           yield data.includes('\n') ? chunk : keepWireText(chunk, data);
@@ -117,6 +121,10 @@ async function* streamChunks(
   }
   // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
+}
+
+function invalidAnswer(name: string, text: string): ProviderError {
+  return new ProviderError(name, `the provider's answer is not a completion: ${text.slice(0, 120)}`, 502);
 }
 
 async function readText(name: string, response: HttpResponse): Promise<string> {
