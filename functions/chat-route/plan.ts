@@ -67,8 +67,10 @@ const pricePerMillion = (model: ModelConfig) => (model.cost ? model.cost.input +
  * The ordered attempts for a request. Pure: the same inputs give the same plan, so every strategy is
  * testable without a network.
  * - `task_type`: the target first, then the fallback chain in order.
- * - `cost`: every candidate that can serve the request, cheapest first (unpriced last).
- * - `latency`: lowest recent latency first; a model without data goes first so it gets measured.
+ * - `cost`: the target first, then the fallback chain cheapest first (unpriced last).
+ * - `latency`: the target first, then the fallback chain by recent latency; a model without data
+ *   goes first among them so it gets measured.
+ * Models that cannot serve the request (tools, JSON mode, context size) are left out everywhere.
  */
 export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, input: RoutingInput): PlanResult {
   const primary = resolveTarget(config, input.target);
@@ -105,18 +107,17 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
     const reasons = candidates.map((c) => `${c.model.provider}: ${registry.get(c.model.provider)?.reason ?? 'cannot serve this request'}`);
     return { ok: false, reason: `No available model can serve this request (${[...new Set(reasons)].join('; ')})` };
   }
+  // The model the request names always goes first while it can serve: a caller who asks for
+  // `planning` gets planning's model, never a cheaper or faster stand-in. The strategies order only
+  // the fallbacks behind it (the fallback chain).
   const strategy = config.routing.strategy;
-  if (strategy === 'cost') {
-    usable = usable
-      .map((c, index) => ({ c, index }))
-      .sort((a, b) => pricePerMillion(a.c.model) - pricePerMillion(b.c.model) || a.index - b.index)
-      .map(({ c }) => c);
-  } else if (strategy === 'latency') {
+  if ((strategy === 'cost' || strategy === 'latency') && usable.length > 2) {
+    const requested = usable[0] === primary ? usable.slice(0, 1) : [];
+    const fallbacks = usable.slice(requested.length).map((c, index) => ({ c, index }));
     const latency = (c: (typeof usable)[number]) => input.latencyMs?.get(labelOf(c.alias, c.model)) ?? -1;
-    usable = usable
-      .map((c, index) => ({ c, index }))
-      .sort((a, b) => latency(a.c) - latency(b.c) || a.index - b.index)
-      .map(({ c }) => c);
+    const key = strategy === 'cost' ? (c: (typeof usable)[number]) => pricePerMillion(c.model) : latency;
+    fallbacks.sort((a, b) => key(a.c) - key(b.c) || a.index - b.index);
+    usable = [...requested, ...fallbacks.map(({ c }) => c)];
   }
   if (!config.routing.fallback_enabled) usable = usable.slice(0, 1);
   return {
