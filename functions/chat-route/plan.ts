@@ -1,5 +1,6 @@
 import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
 import type { ChatRequest } from './contract.js';
+import { unsupportedOnGemini } from './providers/gemini/translate.js';
 import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
 
@@ -27,7 +28,11 @@ export type PlanResult = { ok: true; attempts: Attempt[] } | { ok: false; reason
 const labelOf = (alias: string | null, config: ModelConfig) => `${alias ?? 'direct'}/${config.provider}/${config.model}`;
 
 /** The configured entry a target names: an alias, a configured model name, or `provider/model`. */
-export function resolveTarget(config: ModelsConfig, target: string): { alias: string | null; model: ModelConfig } | null {
+export function resolveTarget(
+  config: ModelsConfig,
+  target: string,
+  kind: ModelConfig['kind'] = 'chat',
+): { alias: string | null; model: ModelConfig } | null {
   const byAlias = config.models[target];
   if (byAlias) return { alias: target, model: byAlias };
   const byName = Object.entries(config.models).find(([, model]) => model.model === target);
@@ -41,7 +46,8 @@ export function resolveTarget(config: ModelsConfig, target: string): { alias: st
       if (configured) return { alias: configured[0], model: configured[1] };
       return {
         alias: null,
-        model: { provider, model, kind: 'chat', timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
+        // An ad-hoc model is of the kind the endpoint serves (`gemini/text-embedding-004` on /v1/embeddings).
+        model: { provider, model, kind, timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
       };
     }
   }
@@ -73,7 +79,7 @@ const pricePerMillion = (model: ModelConfig) => (model.cost ? model.cost.input +
  * Models that cannot serve the request (tools, JSON mode, context size) are left out everywhere.
  */
 export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, input: RoutingInput): PlanResult {
-  const primary = resolveTarget(config, input.target);
+  const primary = resolveTarget(config, input.target, input.kind);
   if (!primary) {
     const aliases = Object.entries(config.models)
       .filter(([, model]) => model.kind === input.kind)
@@ -102,7 +108,19 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
       }
     }
   }
-  let usable = candidates.filter((c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request));
+  // A parameter Gemini cannot honour: a 400 when the caller asked for a Gemini model, and Gemini
+  // fallbacks are left out (they would refuse it, or silently drop it).
+  const unsupported = input.request ? unsupportedOnGemini(input.request) : undefined;
+  const isGemini = (model: ModelConfig) => config.providers[model.provider]?.type === 'gemini';
+  if (unsupported && isGemini(primary.model)) {
+    return {
+      ok: false,
+      reason: `"${unsupported}" is not supported by ${primary.model.model} (Gemini); remove it or name a model of an OpenAI-type provider`,
+    };
+  }
+  let usable = candidates.filter(
+    (c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request) && !(unsupported && isGemini(c.model)),
+  );
   if (usable.length === 0) {
     const reasons = candidates.map((c) => `${c.model.provider}: ${registry.get(c.model.provider)?.reason ?? 'cannot serve this request'}`);
     return { ok: false, reason: `No available model can serve this request (${[...new Set(reasons)].join('; ')})` };

@@ -9,7 +9,7 @@ import { randomHex } from '../../../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
 import { type CallOptions, type ChatProvider, errorInBody, ProviderError } from '../types.js';
-import { chunkFromGemini, fromGemini, toGemini, usageOf } from './translate.js';
+import { chunkFromGemini, fromGemini, GeminiRefusal, type StreamState, toGemini, usageOf } from './translate.js';
 
 export interface GeminiProviderOptions {
   name: string;
@@ -43,8 +43,8 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
     name,
     type: 'gemini',
     chat: async (request, call) => {
-      const translated = toGemini(request);
       try {
+        const translated = toGemini(request);
         const result = await modelFor(call, translated).generateContent(translated.request, { signal: call.signal });
         // A 200 whose body is an error is a failure, never an empty answer.
         const failed = errorInBody(name, result.response);
@@ -84,7 +84,12 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
         return {
           object: 'list',
           model: call.model,
-          data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding: embedding.values })),
+          data: result.embeddings.map((embedding, index) => ({
+            object: 'embedding',
+            index,
+            // OpenAI's SDKs ask for base64 by default and decode it as little-endian float32.
+            embedding: request.encoding_format === 'base64' ? (toBase64Floats(embedding.values) as never) : embedding.values,
+          })),
           // Gemini does not report embedding tokens; this estimate (4 characters a token) is marked as such in the docs.
           usage: { prompt_tokens: tokens, total_tokens: tokens },
         };
@@ -111,7 +116,12 @@ async function* streamChunks(
   request: Parameters<ChatProvider['stream']>[0],
   call: CallOptions,
 ): AsyncIterable<ChatCompletionChunk> {
-  const translated = toGemini(request);
+  let translated: ReturnType<typeof toGemini>;
+  try {
+    translated = toGemini(request);
+  } catch (error) {
+    throw mapGeminiError(name, error);
+  }
   const id = `chatcmpl-${randomHex(12)}`;
   const created = Math.floor(Date.now() / 1000);
   let result: Awaited<ReturnType<ReturnType<GoogleGenerativeAI['getGenerativeModel']>['generateContentStream']>>;
@@ -129,13 +139,14 @@ async function* streamChunks(
   let usage: UsageMetadata | undefined;
   let first = true;
   let finished = false;
+  const state: StreamState = new Map();
   try {
     for await (const response of result.stream) {
       const failed = errorInBody(name, response);
       if (failed) throw failed;
       if (response.usageMetadata) usage = response.usageMetadata;
       if (response.candidates?.some((candidate) => candidate.finishReason)) finished = true;
-      yield chunkFromGemini(response, call.model, id, created, newCallId, first);
+      yield chunkFromGemini(response, call.model, id, created, newCallId, first, state);
       first = false;
     }
   } catch (error) {
@@ -146,9 +157,18 @@ async function* streamChunks(
   if (total) yield { id, object: 'chat.completion.chunk', created, model: call.model, choices: [], usage: total };
 }
 
+/** Floats as OpenAI sends them with `encoding_format: "base64"`: little-endian float32, base64. */
+function toBase64Floats(values: number[]): string {
+  const bytes = new Uint8Array(new Float32Array(values).buffer);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
 /** SDK errors → ProviderError; Retry-After from Google's RetryInfo detail ("30s"). */
 export function mapGeminiError(provider: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
+  if (error instanceof GeminiRefusal) return new ProviderError(provider, error.message, 400);
   if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === 'AbortError')) {
     return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
   }
