@@ -91,14 +91,19 @@ describe('Grafana dashboards against what a run records', () => {
   });
 
   it.each(['llm.json', 'http.json'])('%s queries only series and label values the code emits', async (dashboard) => {
-    const recorded = series(await (await app.fetch('/metrics')).text());
+    const text = await (await app.fetch('/metrics')).text();
+    const recorded = series(text);
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1] as string));
     const checked = expressions(dashboard).flatMap(selectors);
     expect(checked.length).toBeGreaterThan(5);
     for (const selector of checked) {
       const ofMetric = recorded.filter((s) => s.metric === selector.metric);
-      expect(ofMetric.length, `${dashboard}: ${selector.metric} is never emitted`).toBeGreaterThan(0);
+      // A family is exported (its # TYPE line) even before its first series; label values must be seen.
+      const family = selector.metric.replace(/_(bucket|count|sum)$/, '');
+      expect(exported.has(family) || ofMetric.length > 0, `${dashboard}: ${selector.metric} is not exported`).toBe(true);
       for (const matcher of selector.matchers) {
         const values = new Set(ofMetric.map((s) => s.labels[matcher.label]));
+        expect(ofMetric.length, `${dashboard}: ${selector.metric} has no series to select on`).toBeGreaterThan(0);
         const hit = [...values].some((value) => {
           if (value === undefined) return false;
           if (matcher.op === '=') return value === matcher.value;

@@ -104,6 +104,8 @@ export function guardUnhandledRejections(logger: Logger, metrics: Metrics): () =
     });
   };
   process.on('unhandledRejection', onRejection);
+  // The series exists at 0 from the start, so an alert on its increase sees the first one.
+  metrics.unhandledRejections.add(0, { runtime: 'node' });
   return () => {
     process.off('unhandledRejection', onRejection);
   };
