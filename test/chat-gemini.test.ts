@@ -71,8 +71,10 @@ describe.each(RUNTIMES)('Gemini translation on %s', (runtime) => {
   it('reduces tool schemas from the Vercel AI SDK and LangChain to what Gemini accepts', async () => {
     const response = await post('/v1/chat/completions', { model: 'fast', messages: hello, tools: [vercelTool, langchainTool] });
     expect(response.status).toBe(200);
-    const [vercel, langchain] = (sent().tools as Array<{ functionDeclarations: Array<{ parameters: Record<string, unknown> }> }>)[0]
-      ?.functionDeclarations as [{ parameters: Record<string, unknown> }, { parameters: Record<string, unknown> }];
+    type Declaration = { parameters: Record<string, unknown> };
+    const tools = sent().tools as Array<{ functionDeclarations: Declaration[] }>;
+    const [vercel, langchain] = tools[0]?.functionDeclarations ?? [];
+    if (!vercel || !langchain) throw new Error('two function declarations expected');
     expect(JSON.stringify([vercel, langchain])).not.toMatch(/\$schema|\$defs|\$ref|additionalProperties|uniqueItems/);
     expect(vercel.parameters.properties).toMatchObject({
       edible: { type: 'boolean', nullable: true },
