@@ -79,6 +79,12 @@ const CASES: Case[] = [
     fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'drop' }),
     expect: { sseError: /stream broke off/ },
   },
+  {
+    name: 'an error event mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: [...a.events.slice(0, 2), JSON.stringify(a.errorBody)], delayMs: 20 }),
+    expect: { sseError: /stream broke off/ },
+  },
   { name: 'stall before the first token', stream: true, fault: () => ({ hang: true }), expect: { fallback: true } },
   {
     name: 'stall mid-stream',
