@@ -195,7 +195,14 @@ export function buildDashboards(): Record<string, unknown> {
         'short',
         grid(12, 0),
       ),
-      timeseries('Latency by route', quantiles('http_request_duration_seconds', 'route', '{{route}}'), 's', grid(0, 8, 24)),
+      timeseries('Latency by route', quantiles('http_request_duration_seconds', 'route', '{{route}}'), 's', grid(0, 8, 18)),
+      stat(
+        'Unhandled rejections',
+        `sum(increase(process_unhandled_rejections_total[$__range]))`,
+        'short',
+        grid(18, 8, 6),
+        'Promise rejections nothing handled (a bug): logged at error level with the correlation id; the process kept serving',
+      ),
       {
         id: nextId++,
         type: 'traces',

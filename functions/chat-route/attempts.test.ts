@@ -16,6 +16,7 @@ const routing = {
   deadline_ms: 10_000,
   first_token_timeout_ms: 1000,
   idle_timeout_ms: 1000,
+  stream_max_ms: 60_000,
   breaker: { failures: 100, window_ms: 1000, cooldown_ms: 1000 },
   rate_limit: { requests_per_minute: 0 },
 };

@@ -10,15 +10,33 @@ export interface AttemptRecord {
   label: string;
   provider: string;
   model: string;
-  /** HTTP status from the provider, `timeout`, `network`, `breaker_open` or `ok`. */
-  status: number | 'timeout' | 'network' | 'breaker_open' | 'deadline' | 'ok';
+  /**
+   * HTTP status from the provider, `timeout`, `network`, `breaker_open` (skipped), `deadline` (not
+   * started: no time left), `client_closed` (the caller went away) or `ok`.
+   */
+  status: number | 'timeout' | 'network' | 'breaker_open' | 'deadline' | 'client_closed' | 'ok';
   error?: string;
   duration_ms: number;
 }
 
 export type AttemptOutcome<T> =
-  | { ok: true; value: T; attempt: Attempt; records: AttemptRecord[] }
-  | { ok: false; records: AttemptRecord[]; stop?: ProviderError; httpStatus: 502 | 503 | 504 };
+  | {
+      ok: true;
+      value: T;
+      attempt: Attempt;
+      records: AttemptRecord[];
+      /** The breaker state the answering attempt ran under (a deferred success settles it). */
+      breakerState: BreakerState;
+    }
+  | {
+      ok: false;
+      records: AttemptRecord[];
+      stop?: ProviderError;
+      /** 499: the caller went away (nothing more was tried). */
+      httpStatus: 499 | 502 | 503 | 504;
+      /** With 503: when the first open breaker lets a probe through. */
+      retryAfterMs?: number;
+    };
 
 export interface LoopOptions {
   routing: RoutingConfig;
@@ -31,11 +49,19 @@ export interface LoopOptions {
   /** Per-attempt timeout override (streams: the first-token timeout). */
   timeoutMs?: (attempt: Attempt) => number;
   onResult?: (attempt: Attempt, record: AttemptRecord, error?: ProviderError) => void;
+  /** The caller's request: once it aborts, the running attempt is cut and no other starts. */
+  signal?: AbortSignal;
+  /**
+   * A stream's success is known only at its end: the loop neither records it nor settles the
+   * breaker; the caller does (`settleStream`). Failures before the first chunk are handled here.
+   */
+  deferSuccess?: boolean;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 class AttemptTimeout extends Error {}
+class ClientClosed extends Error {}
 
 /**
  * The dumb loop over a pure plan: run attempts in order, retry retryable failures with exponential
@@ -54,15 +80,26 @@ export async function runAttempts<T>(
   const records: AttemptRecord[] = [];
   let sawTimeout = false;
   let sawOnlyBreaker = true;
+  const clientGone = (): AttemptOutcome<T> => ({ ok: false, records, httpStatus: 499 });
 
   for (const attempt of attempts) {
+    if (options.signal?.aborted) return clientGone();
     const state: BreakerState = await options.breaker.state(attempt.label).catch(() => 'closed' as const);
     if (state === 'open') {
-      records.push({ label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'breaker_open', duration_ms: 0 });
+      const record: AttemptRecord = {
+        label: attempt.label,
+        provider: attempt.provider,
+        model: attempt.model,
+        status: 'breaker_open',
+        duration_ms: 0,
+      };
+      records.push(record);
+      options.onResult?.(attempt, record);
       continue;
     }
     sawOnlyBreaker = false;
     for (let tryIndex = 0; tryIndex <= routing.retries; tryIndex++) {
+      if (options.signal?.aborted) return clientGone();
       const remaining = options.deadlineAt - now();
       if (remaining <= 0) {
         records.push({ label: attempt.label, provider: attempt.provider, model: attempt.model, status: 'deadline', duration_ms: 0 });
@@ -71,6 +108,8 @@ export async function runAttempts<T>(
       const timeoutMs = Math.min(options.timeoutMs?.(attempt) ?? attempt.config.timeout_ms, remaining);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const onClientGone = () => controller.abort(new ClientClosed('the client closed the connection'));
+      options.signal?.addEventListener('abort', onClientGone, { once: true });
       const started = now();
       try {
         const value = await call(attempt, controller.signal);
@@ -82,10 +121,25 @@ export async function runAttempts<T>(
           duration_ms: now() - started,
         };
         records.push(record);
-        options.onResult?.(attempt, record);
-        await options.breaker.success(attempt.label, state).catch(() => {});
-        return { ok: true, value, attempt, records };
+        if (!options.deferSuccess) {
+          options.onResult?.(attempt, record);
+          await options.breaker.success(attempt.label, state).catch(() => {});
+        }
+        return { ok: true, value, attempt, records, breakerState: state };
       } catch (thrown) {
+        if (controller.signal.reason instanceof ClientClosed) {
+          // Not the provider's fault: no breaker failure, no retry, no fallback spend.
+          const record: AttemptRecord = {
+            label: attempt.label,
+            provider: attempt.provider,
+            model: attempt.model,
+            status: 'client_closed',
+            duration_ms: now() - started,
+          };
+          records.push(record);
+          options.onResult?.(attempt, record);
+          return clientGone();
+        }
         const timedOut = controller.signal.aborted && controller.signal.reason instanceof AttemptTimeout;
         const error =
           thrown instanceof ProviderError && !timedOut
@@ -116,8 +170,13 @@ export async function runAttempts<T>(
         await sleep(wait);
       } finally {
         clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onClientGone);
       }
     }
   }
-  return { ok: false, records, httpStatus: sawOnlyBreaker ? 503 : sawTimeout ? 504 : 502 };
+  if (sawOnlyBreaker) {
+    const retryAfterMs = await options.breaker.cooldownLeftMs(attempts.map((a) => a.label)).catch(() => undefined);
+    return { ok: false, records, httpStatus: 503, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
+  return { ok: false, records, httpStatus: sawTimeout ? 504 : 502 };
 }

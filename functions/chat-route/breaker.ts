@@ -76,6 +76,20 @@ export class CircuitBreaker {
     return true;
   }
 
+  /**
+   * How long until the first of these open breakers lets a probe through (for `retry-after`), or
+   * undefined when none is open with a known start. The open key holds the time it opened.
+   */
+  async cooldownLeftMs(labels: ReadonlyArray<string>): Promise<number | undefined> {
+    const opened = await Promise.all(labels.map((label) => this.kv.get(this.keys(label).open)));
+    const now = Date.now();
+    const left = opened
+      .map((value) => Number(value))
+      .filter((at) => Number.isFinite(at) && at > 0)
+      .map((at) => Math.max(0, at + this.config.cooldown_ms - now));
+    return left.length > 0 ? Math.min(...left) : undefined;
+  }
+
   private async open(label: string): Promise<void> {
     const keys = this.keys(label);
     await Promise.all([

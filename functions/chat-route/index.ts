@@ -89,14 +89,20 @@ export interface ChatResult {
  * @example
  * const { completion } = await completeChat(services, { model: 'planning', messages }, 'planning');
  */
-export async function completeChat(services: Services, request: ChatRequest, target = request.model): Promise<ChatResult> {
+export async function completeChat(
+  services: Services,
+  request: ChatRequest,
+  target = request.model,
+  /** The caller's request: when it aborts, the running attempt is cut and nothing more is tried. */
+  clientSignal?: AbortSignal,
+): Promise<ChatResult> {
   const { llm, registry, plan, tracer, loop } = prepareChat(
     services,
     request,
     target,
     usesLatency(services) ? await observedLatency(services, target) : undefined,
   );
-  const outcome = await runAttempts(plan, loop, async (attempt, signal) => {
+  const outcome = await runAttempts(plan, clientSignal ? { ...loop, signal: clientSignal } : loop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
     const callStarted = services.clock.now();
     try {
@@ -137,7 +143,19 @@ export async function completeChat(services: Services, request: ChatRequest, tar
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };
 }
 
-function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): ApiError {
+/** The caller went away before an answer: nothing more is tried, the request is logged as 499. */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('the client closed the connection before the answer');
+    this.name = 'ClientClosedError';
+  }
+}
+
+/** nginx's "client closed request": only logs and metrics see it, the client is gone. */
+const clientClosed = () => new Response(null, { status: 499 });
+
+function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): Error {
+  if (outcome.httpStatus === 499) return new ClientClosedError();
   const attempts = outcome.records;
   if (outcome.stop) {
     const stop: ProviderError = outcome.stop;
@@ -155,7 +173,10 @@ function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): ApiE
         ? 'every provider is cooling down after repeated failures; retry later'
         : 'retry later; attempts lists what each provider answered',
     extra: { attempts },
-    ...(outcome.httpStatus === 503 ? { headers: { 'retry-after': '30' } } : {}),
+    // The first open breaker's remaining cooldown: retrying sooner meets the same 503.
+    ...(outcome.httpStatus === 503
+      ? { headers: { 'retry-after': String(Math.max(1, Math.ceil((outcome.retryAfterMs ?? 0) / 1000))) } }
+      : {}),
   });
 }
 
@@ -177,8 +198,15 @@ export function createChatRoute() {
     const services = c.get('services');
     const request = (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest;
     const target = c.req.header('x-myca-task') || request.model;
+    const clientSignal = c.req.raw.signal;
     if (!request.stream) {
-      const done = await completeChat(services, request, target);
+      let done: ChatResult;
+      try {
+        done = await completeChat(services, request, target, clientSignal);
+      } catch (error) {
+        if (error instanceof ClientClosedError) return clientClosed();
+        throw error;
+      }
       c.set('logFields', {
         ...c.get('logFields'),
         llm: done.attempt.label,
@@ -191,7 +219,7 @@ export function createChatRoute() {
         ...attemptHeaders(done.attempt, done.attempts),
       });
     }
-    const { llm, registry, plan, tracer, loop, started, deadlineAt } = prepareChat(
+    const { llm, registry, plan, tracer, loop, started } = prepareChat(
       services,
       request,
       target,
@@ -200,7 +228,8 @@ export function createChatRoute() {
     const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
 
     {
-      const outcome = await runAttempts(plan, { ...loop, timeoutMs: () => llm.routing.first_token_timeout_ms }, async (attempt, signal) => {
+      const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
+      const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
         const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
         try {
           return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
@@ -216,9 +245,13 @@ export function createChatRoute() {
           throw error;
         }
       });
-      if (!outcome.ok) throw failure(outcome);
+      if (!outcome.ok) {
+        if (outcome.httpStatus === 499) return clientClosed();
+        throw failure(outcome);
+      }
       const { attempt } = outcome;
       if (outcome.records.length > 1) recordFallback(services, attempt);
+      const logger = c.get('logger');
       services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
         provider: attempt.provider,
         model: attempt.model,
@@ -227,27 +260,29 @@ export function createChatRoute() {
       return sseResponse({
         opened: outcome.value.opened,
         idleTimeoutMs: llm.routing.idle_timeout_ms,
-        deadlineAt,
+        capAt: started + llm.routing.stream_max_ms,
+        capMs: llm.routing.stream_max_ms,
         headers: attemptHeaders(attempt, outcome.records.length),
         onEnd: (result) => {
+          // The attempt is counted once, here, with how it really ended; the breaker learns it too.
+          const record = {
+            label: attempt.label,
+            provider: attempt.provider,
+            model: attempt.model,
+            status: result.status,
+            ...(result.error ? { error: result.error } : {}),
+            duration_ms: services.clock.now() - started,
+          };
+          recordCall(services.metrics, llm, attempt, record);
           const cost = recordUsage(services.metrics, llm, attempt, result.usage);
-          endAttemptSpan(
-            outcome.value.span,
-            {
-              label: attempt.label,
-              provider: attempt.provider,
-              model: attempt.model,
-              status: result.error ? 'network' : 'ok',
-              error: result.error,
-              duration_ms: services.clock.now() - started,
-            },
-            result.usage,
-          );
-          if (result.error) {
-            services.metrics.llmCalls.add(1, { provider: attempt.provider, model: attempt.model, status: 'stream_error' });
-            c.get('logger').warn('stream failed after the first byte', { llm: attempt.label, error: result.error });
-          }
-          c.get('logger').debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+          endAttemptSpan(outcome.value.span, record, result.usage);
+          if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
+          else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
+          if (result.status === 'client_closed')
+            logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
+          else if (result.error)
+            logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
+          logger.debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
         },
       });
     }
@@ -257,7 +292,8 @@ export function createChatRoute() {
     const services = c.get('services');
     const llm = services.config.llm;
     const request = await readJson(c, EmbeddingsRequestSchema, { limit: MAX_BODY });
-    const target = c.req.header('x-myca-task') || request.model || 'embedding';
+    // Task headers pick chat aliases; an embeddings request names its model in the body, or gets `embedding`.
+    const target = request.model || 'embedding';
     const registry = registryFor(services);
     const plan = planAttempts(llm, registry, { target, kind: 'embedding' });
     if (!plan.ok) throw planError(plan.reason);
@@ -268,11 +304,15 @@ export function createChatRoute() {
         routing: llm.routing,
         breaker,
         deadlineAt: services.clock.now() + llm.routing.deadline_ms,
+        signal: c.req.raw.signal,
         onResult: (attempt, record) => recordCall(services.metrics, llm, attempt, record),
       },
       (attempt, signal) => providerIn(registry, attempt).embed(request, { model: attempt.model, signal, headers: correlationHeaders() }),
     );
-    if (!outcome.ok) throw failure(outcome);
+    if (!outcome.ok) {
+      if (outcome.httpStatus === 499) return clientClosed();
+      throw failure(outcome);
+    }
     const usage = outcome.value.usage;
     recordUsage(
       services.metrics,

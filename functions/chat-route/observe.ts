@@ -60,7 +60,8 @@ export function endAttemptSpan(span: Span, record: AttemptRecord, usage?: Usage,
 export function recordCall(metrics: Metrics, config: ModelsConfig, attempt: Attempt, record: AttemptRecord): void {
   const labels = { provider: providerLabel(config, attempt.provider), model: modelLabel(config, attempt.model) };
   metrics.llmCalls.add(1, { ...labels, status: record.status === 'ok' ? 'success' : String(record.status) });
-  metrics.llmCallDuration.record(record.duration_ms / 1000, labels);
+  // A skipped attempt (open breaker) made no call: it has no duration.
+  if (record.status !== 'breaker_open') metrics.llmCallDuration.record(record.duration_ms / 1000, labels);
 }
 
 export function recordUsage(metrics: Metrics, config: ModelsConfig, attempt: Attempt, usage: Usage | undefined): number | undefined {

@@ -30,12 +30,13 @@ describe('planAttempts', () => {
     );
   });
 
-  it('cost: cheapest first among models that can serve the request', () => {
+  it('cost: the requested model first, its fallbacks cheapest first, only models that can serve the request', () => {
     const { config, registry } = setup({ LLM_ROUTING_STRATEGY: 'cost' });
+    // "planning" was served by gemini-2.0-flash when cost ordered the whole chain.
     expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat' }))).toEqual([
+      'planning/openai/gpt-4o',
       'fast/gemini/gemini-2.0-flash',
       'execution/openai/gpt-4o-mini',
-      'planning/openai/gpt-4o',
     ]);
     const noTools = {
       ...config,
@@ -49,22 +50,29 @@ describe('planAttempts', () => {
       messages: [{ role: 'user' as const, content: 'x' }],
       tools: [{ type: 'function' as const, function: { name: 't' } }],
     };
-    expect(labels(planAttempts(noTools, registry, { target: 'planning', kind: 'chat', request }))[0]).toBe('execution/openai/gpt-4o-mini');
+    expect(labels(planAttempts(noTools, registry, { target: 'planning', kind: 'chat', request }))).toEqual([
+      'planning/openai/gpt-4o',
+      'execution/openai/gpt-4o-mini',
+    ]);
   });
 
-  it('latency: lowest recent latency first, unmeasured models first so they get measured', () => {
+  it('latency: the requested model first, its fallbacks by recent latency, unmeasured ones first so they get measured', () => {
     const { config, registry } = setup({ LLM_ROUTING_STRATEGY: 'latency' });
     const latencyMs = new Map([
       ['planning/openai/gpt-4o', 900],
       ['execution/openai/gpt-4o-mini', 300],
     ]);
     expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat', latencyMs }))).toEqual([
+      'planning/openai/gpt-4o',
       'fast/gemini/gemini-2.0-flash',
       'execution/openai/gpt-4o-mini',
-      'planning/openai/gpt-4o',
     ]);
     latencyMs.set('fast/gemini/gemini-2.0-flash', 1200);
-    expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat', latencyMs }))[0]).toBe('execution/openai/gpt-4o-mini');
+    expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat', latencyMs }))).toEqual([
+      'planning/openai/gpt-4o',
+      'execution/openai/gpt-4o-mini',
+      'fast/gemini/gemini-2.0-flash',
+    ]);
   });
 
   it('leaves out providers without keys, and says so when none is left', () => {

@@ -1,5 +1,7 @@
 import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
 import type { ChatRequest } from './contract.js';
+import { unsupportedOnGemini } from './providers/gemini/translate.js';
+import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
 
 /** One labelled try of one model, e.g. `planning/openai/gpt-4o`. */
@@ -26,7 +28,11 @@ export type PlanResult = { ok: true; attempts: Attempt[] } | { ok: false; reason
 const labelOf = (alias: string | null, config: ModelConfig) => `${alias ?? 'direct'}/${config.provider}/${config.model}`;
 
 /** The configured entry a target names: an alias, a configured model name, or `provider/model`. */
-export function resolveTarget(config: ModelsConfig, target: string): { alias: string | null; model: ModelConfig } | null {
+export function resolveTarget(
+  config: ModelsConfig,
+  target: string,
+  kind: ModelConfig['kind'] = 'chat',
+): { alias: string | null; model: ModelConfig } | null {
   const byAlias = config.models[target];
   if (byAlias) return { alias: target, model: byAlias };
   const byName = Object.entries(config.models).find(([, model]) => model.model === target);
@@ -40,7 +46,8 @@ export function resolveTarget(config: ModelsConfig, target: string): { alias: st
       if (configured) return { alias: configured[0], model: configured[1] };
       return {
         alias: null,
-        model: { provider, model, kind: 'chat', timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
+        // An ad-hoc model is of the kind the endpoint serves (`gemini/text-embedding-004` on /v1/embeddings).
+        model: { provider, model, kind, timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
       };
     }
   }
@@ -66,11 +73,13 @@ const pricePerMillion = (model: ModelConfig) => (model.cost ? model.cost.input +
  * The ordered attempts for a request. Pure: the same inputs give the same plan, so every strategy is
  * testable without a network.
  * - `task_type`: the target first, then the fallback chain in order.
- * - `cost`: every candidate that can serve the request, cheapest first (unpriced last).
- * - `latency`: lowest recent latency first; a model without data goes first so it gets measured.
+ * - `cost`: the target first, then the fallback chain cheapest first (unpriced last).
+ * - `latency`: the target first, then the fallback chain by recent latency; a model without data
+ *   goes first among them so it gets measured.
+ * Models that cannot serve the request (tools, JSON mode, context size) are left out everywhere.
  */
 export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, input: RoutingInput): PlanResult {
-  const primary = resolveTarget(config, input.target);
+  const primary = resolveTarget(config, input.target, input.kind);
   if (!primary) {
     const aliases = Object.entries(config.models)
       .filter(([, model]) => model.kind === input.kind)
@@ -79,6 +88,13 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
       ok: false,
       reason: `Unknown model "${input.target}"; use a task alias (${aliases.join(', ')}), a configured model name or provider/model`,
     };
+  }
+  if (!primary.alias) {
+    // A model the caller named (`provider/model`): it may end up in a URL, so only names the
+    // provider's API allows go on.
+    const type = config.providers[primary.model.provider]?.type ?? 'openai';
+    const problem = modelNameProblem(type, primary.model.model);
+    if (problem) return { ok: false, reason: `Model "${primary.model.model}" is not a valid ${type} model name: ${problem}` };
   }
   if (primary.model.kind !== input.kind)
     return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };
@@ -92,23 +108,34 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
       }
     }
   }
-  let usable = candidates.filter((c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request));
+  // A parameter Gemini cannot honour: a 400 when the caller asked for a Gemini model, and Gemini
+  // fallbacks are left out (they would refuse it, or silently drop it).
+  const unsupported = input.request ? unsupportedOnGemini(input.request) : undefined;
+  const isGemini = (model: ModelConfig) => config.providers[model.provider]?.type === 'gemini';
+  if (unsupported && isGemini(primary.model)) {
+    return {
+      ok: false,
+      reason: `"${unsupported}" is not supported by ${primary.model.model} (Gemini); remove it or name a model of an OpenAI-type provider`,
+    };
+  }
+  let usable = candidates.filter(
+    (c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request) && !(unsupported && isGemini(c.model)),
+  );
   if (usable.length === 0) {
     const reasons = candidates.map((c) => `${c.model.provider}: ${registry.get(c.model.provider)?.reason ?? 'cannot serve this request'}`);
     return { ok: false, reason: `No available model can serve this request (${[...new Set(reasons)].join('; ')})` };
   }
+  // The model the request names always goes first while it can serve: a caller who asks for
+  // `planning` gets planning's model, never a cheaper or faster stand-in. The strategies order only
+  // the fallbacks behind it (the fallback chain).
   const strategy = config.routing.strategy;
-  if (strategy === 'cost') {
-    usable = usable
-      .map((c, index) => ({ c, index }))
-      .sort((a, b) => pricePerMillion(a.c.model) - pricePerMillion(b.c.model) || a.index - b.index)
-      .map(({ c }) => c);
-  } else if (strategy === 'latency') {
+  if ((strategy === 'cost' || strategy === 'latency') && usable.length > 2) {
+    const requested = usable[0] === primary ? usable.slice(0, 1) : [];
+    const fallbacks = usable.slice(requested.length).map((c, index) => ({ c, index }));
     const latency = (c: (typeof usable)[number]) => input.latencyMs?.get(labelOf(c.alias, c.model)) ?? -1;
-    usable = usable
-      .map((c, index) => ({ c, index }))
-      .sort((a, b) => latency(a.c) - latency(b.c) || a.index - b.index)
-      .map(({ c }) => c);
+    const key = strategy === 'cost' ? (c: (typeof usable)[number]) => pricePerMillion(c.model) : latency;
+    fallbacks.sort((a, b) => key(a.c) - key(b.c) || a.index - b.index);
+    usable = [...requested, ...fallbacks.map(({ c }) => c)];
   }
   if (!config.routing.fallback_enabled) usable = usable.slice(0, 1);
   return {

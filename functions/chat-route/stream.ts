@@ -1,7 +1,8 @@
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
+import type { AttemptRecord } from './attempts.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
-import { type ChatProvider, wireText } from './providers/types.js';
+import { type ChatProvider, ProviderError, wireText } from './providers/types.js';
 
 /** A provider stream whose first chunk has arrived: from here on there is no fallback. */
 export interface OpenedStream {
@@ -49,6 +50,8 @@ export async function openStream(
 export interface StreamResult {
   usage?: Usage;
   error?: string;
+  /** How the stream ended, as an attempt status: `ok`, the provider's status, `network`, `timeout`, `client_closed`. */
+  status: AttemptRecord['status'];
   chunks: number;
 }
 
@@ -75,12 +78,14 @@ const nextTurn = () =>
 export function sseResponse(options: {
   opened: OpenedStream;
   idleTimeoutMs: number;
-  deadlineAt: number;
+  /** Epoch ms at which the stream is cut however lively it is (`stream_max_ms` after the request came). */
+  capAt: number;
+  capMs: number;
   headers: Record<string, string>;
   onEnd: (result: StreamResult) => void;
 }): Response {
   const { opened } = options;
-  const result: StreamResult = { chunks: 0 };
+  const result: StreamResult = { chunks: 0, status: 'ok' };
   let finished = false;
   let cancelled = false;
   // The request for the next chunk, kept across pulls when it was not answered in time; at the start,
@@ -99,10 +104,13 @@ export function sseResponse(options: {
     return frame(wireText(chunk));
   };
   /** The last frame: `[DONE]`, or the error event. Returns its text; the caller sends and closes. */
-  const finish = (error?: string) => {
+  const finish = (error?: string, status: AttemptRecord['status'] = 'network') => {
     if (finished) return ''; // the client went away meanwhile
     finished = true;
-    if (error) result.error = error;
+    if (error) {
+      result.error = error;
+      result.status = status;
+    }
     return error
       ? frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error')
       : frame('[DONE]');
@@ -112,7 +120,8 @@ export function sseResponse(options: {
     ahead = undefined;
     if ('failed' in taken) {
       const error = taken.failed;
-      return finish(`the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`);
+      const status = error instanceof ProviderError ? (error.timeout ? 'timeout' : (error.status ?? 'network')) : 'network';
+      return finish(`the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`, status);
     }
     return taken.next.done ? finish() : text(taken.next.value);
   };
@@ -120,16 +129,22 @@ export function sseResponse(options: {
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
       let out: string;
-      const wait = Math.min(options.idleTimeoutMs, Math.max(0, options.deadlineAt - Date.now()));
+      const capLeft = Math.max(0, options.capAt - Date.now());
+      const capped = capLeft < options.idleTimeoutMs;
+      const wait = capped ? capLeft : options.idleTimeoutMs;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const silence = new Promise<'silent'>((resolve) => {
         timer = setTimeout(() => resolve('silent'), wait);
       });
-      const taken = await Promise.race([step(), silence]).finally(() => clearTimeout(timer));
+      // A provider that never pauses would always beat a timer of 0: the cap is checked first.
+      const taken = capLeft === 0 ? 'silent' : await Promise.race([step(), silence]);
+      clearTimeout(timer);
       if (taken === 'silent') {
-        opened.abort('idle timeout');
+        opened.abort(capped ? 'stream cap' : 'idle timeout');
         ahead = undefined;
-        out = finish(`the provider sent nothing for ${wait} ms`);
+        out = capped
+          ? finish(`the stream reached its cap of ${options.capMs} ms (stream_max_ms, LLM_STREAM_MAX_MS)`, 'timeout')
+          : finish(`the provider sent nothing for ${wait} ms (idle timeout, LLM_IDLE_TIMEOUT_MS)`, 'timeout');
       } else out = take(taken);
       // Whatever else has already arrived rides along in the same write.
       while (!finished) {
@@ -151,6 +166,7 @@ export function sseResponse(options: {
       if (!finished) {
         finished = true;
         result.error = 'client disconnected';
+        result.status = 'client_closed';
         options.onEnd(result);
       }
     },

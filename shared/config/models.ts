@@ -48,6 +48,8 @@ const RoutingSchema = z.object({
   deadline_ms: z.coerce.number().int().min(100).default(120_000),
   first_token_timeout_ms: z.coerce.number().int().min(100).default(15_000),
   idle_timeout_ms: z.coerce.number().int().min(100).default(30_000),
+  /** A stream's whole length from the request's arrival; `deadline_ms` bounds only the time until it opens. */
+  stream_max_ms: z.coerce.number().int().min(100).default(600_000),
   breaker: z
     .object({
       failures: z.coerce.number().int().min(1).default(5),

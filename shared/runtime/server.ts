@@ -9,6 +9,8 @@ import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
 import { migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
+import { activeCorrelationId } from '../telemetry/correlation.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
 import { VERSION } from '../version.js';
 import { resolveApiKeys } from './bootstrap-keys.js';
@@ -45,6 +47,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (services.kv.kind === 'memory') logger.info('embedded mode: key-value store is in memory (set UPSTASH_REDIS_REST_URL to use Redis)');
   if (!services.vector) logger.info('no vector store (set QDRANT_URL to use Qdrant)');
 
+  const releaseGuard = guardUnhandledRejections(logger, services.metrics);
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const created = serve(
@@ -89,11 +92,36 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   return {
     url,
     stop: async () => {
+      releaseGuard();
       clearInterval(sweep);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
       await embedded?.stop();
       await telemetry.shutdown();
     },
+  };
+}
+
+/**
+ * A promise rejection nothing handled ends a Node process by default: one bad request (a provider
+ * SDK's stray promise) would take every other request down with it. Such a rejection is a bug, so it
+ * is logged at error level, with the correlation id when the rejection happened inside a request,
+ * and counted (`process_unhandled_rejections_total`, alert on any increase); the process keeps
+ * serving. Returns the function that removes the handler.
+ */
+export function guardUnhandledRejections(logger: Logger, metrics: Metrics): () => void {
+  const onRejection = (reason: unknown) => {
+    metrics.unhandledRejections.add(1, { runtime: 'node' });
+    const correlationId = activeCorrelationId();
+    logger.error('unhandled promise rejection; the process keeps serving', {
+      error: reason instanceof Error ? reason : new Error(String(reason)),
+      ...(correlationId ? { correlation_id: correlationId } : {}),
+    });
+  };
+  process.on('unhandledRejection', onRejection);
+  // The series exists at 0 from the start, so an alert on its increase sees the first one.
+  metrics.unhandledRejections.add(0, { runtime: 'node' });
+  return () => {
+    process.off('unhandledRejection', onRejection);
   };
 }

@@ -60,6 +60,12 @@ export const METRIC_FAMILIES = {
     help: 'Chat requests served only after an earlier attempt failed, by the model that served',
     labels: ['provider', 'model'],
   },
+  unhandledRejections: {
+    name: 'process_unhandled_rejections_total',
+    type: 'counter',
+    help: 'Promise rejections nothing handled; logged at error level instead of ending the process',
+    labels: ['runtime'],
+  },
   approvalLatency: {
     name: 'action_approval_latency_seconds',
     type: 'histogram',

@@ -11,10 +11,24 @@ const lines = (name: string) => fixture(name).trim().split('\n');
 /** What the fake does for a matching request. Without a rule it replays the recorded fixtures. */
 export type Behaviour =
   /** A string body goes out as it is (exact bytes); anything else as JSON. */
-  | { status: number; body?: unknown; headers?: Record<string, string> }
+  | {
+      status: number;
+      body?: unknown;
+      headers?: Record<string, string>;
+      /** Headers go out at once, the body this much later (a slow body after the headers). */
+      bodyDelayMs?: number;
+      /** Only this many bytes of the body go out (with the whole length announced), then the connection drops. */
+      cutAfterBytes?: number;
+    }
   | { hang: true }
   | { refuse: true }
-  | { sse: string[]; delayMs?: number; after?: 'end' | 'hang' | 'drop' }
+  | {
+      sse: string[];
+      delayMs?: number;
+      /** Headers go out at once, the first event this much later. */
+      firstDelayMs?: number;
+      after?: 'end' | 'hang' | 'drop';
+    }
   | { delayMs: number };
 
 export interface RecordedRequest {
@@ -23,6 +37,8 @@ export interface RecordedRequest {
   stream: boolean;
   body: Record<string, unknown>;
   headers: IncomingMessage['headers'];
+  /** True once the gateway closed the connection before the answer was complete (it gave up on it). */
+  abandoned: boolean;
 }
 
 /**
@@ -38,13 +54,20 @@ export async function startFakeLLM() {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      let body: Record<string, unknown> = {};
+      try {
+        body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      } catch {}
       const path = request.url ?? '/';
       const gemini = /\/v1beta\/models\/([^:]+):(\w+)/.exec(path);
       const azure = /\/openai\/deployments\/([^/]+)\//.exec(path);
       const model = gemini?.[1] ?? azure?.[1] ?? String(body.model ?? '');
       const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
-      requests.push({ path, model, stream, body, headers: request.headers });
+      const recorded: RecordedRequest = { path, model, stream, body, headers: request.headers, abandoned: false };
+      requests.push(recorded);
+      response.once('close', () => {
+        if (!response.writableFinished) recorded.abandoned = true;
+      });
       const rule = rules.find((r) => r.model === model || r.model === '*');
       let behaviour: Behaviour | undefined;
       if (rule) {
@@ -101,14 +124,25 @@ async function respond(
     return;
   }
   if (behaviour && 'status' in behaviour) {
-    response.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
     const body = behaviour.body ?? { error: { message: `status ${behaviour.status}` } };
-    response.end(typeof body === 'string' ? body : JSON.stringify(body));
+    const text = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    response.writeHead(behaviour.status, { 'content-type': 'application/json', 'content-length': text.length, ...behaviour.headers });
+    if (behaviour.bodyDelayMs) {
+      response.flushHeaders();
+      await sleep(behaviour.bodyDelayMs);
+    }
+    if (behaviour.cutAfterBytes !== undefined) {
+      response.write(text.subarray(0, behaviour.cutAfterBytes));
+      await sleep(20);
+      response.socket?.destroy();
+      return;
+    }
+    response.end(text);
     return;
   }
   if (behaviour && 'delayMs' in behaviour && !('sse' in behaviour)) await sleep(behaviour.delayMs);
   if (behaviour && 'sse' in behaviour)
-    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.after ?? 'end', parsed.gemini);
+    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.after ?? 'end', parsed.gemini, behaviour.firstDelayMs);
 
   if (parsed.gemini) {
     if (parsed.geminiMethod === 'batchEmbedContents') {
@@ -147,9 +181,15 @@ async function writeSse(
   delayMs: number,
   after: 'end' | 'hang' | 'drop',
   gemini: boolean,
+  firstDelayMs = 0,
 ): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (firstDelayMs) {
+    response.flushHeaders();
+    await sleep(firstDelayMs);
+  }
   for (const event of events) {
+    if (response.destroyed) return; // the gateway went away
     response.write(`data: ${event}${gemini ? '\r\n\r\n' : '\n\n'}`);
     if (delayMs) await sleep(delayMs);
   }

@@ -24,6 +24,8 @@ export interface RuntimeHandle {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** JSON log lines the app wrote. */
   logs(): Array<Record<string, unknown>>;
+  /** Everything the app wrote, JSON or not (workerd reports uncaught errors as plain text). */
+  output(): string;
   /** Spans (Node only: workerd spans leave over OTLP). */
   spans: InMemorySpanExporter | null;
   services: Services | null;
@@ -79,6 +81,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       name,
       fetch: async (path, init) => app.request(path, init),
       logs,
+      output: () => lines.join(''),
       spans,
       services,
       sweep: async () => {
@@ -127,6 +130,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
     logs: () => {
       return logs();
     },
+    output: () => lines.join(''),
     spans: null,
     services: null,
     sweep: async () => {

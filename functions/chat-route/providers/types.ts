@@ -71,4 +71,19 @@ export function actionForStatus(status: number | undefined): FailureAction {
   return 'next';
 }
 
+/**
+ * A provider that answers 200 with `{"error": …}` (LiteLLM, proxies, Gemini in a stream) failed: an
+ * error with the status the body names (when it is an HTTP error status), else 502. Undefined when
+ * the body carries no error.
+ */
+export function errorInBody(provider: string, body: unknown): ProviderError | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (error === undefined || error === null || error === false) return undefined;
+  const detail = typeof error === 'object' ? (error as { message?: unknown }).message : error;
+  const code = typeof error === 'object' ? Number((error as { code?: unknown }).code) : Number.NaN;
+  const status = Number.isInteger(code) && code >= 400 && code <= 599 ? code : 502;
+  return new ProviderError(provider, `the provider answered with an error: ${String(detail ?? 'no message').slice(0, 300)}`, status);
+}
+
 export { parseRetryAfter } from '../../../shared/http/retry.js';

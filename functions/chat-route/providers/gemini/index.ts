@@ -7,8 +7,9 @@ import {
 } from '@google/generative-ai';
 import { randomHex } from '../../../../shared/telemetry/correlation.js';
 import type { ChatCompletionChunk } from '../../contract.js';
-import { type CallOptions, type ChatProvider, ProviderError } from '../types.js';
-import { chunkFromGemini, fromGemini, toGemini, usageOf } from './translate.js';
+import { modelNameProblem } from '../model-names.js';
+import { type CallOptions, type ChatProvider, errorInBody, ProviderError } from '../types.js';
+import { chunkFromGemini, fromGemini, GeminiRefusal, type StreamState, toGemini, usageOf } from './translate.js';
 
 export interface GeminiProviderOptions {
   name: string;
@@ -29,7 +30,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
   const modelFor = (call: CallOptions, translated: ReturnType<typeof toGemini>) =>
     sdk.getGenerativeModel(
       {
-        model: call.model,
+        model: modelPath(name, call.model),
         generationConfig: translated.generationConfig,
         ...(translated.systemInstruction ? { systemInstruction: translated.systemInstruction } : {}),
         ...(translated.tools ? { tools: translated.tools } : {}),
@@ -42,9 +43,15 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
     name,
     type: 'gemini',
     chat: async (request, call) => {
-      const translated = toGemini(request);
       try {
+        const translated = toGemini(request);
         const result = await modelFor(call, translated).generateContent(translated.request, { signal: call.signal });
+        // A 200 whose body is an error is a failure, never an empty answer.
+        const failed = errorInBody(name, result.response);
+        if (failed) throw failed;
+        if (!result.response.candidates?.length && !result.response.promptFeedback) {
+          throw new ProviderError(name, 'Gemini answered without candidates', 502);
+        }
         return fromGemini(result.response, call.model, `chatcmpl-${randomHex(12)}`, Math.floor(Date.now() / 1000), newCallId);
       } catch (error) {
         throw mapGeminiError(name, error);
@@ -57,7 +64,10 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
         throw new ProviderError(name, 'Gemini embeds text only; send strings as input', 400);
       }
       try {
-        const model = sdk.getGenerativeModel({ model: call.model }, { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) });
+        const model = sdk.getGenerativeModel(
+          { model: modelPath(name, call.model) },
+          { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) },
+        );
         const result = await model.batchEmbedContents(
           {
             requests: inputs.map((text) => ({
@@ -67,11 +77,19 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
           },
           { signal: call.signal },
         );
+        const failed = errorInBody(name, result);
+        if (failed) throw failed;
+        if (!Array.isArray(result.embeddings)) throw new ProviderError(name, 'Gemini answered without embeddings', 502);
         const tokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
         return {
           object: 'list',
           model: call.model,
-          data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding: embedding.values })),
+          data: result.embeddings.map((embedding, index) => ({
+            object: 'embedding',
+            index,
+            // OpenAI's SDKs ask for base64 by default and decode it as little-endian float32.
+            embedding: request.encoding_format === 'base64' ? (toBase64Floats(embedding.values) as never) : embedding.values,
+          })),
           // Gemini does not report embedding tokens; this estimate (4 characters a token) is marked as such in the docs.
           usage: { prompt_tokens: tokens, total_tokens: tokens },
         };
@@ -82,13 +100,28 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
   };
 }
 
+/**
+ * The SDK puts the model into the URL as it is (`${base}/v1beta/${model}:${task}`) and takes a name
+ * with a `/` as a whole path: only names Gemini allows pass, always as `models/<encoded name>`.
+ */
+function modelPath(provider: string, model: string): string {
+  const problem = modelNameProblem('gemini', model);
+  if (problem) throw new ProviderError(provider, `model "${model}" refused: ${problem}`, 400);
+  return `models/${encodeURIComponent(model)}`;
+}
+
 async function* streamChunks(
   name: string,
   modelFor: (call: CallOptions, translated: ReturnType<typeof toGemini>) => ReturnType<GoogleGenerativeAI['getGenerativeModel']>,
   request: Parameters<ChatProvider['stream']>[0],
   call: CallOptions,
 ): AsyncIterable<ChatCompletionChunk> {
-  const translated = toGemini(request);
+  let translated: ReturnType<typeof toGemini>;
+  try {
+    translated = toGemini(request);
+  } catch (error) {
+    throw mapGeminiError(name, error);
+  }
   const id = `chatcmpl-${randomHex(12)}`;
   const created = Math.floor(Date.now() / 1000);
   let result: Awaited<ReturnType<ReturnType<GoogleGenerativeAI['getGenerativeModel']>['generateContentStream']>>;
@@ -97,15 +130,23 @@ async function* streamChunks(
   } catch (error) {
     throw mapGeminiError(name, error);
   }
+  // The SDK tees the stream and aggregates its second copy into `result.response`, a promise nothing
+  // here awaits. When the stream breaks (cut, idle timeout, client gone, first-token timeout) that
+  // promise rejects too; unhandled, it ended the Node process. The failure itself reaches the caller
+  // through `result.stream` below.
+  result.response.catch(() => {});
   // Gemini repeats the running usage in every chunk: keep the last, never sum.
   let usage: UsageMetadata | undefined;
   let first = true;
   let finished = false;
+  const state: StreamState = new Map();
   try {
     for await (const response of result.stream) {
+      const failed = errorInBody(name, response);
+      if (failed) throw failed;
       if (response.usageMetadata) usage = response.usageMetadata;
       if (response.candidates?.some((candidate) => candidate.finishReason)) finished = true;
-      yield chunkFromGemini(response, call.model, id, created, newCallId, first);
+      yield chunkFromGemini(response, call.model, id, created, newCallId, first, state);
       first = false;
     }
   } catch (error) {
@@ -116,9 +157,18 @@ async function* streamChunks(
   if (total) yield { id, object: 'chat.completion.chunk', created, model: call.model, choices: [], usage: total };
 }
 
+/** Floats as OpenAI sends them with `encoding_format: "base64"`: little-endian float32, base64. */
+function toBase64Floats(values: number[]): string {
+  const bytes = new Uint8Array(new Float32Array(values).buffer);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
 /** SDK errors → ProviderError; Retry-After from Google's RetryInfo detail ("30s"). */
 export function mapGeminiError(provider: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
+  if (error instanceof GeminiRefusal) return new ProviderError(provider, error.message, 400);
   if (error instanceof GoogleGenerativeAIAbortError || (error instanceof Error && error.name === 'AbortError')) {
     return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
   }

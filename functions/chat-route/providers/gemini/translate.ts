@@ -10,6 +10,39 @@ import type {
   UsageMetadata,
 } from '@google/generative-ai';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, Usage } from '../../contract.js';
+import { SchemaRefused, toGeminiSchema } from './schema.js';
+
+/** Thrown when a request cannot be expressed for Gemini: a 400 naming the parameter. */
+export class GeminiRefusal extends Error {}
+
+/**
+ * OpenAI parameters Gemini has no equivalent for. Sent to a Gemini model they are a 400 naming the
+ * parameter (never silently dropped); the plan leaves Gemini fallbacks out for such requests.
+ * `user`, `store`, `metadata` and `service_tier` are OpenAI account features that do not change the
+ * answer: they are not sent to Gemini.
+ */
+export function unsupportedOnGemini(request: ChatRequest): string | undefined {
+  const r = request as ChatRequest & Record<string, unknown>;
+  if (r.logprobs) return 'logprobs';
+  if (r.top_logprobs != null) return 'top_logprobs';
+  if (r.logit_bias != null && Object.keys(r.logit_bias as object).length > 0) return 'logit_bias';
+  if (r.parallel_tool_calls === false) return 'parallel_tool_calls';
+  if (r.audio != null) return 'audio';
+  if (Array.isArray(r.modalities) && r.modalities.some((modality) => modality !== 'text')) return 'modalities';
+  if (r.prediction != null) return 'prediction';
+  if (r.reasoning_effort != null) return 'reasoning_effort';
+  if (r.web_search_options != null) return 'web_search_options';
+  return undefined;
+}
+
+function geminiSchema(schema: unknown, parameter: string): ReturnType<typeof toGeminiSchema> {
+  try {
+    return toGeminiSchema(schema);
+  } catch (error) {
+    if (error instanceof SchemaRefused) throw new GeminiRefusal(`${parameter}: ${error.message}`);
+    throw error;
+  }
+}
 
 /** The pieces of a Gemini call: what getGenerativeModel takes and what generateContent takes. */
 export interface GeminiCall {
@@ -44,6 +77,8 @@ const parseArguments = (text: string): Record<string, unknown> => {
  * functionResponse parts named after the call they answer.
  */
 export function toGemini(request: ChatRequest): GeminiCall {
+  const unsupported = unsupportedOnGemini(request);
+  if (unsupported) throw new GeminiRefusal(`"${unsupported}" is not supported by Gemini models`);
   const system: string[] = [];
   const contents: Content[] = [];
   const toolNames = new Map<string, string>();
@@ -90,8 +125,17 @@ export function toGemini(request: ChatRequest): GeminiCall {
   if (maxTokens != null) generationConfig.maxOutputTokens = maxTokens;
   if (request.n != null) generationConfig.candidateCount = request.n;
   if (request.stop != null) generationConfig.stopSequences = Array.isArray(request.stop) ? request.stop : [request.stop];
+  const r = request as ChatRequest & Record<string, unknown>;
+  const extra = generationConfig as GenerationConfig & { seed?: number };
+  if (typeof r.seed === 'number') extra.seed = r.seed;
+  if (typeof r.presence_penalty === 'number') generationConfig.presencePenalty = r.presence_penalty;
+  if (typeof r.frequency_penalty === 'number') generationConfig.frequencyPenalty = r.frequency_penalty;
   if (request.response_format?.type === 'json_object' || request.response_format?.type === 'json_schema') {
     generationConfig.responseMimeType = 'application/json';
+  }
+  if (request.response_format?.type === 'json_schema') {
+    const schema = (request.response_format as { json_schema?: { schema?: unknown } }).json_schema?.schema;
+    if (schema) generationConfig.responseSchema = geminiSchema(schema, 'response_format.json_schema.schema') as never;
   }
 
   const call: GeminiCall = { generationConfig, request: { contents } };
@@ -99,10 +143,12 @@ export function toGemini(request: ChatRequest): GeminiCall {
   if (request.tools?.length) {
     call.tools = [
       {
-        functionDeclarations: request.tools.map((tool) => ({
+        functionDeclarations: request.tools.map((tool, index) => ({
           name: tool.function.name,
           ...(tool.function.description ? { description: tool.function.description } : {}),
-          ...(tool.function.parameters ? { parameters: tool.function.parameters as never } : {}),
+          ...(tool.function.parameters
+            ? { parameters: geminiSchema(tool.function.parameters, `tools[${index}].function.parameters`) as never }
+            : {}),
         })),
       },
     ];
@@ -219,6 +265,13 @@ export function fromGemini(
   return { id, object: 'chat.completion', created, model, choices, ...(usage ? { usage } : {}) };
 }
 
+/**
+ * What a stream remembers across chunks, per choice: how many tool calls it has emitted. Each call
+ * gets the next index (Gemini sends parallel calls in successive chunks; index 0 twice made the SDKs
+ * merge them into one), and a turn that emitted any finishes with `tool_calls`.
+ */
+export type StreamState = Map<number, number>;
+
 /** One Gemini stream chunk → one OpenAI chunk (without usage: the caller sends it once, last). */
 export function chunkFromGemini(
   response: EnhancedGenerateContentResponse,
@@ -227,17 +280,21 @@ export function chunkFromGemini(
   created: number,
   newId: () => string,
   first: boolean,
+  state: StreamState = new Map(),
 ): ChatCompletionChunk {
-  const choices = (response.candidates ?? []).map((candidate, index) => {
+  const choices = (response.candidates ?? []).map((candidate, position) => {
+    const index = candidate.index ?? position;
     const { text, toolCalls } = partsToMessage(candidate.content?.parts, newId);
+    const before = state.get(index) ?? 0;
+    state.set(index, before + toolCalls.length);
     return {
-      index: candidate.index ?? index,
+      index,
       delta: {
         ...(first ? { role: 'assistant' as const } : {}),
         ...(text ? { content: text } : {}),
-        ...(toolCalls.length > 0 ? { tool_calls: toolCalls.map((call, i) => ({ index: i, ...call })) } : {}),
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls.map((call, i) => ({ index: before + i, ...call })) } : {}),
       },
-      finish_reason: finishReasonOf(candidate.finishReason, toolCalls.length > 0),
+      finish_reason: finishReasonOf(candidate.finishReason, before + toolCalls.length > 0),
       logprobs: null,
     };
   });

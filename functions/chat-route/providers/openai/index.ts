@@ -1,7 +1,8 @@
 import type OpenAI from 'openai';
 import type { ProviderType } from '../../../../shared/config/index.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
-import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
+import { modelNameProblem } from '../model-names.js';
+import { type CallOptions, type ChatProvider, errorInBody, ProviderError, parseRetryAfter } from '../types.js';
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -29,12 +30,25 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
   const clientOnce = () =>
     (client ??= loadSdk().then(({ default: OpenAIClient, AzureOpenAI }) =>
       options.type === 'azure'
-        ? new AzureOpenAI({ ...common, apiKey: options.apiKey, endpoint: options.endpoint, apiVersion: options.apiVersion })
+        ? // The base URL, not `endpoint`: given no baseURL the SDK reads OPENAI_BASE_URL from the
+          // environment (workerd's nodejs_compat exposes the bindings there) and then refuses
+          // the endpoint ("baseURL and endpoint are mutually exclusive"): every Azure call failed.
+          new AzureOpenAI({
+            ...common,
+            apiKey: options.apiKey,
+            baseURL: `${(options.endpoint ?? '').replace(/\/+$/, '')}/openai`,
+            apiVersion: options.apiVersion ?? '2024-10-21',
+          })
         : // Ollama and vLLM accept any key; the SDK insists on one.
           new OpenAIClient({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null }),
     ));
   const name = options.name;
-  const requestOptions = (call: CallOptions) => ({ signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) });
+  const requestOptions = (call: CallOptions) => {
+    // AzureOpenAI puts the deployment into the path unencoded (`/deployments/${model}/…`).
+    const problem = options.type === 'azure' ? modelNameProblem('azure', call.model) : null;
+    if (problem) throw new ProviderError(name, `deployment "${call.model}" refused: ${problem}`, 400);
+    return { signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) };
+  };
 
   return {
     name,
@@ -42,27 +56,34 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     chat: async (request, call) => {
       try {
         const { stream: _stream, stream_options: _options, ...body } = request;
-        return await (await clientOnce()).chat.completions.create(
+        const completion = await (await clientOnce()).chat.completions.create(
           { ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false },
           requestOptions(call),
         );
+        // A 200 whose body is an error is a failure, never an answer.
+        if (!Array.isArray(completion?.choices)) throw errorInBody(name, completion) ?? notAnAnswer(name);
+        return completion;
       } catch (error) {
         throw await mapOpenAIError(name, error);
       }
     },
-    stream: (request, call) => streamChunks(name, clientOnce, request, call, requestOptions(call)),
+    stream: (request, call) => streamChunks(name, clientOnce, request, call, () => requestOptions(call)),
     embed: async (request, call) => {
       try {
-        return await (await clientOnce()).embeddings.create(
+        const embeddings = await (await clientOnce()).embeddings.create(
           { ...(request as OpenAI.EmbeddingCreateParams), model: call.model },
           requestOptions(call),
         );
+        if (!Array.isArray(embeddings?.data)) throw errorInBody(name, embeddings) ?? notAnAnswer(name);
+        return embeddings;
       } catch (error) {
         throw await mapOpenAIError(name, error);
       }
     },
   };
 }
+
+const notAnAnswer = (name: string) => new ProviderError(name, 'the provider answered 200 without a result', 502);
 
 let sdk: Promise<typeof import('openai')> | undefined;
 const loadSdk = () => (sdk ??= import('openai'));
@@ -72,7 +93,7 @@ async function* streamChunks(
   client: () => Promise<OpenAI>,
   request: ChatRequest,
   call: CallOptions,
-  options: { signal: AbortSignal; headers?: Record<string, string> },
+  options: () => { signal: AbortSignal; headers?: Record<string, string> },
 ): AsyncIterable<ChatCompletionChunk> {
   let stream: AsyncIterable<ChatCompletionChunk>;
   try {
@@ -84,7 +105,7 @@ async function* streamChunks(
         stream: true,
         stream_options: { include_usage: true },
       },
-      options,
+      options(),
     );
   } catch (error) {
     throw await mapOpenAIError(name, error);
@@ -94,6 +115,9 @@ async function* streamChunks(
   let finished = false;
   try {
     for await (const chunk of stream) {
+      const failed = errorInBody(name, chunk);
+      if (failed) throw failed;
+      if (!Array.isArray(chunk.choices)) throw notAnAnswer(name);
       if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
       yield chunk;
     }

@@ -1,6 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import type { HttpClient, HttpResponse } from '../http.js';
-import { type CallOptions, type ChatProvider, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
+import { modelNameProblem } from '../model-names.js';
+import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
 
 /**
@@ -14,10 +15,13 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
   const base = (
     azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')
   ) as string;
-  const url = (path: 'chat/completions' | 'embeddings', model: string) =>
-    azure
-      ? `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${options.apiVersion ?? '2024-10-21'}`
-      : `${base}/${path}`;
+  const apiVersion = encodeURIComponent(options.apiVersion ?? '2024-10-21');
+  const url = (path: 'chat/completions' | 'embeddings', model: string) => {
+    if (!azure) return `${base}/${path}`;
+    const problem = modelNameProblem('azure', model);
+    if (problem) throw new ProviderError(name, `deployment "${model}" refused: ${problem}`, 400);
+    return `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${apiVersion}`;
+  };
   const headers = (call: CallOptions): Record<string, string> => ({
     'content-type': 'application/json',
     accept: 'application/json',
@@ -25,9 +29,10 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
     ...call.headers,
   });
   const post = async (path: 'chat/completions' | 'embeddings', call: CallOptions, body: object): Promise<HttpResponse> => {
+    const target = url(path, call.model);
     let response: HttpResponse;
     try {
-      response = await http.post(url(path, call.model), headers(call), JSON.stringify(body), call.signal);
+      response = await http.post(target, headers(call), JSON.stringify(body), call.signal);
     } catch (error) {
       throw networkError(name, error);
     }
@@ -47,14 +52,20 @@ export function createOpenAIWireProvider(options: OpenAIProviderOptions & { http
         stream_options: undefined,
       });
       const text = await readText(name, response);
+      const completion = parseBody<ChatCompletion>(name, text);
+      // A 200 whose body is an error is a failure, never an answer.
+      if (!Array.isArray(completion.choices)) throw errorInBody(name, completion) ?? invalidAnswer(name, text);
       // Passed through as it came: parsed for usage and the model's name, never serialised again.
-      return keepWireText(parseBody<ChatCompletion>(name, text), text);
+      return keepWireText(completion, text);
     },
     stream: (request, call) => streamChunks(name, request, call, post),
     embed: async (request, call) => {
       // Floats as JSON: callers get what they asked for, and nothing is decoded twice.
       const response = await post('embeddings', call, { ...request, model: call.model });
-      return parseBody<EmbeddingsResponse>(name, await readText(name, response));
+      const text = await readText(name, response);
+      const embeddings = parseBody<EmbeddingsResponse>(name, text);
+      if (!Array.isArray(embeddings.data)) throw errorInBody(name, embeddings) ?? invalidAnswer(name, text);
+      return embeddings;
     },
   };
 }
@@ -96,11 +107,9 @@ async function* streamChunks(
         buffer = buffer.slice(end.index + end[0].length);
         const data = eventData(block);
         if (data && data !== '[DONE]') {
-          const chunk = parseBody<ChatCompletionChunk & { error?: { message?: string } }>(name, data);
-          if (chunk.error)
-            throw new ProviderError(name, `the provider reported an error mid-stream: ${chunk.error.message ?? 'unknown'}`, 502, {
-              action: 'retry',
-            });
+          const chunk = parseBody<ChatCompletionChunk>(name, data);
+          const failed = errorInBody(name, chunk);
+          if (failed) throw failed;
           if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
           // One line of JSON passes through as it came (a multi-line one is framed again).
           yield data.includes('\n') ? chunk : keepWireText(chunk, data);
@@ -112,6 +121,10 @@ async function* streamChunks(
   }
   // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
+}
+
+function invalidAnswer(name: string, text: string): ProviderError {
+  return new ProviderError(name, `the provider's answer is not a completion: ${text.slice(0, 120)}`, 502);
 }
 
 async function readText(name: string, response: HttpResponse): Promise<string> {

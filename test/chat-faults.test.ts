@@ -1,0 +1,257 @@
+/**
+ * The fault matrix: every provider adapter (OpenAI's wire format on Node, the openai SDK in workerd,
+ * Azure through both, Gemini through its SDK) meets every way an upstream fails, on both runtimes.
+ * Each case checks what the client gets (a fallback answer, an SSE `error` event without `[DONE]`,
+ * or problem+json), that /health still answers, and that nothing was left unhandled.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Behaviour, fixture, startFakeLLM } from './support/fake-llm.js';
+import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+const agentKey = `myca_${'c3'.repeat(16)}`;
+const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
+const hello = [{ role: 'user', content: 'hello' }];
+const openAIEvents = fixture('openai-chat-stream.jsonl').trim().split('\n');
+const geminiEvents = fixture('gemini-stream.jsonl').trim().split('\n');
+
+interface Adapter {
+  /** The provider (and its TCP proxy). */
+  provider: 'openai' | 'azure' | 'gemini';
+  /** What the request names, and the upstream model the fake sees for it. */
+  target: string;
+  model: string;
+  events: string[];
+  errorBody: unknown;
+}
+
+const ADAPTERS: Adapter[] = [
+  {
+    provider: 'openai',
+    target: 'execution',
+    model: 'gpt-4o-mini',
+    events: openAIEvents,
+    errorBody: { error: { message: 'The server had an error while processing your request', type: 'server_error', code: null } },
+  },
+  {
+    provider: 'azure',
+    target: 'azure/chat-deploy',
+    model: 'chat-deploy',
+    events: openAIEvents,
+    errorBody: { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded the rate limit' } },
+  },
+  {
+    provider: 'gemini',
+    target: 'fast',
+    model: 'gemini-2.0-flash',
+    events: geminiEvents,
+    errorBody: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
+  },
+];
+
+type Expect = { fallback: true } | { sseError: RegExp } | { problem: number } | { clientGone: true };
+
+interface Case {
+  name: string;
+  stream: boolean;
+  /** The fault, for the adapter's model (or `refused`: its provider's address takes no connection). */
+  fault: (adapter: Adapter) => Behaviour | 'refused' | 'everything-hangs';
+  expect: Expect;
+}
+
+const SLOW = 6000;
+const CASES: Case[] = [
+  { name: 'cut before the headers', stream: false, fault: () => ({ refuse: true }), expect: { fallback: true } },
+  { name: 'cut before the headers', stream: true, fault: () => ({ refuse: true }), expect: { fallback: true } },
+  {
+    name: 'cut mid-body',
+    stream: false,
+    fault: (a) => ({
+      status: 200,
+      body: JSON.parse(fixture(a.provider === 'gemini' ? 'gemini-generate.json' : 'openai-chat.json')),
+      cutAfterBytes: 40,
+    }),
+    expect: { fallback: true },
+  },
+  {
+    name: 'cut mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'drop' }),
+    expect: { sseError: /stream broke off/ },
+  },
+  {
+    name: 'an error event mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: [...a.events.slice(0, 2), JSON.stringify(a.errorBody)], delayMs: 20 }),
+    expect: { sseError: /stream broke off/ },
+  },
+  { name: 'stall before the first token', stream: true, fault: () => ({ hang: true }), expect: { fallback: true } },
+  {
+    name: 'stall mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'hang' }),
+    expect: { sseError: /sent nothing for \d+ ms \(idle timeout/ },
+  },
+  {
+    name: 'slow body after the headers',
+    stream: true,
+    fault: (a) => ({ sse: a.events, firstDelayMs: SLOW }),
+    expect: { fallback: true },
+  },
+  {
+    name: 'slow body after the headers',
+    stream: false,
+    fault: () => ({ status: 200, body: {}, bodyDelayMs: SLOW }),
+    expect: { problem: 504 },
+  },
+  { name: 'malformed JSON', stream: false, fault: () => ({ status: 200, body: '{"choices": [ not json' }), expect: { fallback: true } },
+  { name: 'malformed JSON', stream: true, fault: () => ({ sse: ['{"choices": [ not json'] }), expect: { fallback: true } },
+  { name: '200 with an error body', stream: false, fault: (a) => ({ status: 200, body: a.errorBody }), expect: { fallback: true } },
+  { name: '200 with an error body', stream: true, fault: (a) => ({ sse: [JSON.stringify(a.errorBody)] }), expect: { fallback: true } },
+  { name: 'deadline reached', stream: false, fault: () => 'everything-hangs', expect: { problem: 504 } },
+  { name: 'deadline reached', stream: true, fault: () => 'everything-hangs', expect: { problem: 504 } },
+  { name: 'connection refused', stream: false, fault: () => 'refused', expect: { fallback: true } },
+  { name: 'connection refused', stream: true, fault: () => 'refused', expect: { fallback: true } },
+];
+
+async function readSse(response: Response) {
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
+}
+
+describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
+  let llm: Awaited<ReturnType<typeof startFakeLLM>>;
+  let app: RuntimeHandle;
+  const proxies = new Map<Adapter['provider'], TcpProxy>();
+  let cut: TcpProxy | undefined;
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onRejection);
+    llm = await startFakeLLM();
+    const port = Number(new URL(llm.url).port);
+    for (const provider of ['openai', 'azure', 'gemini'] as const) proxies.set(provider, await startTcpProxy({ host: '127.0.0.1', port }));
+    const at = (provider: Adapter['provider']) => `http://127.0.0.1:${proxies.get(provider)?.port}`;
+    app = await startRuntime(runtime, {
+      MYCA_API_KEYS: `planner:agent:${agentKey}`,
+      OPENAI_API_KEY: 'test-openai-key',
+      OPENAI_BASE_URL: `${at('openai')}/v1`,
+      AZURE_OPENAI_API_KEY: 'test-azure-key',
+      AZURE_OPENAI_ENDPOINT: at('azure'),
+      GEMINI_API_KEY: 'test-gemini-key',
+      GEMINI_BASE_URL: at('gemini'),
+      // As deployed: one retry. workerd may hand the retry a pooled connection the cut left dead.
+      LLM_RETRIES: '1',
+      LLM_BACKOFF_MS: '10',
+      LLM_BREAKER_FAILURES: '1000',
+      LLM_RATE_LIMIT_RPM: '0',
+      LLM_FIRST_TOKEN_TIMEOUT_MS: '700',
+      LLM_IDLE_TIMEOUT_MS: '400',
+      LLM_DEADLINE_MS: '3000',
+    });
+  });
+  afterEach(async () => {
+    llm.reset();
+    await cut?.restore();
+    cut = undefined;
+  });
+  afterAll(async () => {
+    await app?.close();
+    for (const proxy of proxies.values()) await proxy.close();
+    await llm?.close();
+    process.off('unhandledRejection', onRejection);
+  });
+
+  /** After every case: the gateway still answers, and nothing was left unhandled. */
+  async function stillHealthy() {
+    expect((await app.fetch('/health')).status).toBe(200);
+    // A rejection nobody handles surfaces on the next turns of the event loop.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rejections).toEqual([]);
+    expect(app.output()).not.toMatch(/Uncaught|Unhandled|unhandled promise rejection/i);
+  }
+
+  describe.each(ADAPTERS)('$provider', (adapter) => {
+    it('client disconnect mid-stream: the upstream call is cut, nothing else is tried', async () => {
+      llm.always(adapter.model, { sse: adapter.events.slice(0, 2), delayMs: 30, after: 'hang' });
+      const controller = new AbortController();
+      const response = await fetch(`${await app.url()}/v1/chat/completions`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ model: adapter.target, messages: hello, stream: true }),
+        signal: controller.signal,
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      controller.abort();
+      await reader.cancel().catch(() => {});
+      await eventually(() => llm.requests[0]?.abandoned, 5000);
+      expect(llm.requests).toHaveLength(1);
+      await stillHealthy();
+    });
+    it.each(CASES)('$name (stream: $stream)', async (testCase) => {
+      const fault = testCase.fault(adapter);
+      if (fault === 'refused') {
+        cut = proxies.get(adapter.provider);
+        await cut?.cut();
+      } else if (fault === 'everything-hangs') llm.always('*', { hang: true });
+      else llm.always(adapter.model, fault);
+      const response = await app.fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ model: adapter.target, messages: hello, stream: testCase.stream }),
+      });
+      const expected = testCase.expect;
+      if ('fallback' in expected) {
+        expect(response.status).toBe(200);
+        expect(response.headers.get('x-myca-model')).not.toBe(adapter.model);
+        if (testCase.stream) expect((await readSse(response)).at(-1)?.data).toBe('[DONE]');
+        else expect(((await response.json()) as { choices: unknown[] }).choices.length).toBeGreaterThan(0);
+      } else if ('sseError' in expected) {
+        expect(response.status).toBe(200);
+        expect(response.headers.get('x-myca-model')).toBe(adapter.model);
+        const events = await readSse(response);
+        expect(events.at(-1)?.event).toBe('error');
+        const error = JSON.parse(events.at(-1)?.data ?? '{}') as { error: { code: string; message: string } };
+        expect(error.error.code).toBe('stream_interrupted');
+        expect(error.error.message).toMatch(expected.sseError);
+        expect(events.some((e) => e.data === '[DONE]')).toBe(false);
+        // No fallback after the first byte.
+        expect(llm.requests.every((r) => r.model === adapter.model)).toBe(true);
+      } else if ('problem' in expected) {
+        expect(response.status).toBe(expected.problem);
+        expect(response.headers.get('content-type')).toContain('application/problem+json');
+        const body = (await response.json()) as { attempts: unknown[] };
+        expect(body.attempts.length).toBeGreaterThan(0);
+      }
+      await stillHealthy();
+    });
+  });
+
+  it.runIf(runtime === 'node')('client disconnect before the answer: the upstream call is cut, no fallback, logged as 499', async () => {
+    for (const stream of [false, true]) {
+      llm.reset();
+      llm.always('gpt-4o-mini', { hang: true });
+      const controller = new AbortController();
+      const pending = app.fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...auth, 'x-correlation-id': `gone-${stream}` },
+        body: JSON.stringify({ model: 'execution', messages: hello, stream }),
+        signal: controller.signal,
+      });
+      await eventually(() => llm.requests.length > 0);
+      controller.abort();
+      const response = await pending;
+      expect(response.status).toBe(499);
+      await eventually(() => llm.requests[0]?.abandoned);
+      expect(llm.requests.map((r) => r.model)).toEqual(['gpt-4o-mini']);
+      const line = await eventually(() => app.logs().find((l) => l.msg === 'request' && l.correlation_id === `gone-${stream}`));
+      expect(line.status).toBe(499);
+    }
+    await stillHealthy();
+  });
+});
