@@ -89,7 +89,11 @@ describe('embedded mode (PGlite) under concurrency', () => {
 
   it('a second process on the same data folder is refused, naming the first one’s pid', async () => {
     const second = run({ MYCA_DATA_DIR: dataDir, MYCA_API_KEYS: apiKeys, PORT: '0' });
-    expect(await second.exited).toBe(1);
+    try {
+      expect(await second.exited).toBe(1);
+    } finally {
+      if (second.child.exitCode === null) second.child.kill('SIGTERM');
+    }
     const pid = readFileSync(join(dataDir, 'pg.pid'), 'utf8').trim();
     expect(second.output()).toContain(`already open in process ${pid}`);
     // The first one is untouched.

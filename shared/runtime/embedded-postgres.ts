@@ -9,8 +9,6 @@ export interface EmbeddedPostgres {
   /** A postgres:// URL on loopback: postgres.js (Node or workerd) connects to it like to any server. */
   url: string;
   dataDir: string;
-  /** An in-process byte stream to the backend, for postgres.js's `socket` option (no TCP). */
-  connect(): Duplex;
   stop(): Promise<void>;
 }
 
@@ -72,12 +70,6 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     return {
       url: `postgres://postgres@${options.host ?? '127.0.0.1'}:${port}/postgres?sslmode=disable`,
       dataDir,
-      connect: () => {
-        const stream = session.connect();
-        sockets.add(stream);
-        stream.once('close', () => sockets.delete(stream));
-        return stream;
-      },
       stop: async () => {
         for (const socket of sockets) socket.destroy();
         await new Promise<void>((done) => server.close(() => done()));

@@ -14,7 +14,7 @@
  * - a client that goes away hands back a clean backend: Sync, ROLLBACK when in a transaction, and
  *   DEALLOCATE of the statements it prepared (they would otherwise pile up in the one session).
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { PGlite } from '@electric-sql/pglite';
 
 const SSL_REQUEST = 80877103;
@@ -62,13 +62,6 @@ export class PgliteSession {
   /** Serves one client's wire protocol on a byte stream (a TCP socket or an in-process pair). */
   serve(stream: Duplex): void {
     new Conversation(this, stream);
-  }
-
-  /** A byte stream to the backend without TCP: postgres.js's `socket` option takes it. */
-  connect(): Duplex {
-    const [client, server] = duplexPair();
-    this.serve(server);
-    return client;
   }
 }
 
@@ -211,32 +204,4 @@ function once(fn: () => Promise<void>): () => Promise<void> {
     done ??= fn();
     return done;
   };
-}
-
-/** Two connected in-memory byte streams (Node 20 has no stream.duplexPair). */
-function duplexPair(): [Duplex, Duplex] {
-  let left: Duplex;
-  let right: Duplex;
-  const make = (peer: () => Duplex) =>
-    new Duplex({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        peer().push(chunk);
-        callback();
-      },
-      final(callback) {
-        peer().push(null);
-        callback();
-      },
-      destroy(error, callback) {
-        const other = peer();
-        if (!other.destroyed) other.destroy();
-        callback(error);
-      },
-    });
-  left = make(() => right);
-  right = make(() => left);
-  // postgres.js ends a socket only when readyState is 'open' (net.Socket's field).
-  Object.defineProperty(left, 'readyState', { get: () => (left.destroyed ? 'closed' : 'open') });
-  return [left, right];
 }
