@@ -23,7 +23,7 @@ describe('development API keys', () => {
   const run = async (env: Record<string, string>) => {
     const lines: string[] = [];
     let printed = '';
-    const logger = createLogger({ level: 'info', write: (line) => lines.push(line) });
+    const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
     const keys = await resolveApiKeys(loadNodeConfig(env), db.sql, logger, (text) => {
       printed += text;
     });

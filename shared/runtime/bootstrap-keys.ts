@@ -40,7 +40,8 @@ export async function resolveApiKeys(
     ).map((row) => ({ ...row }));
   if (config.apiKeys.length > 0) {
     const generated = config.env === 'production' ? [] : await stored().catch(() => []);
-    logger.info('API keys in force: the configured ones only (MYCA_API_KEYS / auth.yaml)', {
+    // Said at info when it replaces keys a newcomer may be holding; otherwise the summary line says it.
+    logger[generated.length > 0 ? 'info' : 'debug']('API keys in force: the configured ones only (MYCA_API_KEYS / auth.yaml)', {
       ids: config.apiKeys.map((key) => key.id),
       ...(generated.length > 0
         ? { not_accepted: generated.map((key) => key.id), why: 'keys created at first start are not used while keys are configured' }
@@ -63,7 +64,7 @@ export async function resolveApiKeys(
     if (rows.length > 0) inserted.push(key);
   }
   const kept = await stored();
-  logger.info('API keys in force: the development keys created at first start (hashed in api_keys)', { ids: kept.map((key) => key.id) });
+  logger.debug('API keys in force: the development keys created at first start (hashed in api_keys)', { ids: kept.map((key) => key.id) });
   if (inserted.length === 0) return kept;
   // Printed once, on purpose outside the (redacting) logger: this is the only time they are shown.
   print(

@@ -21,7 +21,6 @@ async function main(): Promise<void> {
   const lines = createLineBatcher((text) => process.stdout.write(text));
   process.on('exit', lines.flush);
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name }, write: lines.line });
-  logger.info('effective configuration', { config: sanitizeConfig(config) });
   let running: RunningServer;
   try {
     running = await startServer(config, logger);
@@ -29,6 +28,8 @@ async function main(): Promise<void> {
     logger.error('start failed', { error: error as Error });
     process.exit(1);
   }
+  // After the one-line summary, and at debug only: it is several kilobytes.
+  logger.debug('effective configuration', { config: sanitizeConfig(config) });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
