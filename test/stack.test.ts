@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildDashboards, DASHBOARD_DIR } from '../scripts/dashboards.js';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
@@ -58,7 +58,8 @@ describe('the compose stack, checked without a Docker engine', () => {
     volumes: Record<string, unknown>;
   };
 
-  it.skipIf(!required && !has('docker-compose'))('validates with docker-compose config', () => {
+  it('validates with docker-compose config', (ctx) => {
+    ctx.skip(!required && !has('docker-compose'), 'no docker-compose on PATH (apt-get install docker-compose; CI has it)');
     const result = spawnSync(
       'docker-compose',
       ['-f', 'docker-compose.yml', '--profile', 'litellm', '--profile', 'ollama', '--profile', 'scale', 'config', '-q'],
@@ -126,7 +127,8 @@ describe('the compose stack, checked without a Docker engine', () => {
     for (const entry of litellm.model_list) expect(entry.litellm_params.model.split('/')[1]).toBe(models.models[entry.model_name]?.model);
   });
 
-  it.skipIf(!required && !has('promtool'))('has a Prometheus config promtool accepts', () => {
+  it('has a Prometheus config promtool accepts', (ctx) => {
+    ctx.skip(!required && !has('promtool'), 'no promtool on PATH (apt-get install prometheus; CI has it)');
     const out = execFileSync('promtool', ['check', 'config', 'config/prometheus/prometheus.yml'], { cwd: ROOT_DIR, encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
   });
@@ -198,7 +200,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!required && !has('prometheus'))('a real Prometheus scraping the Node server', () => {
+const havePrometheus = required || has('prometheus');
+
+describe('a real Prometheus scraping the Node server', () => {
+  // Each test says why it is skipped (the run's last lines list it); nothing is started for them.
+  beforeEach((ctx) => {
+    ctx.skip(!havePrometheus, 'no prometheus on PATH (apt-get install prometheus; CI has it)');
+  });
   let database: TestDatabase;
   let app: RuntimeHandle;
   let prometheus: ChildProcess | undefined;
@@ -207,6 +215,7 @@ describe.skipIf(!required && !has('prometheus'))('a real Prometheus scraping the
   let promUrl: string;
 
   beforeAll(async () => {
+    if (!havePrometheus) return;
     database = await migratedDatabase();
     llm = await startFakeLLM();
     app = await startRuntime('node', {
