@@ -3,7 +3,7 @@
  * environment reach the worker, and a chat completion through workerd reaches a loopback provider.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('npm run dev', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'myca-dev-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('passes provider settings from the environment to the worker: a chat completion reaches the loopback provider', async () => {
+  it('passes provider settings from the environment to the worker (a chat completion reaches the loopback provider) and shares the files folder with Node', async () => {
     const llm = await startFakeLLM();
     const [port, pgPort] = [await freePort(), await freePort()];
     const child = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/dev.ts'], {
@@ -35,7 +35,6 @@ describe('npm run dev', () => {
         MYCA_DATA_DIR: dataDir,
         MYCA_DEV_PORT: String(port),
         MYCA_EMBEDDED_PG_PORT: String(pgPort),
-        REDIS_URL: 'redis://127.0.0.1:1',
         OPENAI_API_KEY: 'sk-dev-runner-test',
         OPENAI_BASE_URL: `${llm.url}/v1`,
       },
@@ -80,6 +79,26 @@ describe('npm run dev', () => {
       expect(llm.requests[0]?.headers.authorization).toBe('Bearer sk-dev-runner-test');
       expect(output).toContain('"providers":["OPENAI_API_KEY"]');
       expect(output).not.toContain('sk-dev-runner-test');
+
+      // The worker's file actions use the folder npm start uses (<MYCA_DATA_DIR>/files), both ways.
+      const act = async (body: unknown) =>
+        (await (
+          await fetch(`http://127.0.0.1:${port}/v1/actions`, {
+            method: 'POST',
+            headers: { ...auth, 'idempotency-key': `dev-${Math.random()}` },
+            body: JSON.stringify({ ...(body as object), agent_id: 'mycology' }),
+          })
+        ).json()) as { status: string; output?: { content?: string } };
+      expect(await act({ type: 'file.write', input: { path: 'scratch/from-worker.md', content: 'written in workerd\n' } })).toMatchObject({
+        status: 'executed',
+      });
+      expect(readFileSync(join(dataDir, 'files', 'scratch', 'from-worker.md'), 'utf8')).toBe('written in workerd\n');
+      mkdirSync(join(dataDir, 'files', 'notes'), { recursive: true });
+      writeFileSync(join(dataDir, 'files', 'notes', 'from-node.md'), 'written on Node\n');
+      expect(await act({ type: 'file.read', input: { path: 'notes/from-node.md' } })).toMatchObject({
+        status: 'executed',
+        output: { content: 'written on Node\n' },
+      });
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT');

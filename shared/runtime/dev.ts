@@ -17,6 +17,7 @@ import { randomHex } from '../telemetry/correlation.js';
 import { resolveApiKeys } from './bootstrap-keys.js';
 import { documentedVariables, readDevVars, workerVariables } from './dev-vars.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { type FilesBridge, startFilesBridge } from './files-bridge.js';
 import { loadNodeConfig, ROOT_DIR } from './node-config.js';
 import { startUpstashRestServer, type UpstashRestServer } from './upstash-rest-server.js';
 
@@ -68,6 +69,13 @@ if (config.kv.upstash_url && config.kv.upstash_token) {
     logger.warn('Redis is not reachable; the worker uses its in-memory store', { redis: config.kv.redis_url, error: String(error) });
   }
 }
+// The worker's file actions use the same folder as `npm start` (not wrangler's local R2).
+const filesRoot = resolve(config.actions.files_root ?? join(config.data_dir, 'files'));
+const files: FilesBridge = await startFilesBridge({ root: filesRoot, token: randomHex(16) });
+vars.MYCA_DEV_FILES_URL = files.url;
+vars.MYCA_DEV_FILES_TOKEN = files.token;
+logger.info('files for the worker', { root: filesRoot });
+
 const workerVars = workerVariables({ names: documentedVariables(ROOT_DIR), devVars, env: process.env, computed: vars });
 const providers = ['OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', 'LOCAL_LLM_BASE_URL'].filter((name) => workerVars[name]);
 logger.info('variables for the worker', {
@@ -100,6 +108,7 @@ const wrangler = spawn(
 logger.info('wrangler dev starting', { url: `http://127.0.0.1:${port}`, log_level: effectiveLogLevel(config) });
 
 const cleanUp = async () => {
+  await files.stop();
   await upstash?.stop();
   await embedded?.stop();
 };

@@ -185,11 +185,13 @@ class Conversation {
     if (!session.isOwner(this) && this.statements.size === 0) return;
     await session.acquire(this);
     try {
-      await session.db.runExclusive(async () => {
-        if (this.midSequence) await session.db.execProtocolRawStream(new Uint8Array(SYNC), { onRawData: () => {} });
-        if (session.db.isInTransaction()) await session.db.exec('ROLLBACK');
-        for (const name of this.statements) await session.db.exec(`DEALLOCATE "${name.replaceAll('"', '""')}"`);
-      });
+      if (this.midSequence) {
+        await session.db.runExclusive(() => session.db.execProtocolRawStream(new Uint8Array(SYNC), { onRawData: () => {} }));
+      }
+      // exec takes PGlite's own lock (runExclusive is not re-entrant): called outside it. This client
+      // still owns the session, so nobody else runs in between.
+      if (session.db.isInTransaction()) await session.db.exec('ROLLBACK');
+      for (const name of this.statements) await session.db.exec(`DEALLOCATE "${name.replaceAll('"', '""')}"`);
     } catch (error) {
       session.onError(error);
     } finally {
