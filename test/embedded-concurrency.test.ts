@@ -2,10 +2,12 @@
  * The embedded default (`npm start`, PGlite) as a single-node deployment under concurrency: every
  * request answers without 5xx, racing approvals execute once, the audit chain verifies.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { apiKeys, headers, keys } from './support/actions.js';
 import { run, type Started, start, stop } from './support/server-process.js';
 
@@ -95,7 +97,20 @@ describe('embedded mode (PGlite) under concurrency', () => {
       if (second.child.exitCode === null) second.child.kill('SIGTERM');
     }
     const pid = readFileSync(join(dataDir, 'pg.pid'), 'utf8').trim();
-    expect(second.output()).toContain(`already open in process ${pid}`);
+    expect(second.output()).toMatch(new RegExp(`^the embedded database in .* is already open in process ${pid} `, 'm'));
+    // npm run dev on the same folder is refused the same way.
+    const dev = spawn(join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/dev.ts'], {
+      cwd: ROOT_DIR,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MYCA_DATA_DIR: dataDir, MYCA_EMBEDDED_PG_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let devOutput = '';
+    dev.stderr?.on('data', (chunk: Buffer) => {
+      devOutput += chunk.toString();
+    });
+    const devExit = await new Promise<number | null>((resolve) => dev.once('exit', resolve));
+    expect(devExit).toBe(1);
+    expect(devOutput).toContain(`already open in process ${pid}`);
     // The first one is untouched.
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
   }, 60_000);

@@ -16,7 +16,7 @@ import { createLogger } from '../log/index.js';
 import { randomHex } from '../telemetry/correlation.js';
 import { resolveApiKeys } from './bootstrap-keys.js';
 import { documentedVariables, readDevVars, workerVariables } from './dev-vars.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { DataDirInUseError, type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { type FilesBridge, startFilesBridge } from './files-bridge.js';
 import { loadNodeConfig, ROOT_DIR } from './node-config.js';
 import { startUpstashRestServer, type UpstashRestServer } from './upstash-rest-server.js';
@@ -43,7 +43,8 @@ else {
   try {
     embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
   } catch (error) {
-    logger.error('the embedded Postgres did not start', { error: error as Error });
+    if (error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
+    else logger.error('the embedded Postgres did not start', { error: error as Error });
     process.exit(1);
   }
   vars.DATABASE_URL = embedded.url;
@@ -81,8 +82,12 @@ const providers = ['OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', '
 logger.info('variables for the worker', {
   names: Object.keys(workerVars).sort(),
   from_dev_vars: Object.keys(devVars).length > 0,
-  providers: providers.length > 0 ? providers : 'none: every model is unavailable (set a provider key in the environment or .dev.vars)',
+  providers,
 });
+if (providers.length === 0)
+  logger.warn(
+    'no LLM provider is set: every model answers 503 (set OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or LOCAL_LLM_BASE_URL in the environment or .dev.vars)',
+  );
 
 const dataDir = resolve(config.data_dir);
 mkdirSync(dataDir, { recursive: true });
