@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -46,14 +47,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   try {
     // Imported here, not at the top: a server with DATABASE_URL never loads PGlite.
     const { PGlite } = await import('@electric-sql/pglite');
-    const fresh = !(await exists(join(dataDir, 'PG_VERSION')));
-    let db = await PGlite.create({ dataDir, postgresqlconf: PGLITE_CONF });
-    if (fresh) {
-      // initdb's WASM heap stays with the instance that ran it (~600 MB more RSS, for good):
-      // reopen, so this process keeps only the server's heap.
-      await db.close();
-      db = await PGlite.create({ dataDir, postgresqlconf: PGLITE_CONF });
-    }
+    // initdb's WASM heap (~500 MB) would stay in this process until a major GC that an idle server
+    // may never run: a new data folder is initialised by a short-lived child process instead.
+    if (!(await exists(join(dataDir, 'PG_VERSION')))) await initialiseInChild(dataDir);
+    const db = await PGlite.create({ dataDir, postgresqlconf: PGLITE_CONF });
     const session = new PgliteSession(db, {
       onError: (error) => process.stderr.write(`embedded Postgres: a client failed: ${String(error)}\n`),
     });
@@ -81,6 +78,26 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await releaseLock();
     throw error;
   }
+}
+
+const INIT_SCRIPT = `
+const [url, dataDir, conf] = process.argv.slice(1);
+const { PGlite } = await import(url);
+const db = await PGlite.create({ dataDir, postgresqlconf: JSON.parse(conf) });
+await db.close();
+`;
+
+async function initialiseInChild(dataDir: string): Promise<void> {
+  const url = import.meta.resolve('@electric-sql/pglite');
+  await new Promise<void>((done, fail) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', INIT_SCRIPT, url, dataDir, JSON.stringify(PGLITE_CONF)],
+      { env: { PATH: process.env.PATH ?? '' }, timeout: 300_000 },
+      (error, _stdout, stderr) =>
+        error ? fail(new Error(`initialising the embedded database in ${dataDir} failed: ${stderr || error.message}`)) : done(),
+    );
+  });
 }
 
 async function exists(path: string): Promise<boolean> {
