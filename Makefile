@@ -1,8 +1,8 @@
-# MYCA Edge. `make help` lists the targets. The stack targets need Docker (compose v2); the rest
-# work without it.
+# MYCA Edge. `make help` lists the targets. The stack targets need Docker with Compose (v2
+# `docker compose` or v1 `docker-compose`, found by scripts/compose.sh); the rest work without it.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
-COMPOSE := docker compose -p myca-edge
+COMPOSE := bash scripts/compose.sh -p myca-edge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,7 @@ lint: ## Lint and format check
 	npm run lint
 
 .env:
-	@echo "No .env: copy .env.example to .env and set POSTGRES_PASSWORD, UPSTASH_REDIS_REST_TOKEN and GRAFANA_ADMIN_PASSWORD" >&2
-	@exit 1
+	@bash scripts/init-env.sh
 
 up: .env ## Start the local stack and wait until it is healthy (Docker)
 	$(COMPOSE) up -d --build --wait
@@ -54,7 +53,7 @@ reset-db: ## Drop the stack's Postgres data (asks first), then start it again an
 	@read -r -p "This deletes every action, audit record and run in the stack's Postgres. Type 'reset' to go on: " answer; \
 	  [ "$$answer" = reset ] || { echo "Nothing was dropped."; exit 1; }
 	$(COMPOSE) rm -s -f postgres
-	docker volume rm myca-edge_postgres-data
+	docker volume rm myca-edge_postgres-data 2>/dev/null || docker volume rm mycaedge_postgres-data  # v2 || v1 (which drops the hyphen)
 	$(COMPOSE) up -d --wait postgres app
 
 .PHONY: help install start dev test check bench migrate fmt lint up down logs health reset-db

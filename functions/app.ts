@@ -13,6 +13,7 @@ import { createAudit } from './audit/index.js';
 import { createChatRoute } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
 import { createMetricsRoute } from './metrics/index.js';
+import { createOpenApi } from './openapi/index.js';
 import { createReady } from './ready/index.js';
 
 /**
@@ -42,6 +43,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createHealth());
   app.route('/', createReady());
   app.route('/', createMetricsRoute());
+  app.route('/', createOpenApi());
   // The approvals page signs people in with its own session cookie.
   app.route('/', createApprovals());
 

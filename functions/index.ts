@@ -13,6 +13,7 @@ import modelsYaml from '../config/models.yaml';
 import policyYaml from '../config/policy.yaml';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
+import { createHttpFiles } from '../shared/files/http.js';
 import { createR2Files, type R2BucketLike } from '../shared/files/r2.js';
 import { type ApiKeyStore, createApiKeyStore, type JwtVerifier, jwtVerifierFor } from '../shared/http/auth.js';
 import { createIntegrations } from '../shared/integrations/index.js';
@@ -26,6 +27,7 @@ import { noopMetrics } from '../shared/telemetry/metrics.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from '../shared/telemetry/worker-telemetry.js';
 import { createQdrantStore } from '../shared/vector/qdrant.js';
 import { VERSION } from '../shared/version.js';
+import type { FilesPort } from './action-execute/actions/types.js';
 import { resumeDueRuns } from './agent-run/loop.js';
 import { type App, createApp } from './app.js';
 
@@ -47,8 +49,8 @@ interface IsolateParts {
   kv: KeyValueStore;
   telemetry: WorkerTelemetry;
   startedAt: number;
-  /** The FILES R2 bucket binding, when there is one. */
-  files: R2BucketLike | null;
+  /** The file actions' files: the FILES R2 bucket, or (npm run dev) the Node host's folder. */
+  files: FilesPort | null;
 }
 
 let isolate: Promise<Isolate> | undefined;
@@ -85,7 +87,13 @@ async function setUp(env: Bindings): Promise<Isolate> {
     kv,
     telemetry,
     startedAt: systemClock.now(),
-    files: isBucket(env.FILES) ? env.FILES : null,
+    // npm run dev hands the worker the Node host's files folder, so both runtimes share it.
+    files:
+      typeof env.MYCA_DEV_FILES_URL === 'string' && typeof env.MYCA_DEV_FILES_TOKEN === 'string'
+        ? createHttpFiles({ url: env.MYCA_DEV_FILES_URL, token: env.MYCA_DEV_FILES_TOKEN })
+        : isBucket(env.FILES)
+          ? createR2Files(env.FILES)
+          : null,
   };
   const services = isolateServices(parts);
   return { telemetry, services, app: createApp(services, () => withRequestDatabase(services)) };
@@ -116,7 +124,7 @@ function isolateServices(base: IsolateParts): Services {
     tracerProvider: base.telemetry.tracerProvider,
     clock: systemClock,
     fetch: outbound,
-    files: base.files ? createR2Files(base.files) : null,
+    files: base.files,
     actionFetch: outbound,
     auth: base.auth,
     jwt: base.jwt,

@@ -11,6 +11,7 @@ type Fake = Awaited<ReturnType<typeof startContractServer>>;
 interface ActionBody {
   id: string;
   status: string;
+  action_status?: string;
   digest: string;
   output?: { data?: Array<Record<string, unknown>>; pagination?: { total: number; offset: number; limit: number }; status?: string };
   problem?: { status: number; detail: string };
@@ -91,7 +92,7 @@ describe.each(RUNTIMES)('integration clients on %s, against loopback servers tha
   it('turns a 404 into a typed error naming the service and the operation', async () => {
     const { response, body } = await act('mindex.get_taxon', { id: 'tx_unknown' });
     expect(response.status).toBe(404);
-    expect(body.status).toBe('failed');
+    expect(body.action_status).toBe('failed');
     expect(body.problem?.detail).toBe('mindex getTaxon: answered 404: No taxon tx_unknown');
     const found = await act('mindex.get_taxon', { id: 'tx_amanita_muscaria' });
     expect(found.body.output).toMatchObject({ scientific_name: 'Amanita muscaria', traits: expect.any(Array) });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildDashboards, DASHBOARD_DIR } from '../scripts/dashboards.js';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
@@ -58,7 +58,8 @@ describe('the compose stack, checked without a Docker engine', () => {
     volumes: Record<string, unknown>;
   };
 
-  it.skipIf(!required && !has('docker-compose'))('validates with docker-compose config', () => {
+  it('validates with docker-compose config', (ctx) => {
+    ctx.skip(!required && !has('docker-compose'), 'no docker-compose on PATH (apt-get install docker-compose; CI has it)');
     const result = spawnSync(
       'docker-compose',
       ['-f', 'docker-compose.yml', '--profile', 'litellm', '--profile', 'ollama', '--profile', 'scale', 'config', '-q'],
@@ -106,6 +107,56 @@ describe('the compose stack, checked without a Docker engine', () => {
     expect(services.app?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://tempo:4318');
   });
 
+  it('pins every image to a version (no latest, no moving channel)', () => {
+    const { services } = compose;
+    for (const [name, service] of Object.entries(services)) {
+      if (!service.image || service.build) continue;
+      const tag = service.image.split('/').pop()?.split(':')[1] ?? '';
+      expect(tag, `${name}: ${service.image}`).toMatch(/\d+\.\d+(\.\d+)?/);
+      expect(tag, `${name}: ${service.image}`).not.toMatch(/latest|^main-stable$|^stable$/);
+    }
+  });
+
+  it('passes every provider variable of .env.example to the app', () => {
+    const example = read('.env.example');
+    const section = example.slice(example.indexOf('# --- LLM providers'), example.indexOf('# --- Actions'));
+    const providerVars = [...section.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)]
+      .map((match) => match[1] as string)
+      .filter((name) => name !== 'MODELS_CONFIG');
+    expect(providerVars).toEqual(
+      expect.arrayContaining(['OPENAI_API_KEY', 'GEMINI_BASE_URL', 'AZURE_OPENAI_API_VERSION', 'LLM_ROUTING_STRATEGY']),
+    );
+    const environment = compose.services.app?.environment ?? {};
+    for (const name of providerVars) expect(environment[name], name).toMatch(new RegExp(`^\\$\\{${name}(:-|})`));
+  });
+
+  it('resolves the provider variables from .env with docker-compose config (v1, no engine needed)', (ctx) => {
+    ctx.skip(!required && !has('docker-compose'), 'no docker-compose on PATH (apt-get install docker-compose; CI has it)');
+    const dir = mkdtempSync(join(tmpdir(), 'myca-compose-'));
+    try {
+      const result = spawnSync('docker-compose', ['-f', join(ROOT_DIR, 'docker-compose.yml'), '--project-directory', ROOT_DIR, 'config'], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          POSTGRES_PASSWORD: 'p',
+          UPSTASH_REDIS_REST_TOKEN: 't',
+          GRAFANA_ADMIN_PASSWORD: 'g',
+          GEMINI_BASE_URL: 'http://gemini.test',
+          AZURE_OPENAI_API_VERSION: '2099-01-01',
+        },
+        encoding: 'utf8',
+      });
+      expect(result.status, result.stderr).toBe(0);
+      const resolved = parse(result.stdout) as { services: Record<string, { environment?: Record<string, string> }> };
+      expect(resolved.services.app?.environment).toMatchObject({
+        GEMINI_BASE_URL: 'http://gemini.test',
+        AZURE_OPENAI_API_VERSION: '2099-01-01',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('builds a multi-stage image that runs the bundle as a non-root user with a health check', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(3);
@@ -126,7 +177,8 @@ describe('the compose stack, checked without a Docker engine', () => {
     for (const entry of litellm.model_list) expect(entry.litellm_params.model.split('/')[1]).toBe(models.models[entry.model_name]?.model);
   });
 
-  it.skipIf(!required && !has('promtool'))('has a Prometheus config promtool accepts', () => {
+  it('has a Prometheus config promtool accepts', (ctx) => {
+    ctx.skip(!required && !has('promtool'), 'no promtool on PATH (apt-get install prometheus; CI has it)');
     const out = execFileSync('promtool', ['check', 'config', 'config/prometheus/prometheus.yml'], { cwd: ROOT_DIR, encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
   });
@@ -198,7 +250,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!required && !has('prometheus'))('a real Prometheus scraping the Node server', () => {
+const havePrometheus = required || has('prometheus');
+
+describe('a real Prometheus scraping the Node server', () => {
+  // Each test says why it is skipped (the run's last lines list it); nothing is started for them.
+  beforeEach((ctx) => {
+    ctx.skip(!havePrometheus, 'no prometheus on PATH (apt-get install prometheus; CI has it)');
+  });
   let database: TestDatabase;
   let app: RuntimeHandle;
   let prometheus: ChildProcess | undefined;
@@ -207,6 +265,7 @@ describe.skipIf(!required && !has('prometheus'))('a real Prometheus scraping the
   let promUrl: string;
 
   beforeAll(async () => {
+    if (!havePrometheus) return;
     database = await migratedDatabase();
     llm = await startFakeLLM();
     app = await startRuntime('node', {

@@ -1,10 +1,10 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { bindAnchor } from '../../shared/audit/anchor.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { AGENT_ID, agentsBoundTo } from '../../shared/config/agents.js';
 import type { Principal } from '../../shared/http/auth.js';
-import { ApiError, type ErrorCode } from '../../shared/http/errors.js';
+import { ApiError, type ErrorCode, problemResponse } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { type BodyLimit, isUuid, readJson } from '../../shared/http/validate.js';
 import type { Logger } from '../../shared/log/index.js';
@@ -84,16 +84,42 @@ export function auditUnavailable(error: unknown): ApiError {
 
 const isDbFault = (error: unknown) => !(error instanceof ApiError) && !(error instanceof ActionError);
 
-/** The error code of a denial's HTTP status. */
+/** The error code of a denial's or a failed action's HTTP status. */
 function denialCode(status: number): ErrorCode {
   const codes: Record<number, ErrorCode> = {
     400: 'VALIDATION_FAILED',
     403: 'FORBIDDEN',
     404: 'NOT_FOUND',
+    409: 'CONFLICT',
     413: 'PAYLOAD_TOO_LARGE',
+    502: 'BAD_GATEWAY',
     503: 'UNAVAILABLE',
+    504: 'GATEWAY_TIMEOUT',
   };
   return codes[status] ?? 'UNPROCESSABLE';
+}
+
+/**
+ * The HTTP answer for an action: JSON when it executed or waits, problem+json when it failed (like
+ * every other error), still carrying the action's fields — its id, links, audit fields — with its
+ * state as `action_status` (`status` is the HTTP status there).
+ */
+export function actionReply(c: Context<AppEnv>, status: number, body: Record<string, unknown>): Response {
+  if (status < 400) return c.json(body, status as 200);
+  type Failure = { detail?: string; hint?: string };
+  const { status: actionStatus, problem, ...fields } = body as { status?: string; problem?: Failure } & Record<string, unknown>;
+  const stored = (fields.outputs as { problem?: Failure } | null | undefined)?.problem;
+  const self = (fields.links as { self?: string } | undefined)?.self ?? '/v1/actions/<id>';
+  const failure = new ApiError(denialCode(status), {
+    detail:
+      problem?.detail ?? stored?.detail ?? (typeof fields.error === 'string' ? fields.error : `The action ${actionStatus ?? 'failed'}`),
+    hint:
+      problem?.hint ??
+      stored?.hint ??
+      `the attempt is recorded (GET ${self}); fix the input or the target and submit again with a new Idempotency-Key`,
+    extra: { ...fields, action_status: actionStatus, ...(problem ? { problem } : {}) },
+  });
+  return problemResponse(c, failure);
 }
 
 /** What a replayed Idempotency-Key gets: the stored outcome, never a second execution. */
@@ -348,7 +374,7 @@ export function createActionExecute() {
       body,
     );
     if (submitted.logFields) c.set('logFields', { ...c.get('logFields'), ...submitted.logFields });
-    return c.json(submitted.body, submitted.status as 200);
+    return actionReply(c, submitted.status, submitted.body);
   });
 
   app.get('/v1/actions', async (c) => {

@@ -41,6 +41,21 @@ button.approve { border-color: var(--read); } button.reject { border-color: var(
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; word-break: break-all; }
 .login { max-width: 28rem; }
+/* Timestamps stay on one line; JSON and ids wrap anywhere instead of widening the page. */
+time { white-space: nowrap; }
+td.mono, dd.mono { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
+/* Narrow screens: each row of a list becomes a block, each cell a labelled line. */
+@media (max-width: 40rem) {
+  header.top, main { padding-left: .75rem; padding-right: .75rem; }
+  table.stack caption { display: block; }
+  table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack tr { border-bottom: 1px solid var(--line); padding: .5rem 0; }
+  table.stack td { border: 0; padding: .15rem 0; }
+  table.stack td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-size: .85rem; font-weight: 600; }
+  dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .4rem; }
+}
 `;
 
 /** Live inbox: re-fetches the list every few seconds (no-op without a #live element). */

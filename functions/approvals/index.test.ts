@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
@@ -15,7 +15,11 @@ const ARTIFACTS = join(ROOT_DIR, 'test-results', 'approvals');
 // CI installs Chromium and insists on it; elsewhere the browser tests are skipped when it is missing.
 const haveBrowser = existsSync(CHROMIUM) || process.env.MYCA_REQUIRE_TOOLS === '1';
 
-describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chromium', (runtime) => {
+describe.each(RUNTIMES)('the approvals page on %s, in Chromium', (runtime) => {
+  // Each test says why it is skipped (the run's last lines list it); nothing is started for them.
+  beforeEach((ctx) => {
+    ctx.skip(!haveBrowser, `no Chromium at ${CHROMIUM} (apt-get install chromium; CI has it)`);
+  });
   let database: TestDatabase;
   let app: RuntimeHandle;
   let sql: postgres.Sql;
@@ -48,6 +52,7 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
   }
 
   beforeAll(async () => {
+    if (!haveBrowser) return;
     mkdirSync(ARTIFACTS, { recursive: true });
     database = await migratedDatabase();
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
@@ -121,6 +126,47 @@ describe.skipIf(!haveBrowser).each(RUNTIMES)('the approvals page on %s, in Chrom
     expect(await page.locator(`tr[data-id="${held.id}"]`).textContent()).toContain('alice');
     await page.getByRole('button', { name: 'Check the audit chain' }).click();
     await page.getByText(/The audit chain holds: \d+ events/).waitFor();
+    await page.context().close();
+  });
+
+  it('holds at 390 px and 1280 px: a doctype, no sideways scroll, one-line timestamps, "What happened" after the decision', async () => {
+    const held = await submit({ path: 'finance/layout.csv', content: `${'wide,'.repeat(60)}\n` });
+    const page = await signIn(keys.approver);
+    await expect.poll(() => page.url()).toBe(`${base}/approvals`);
+    const fits = () =>
+      page.evaluate(() => ({
+        doctype: document.doctype?.name ?? null,
+        mode: document.compatMode,
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        // A wrapped inline <time> has more than one box.
+        wrappedTimes: Array.from(document.querySelectorAll('time')).filter((time) => time.getClientRects().length > 1).length,
+      }));
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${base}/approvals`);
+      await page.locator(`tr[data-id="${held.id}"]`).waitFor();
+      expect(await fits(), `inbox at ${width} px`).toEqual({ doctype: 'html', mode: 'CSS1Compat', overflow: 0, wrappedTimes: 0 });
+      await page.screenshot({ path: join(ARTIFACTS, `${runtime}-inbox-${width}.png`), fullPage: true });
+      await page.goto(`${base}/approvals/actions/${held.id}`);
+      await page.getByRole('heading', { name: 'What will happen' }).waitFor();
+      expect(await fits(), `detail at ${width} px`).toEqual({ doctype: 'html', mode: 'CSS1Compat', overflow: 0, wrappedTimes: 0 });
+    }
+    const approved = await app.fetch(`/v1/actions/${held.id}/approve`, {
+      method: 'POST',
+      headers: headers(keys.approver2),
+      body: JSON.stringify({ digest: held.digest }),
+    });
+    expect(approved.status).toBe(200);
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${base}/approvals/actions/${held.id}`);
+      await page.getByRole('heading', { name: 'What happened' }).waitFor();
+      expect(await page.getByRole('heading', { name: 'What will happen' }).count()).toBe(0);
+      expect(await fits(), `decided detail at ${width} px`).toEqual({ doctype: 'html', mode: 'CSS1Compat', overflow: 0, wrappedTimes: 0 });
+      await page.screenshot({ path: join(ARTIFACTS, `${runtime}-detail-${width}.png`), fullPage: true });
+      await page.goto(`${base}/approvals/history`);
+      expect(await fits(), `history at ${width} px`).toEqual({ doctype: 'html', mode: 'CSS1Compat', overflow: 0, wrappedTimes: 0 });
+    }
     await page.context().close();
   });
 

@@ -1,3 +1,4 @@
+import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { Principal } from '../../shared/http/auth.js';
 import type { ActionRow } from '../action-execute/store.js';
@@ -71,38 +72,42 @@ const when = (date: Date | null) =>
   date ? <time datetime={date.toISOString()}>{date.toISOString().replace('T', ' ').slice(0, 19)} UTC</time> : '—';
 
 export function Layout(props: { title: string; principal?: Principal; csrf?: string; children: Child }) {
+  // The doctype keeps browsers in standards mode (without it the layout rules are the quirks ones).
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title} · MYCA approvals</title>
-        <link rel="stylesheet" href="/approvals/assets/app.css" />
-        <script src="/approvals/assets/app.js" defer />
-      </head>
-      <body>
-        <header class="top">
-          <strong>MYCA approvals</strong>
-          {props.principal ? (
-            <>
-              <nav aria-label="Sections">
-                <a href="/approvals">Inbox</a>
-                <a href="/approvals/runs">Agent runs</a>
-                <a href="/approvals/history">History</a>
-              </nav>
-              <span class="muted">
-                Signed in as <strong>{props.principal.id}</strong> ({props.principal.role})
-              </span>
-              <form method="post" action="/approvals/logout">
-                <input type="hidden" name="csrf" value={props.csrf ?? ''} />
-                <button type="submit">Sign out</button>
-              </form>
-            </>
-          ) : null}
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <>
+      {raw('<!DOCTYPE html>')}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{props.title} · MYCA approvals</title>
+          <link rel="stylesheet" href="/approvals/assets/app.css" />
+          <script src="/approvals/assets/app.js" defer />
+        </head>
+        <body>
+          <header class="top">
+            <strong>MYCA approvals</strong>
+            {props.principal ? (
+              <>
+                <nav aria-label="Sections">
+                  <a href="/approvals">Inbox</a>
+                  <a href="/approvals/runs">Agent runs</a>
+                  <a href="/approvals/history">History</a>
+                </nav>
+                <span class="muted">
+                  Signed in as <strong>{props.principal.id}</strong> ({props.principal.role})
+                </span>
+                <form method="post" action="/approvals/logout">
+                  <input type="hidden" name="csrf" value={props.csrf ?? ''} />
+                  <button type="submit">Sign out</button>
+                </form>
+              </>
+            ) : null}
+          </header>
+          <main>{props.children}</main>
+        </body>
+      </html>
+    </>
   );
 }
 
@@ -139,7 +144,7 @@ export interface InboxRow extends ActionRow {
 export function InboxTable({ rows, now }: { rows: InboxRow[]; now: number }) {
   if (rows.length === 0) return <p>Nothing is waiting for a decision.</p>;
   return (
-    <table>
+    <table class="stack">
       <caption class="muted">Oldest first</caption>
       <thead>
         <tr>
@@ -155,7 +160,7 @@ export function InboxTable({ rows, now }: { rows: InboxRow[]; now: number }) {
       <tbody>
         {rows.map((row) => (
           <tr data-id={row.id}>
-            <td>
+            <td data-label="Action">
               <a href={`/approvals/actions/${row.id}`}>
                 <code>{row.action_type}</code>
               </a>
@@ -163,13 +168,13 @@ export function InboxTable({ rows, now }: { rows: InboxRow[]; now: number }) {
                 <Summary row={row} />
               </div>
             </td>
-            <td>
+            <td data-label="Category">
               <Category category={row.action_category} />
             </td>
-            <td>
+            <td data-label="Agent">
               <Visible text={row.agent_id} />
             </td>
-            <td>
+            <td data-label="Run">
               {row.agent_run_id ? (
                 <span class="mono" title={row.agent_run_id}>
                   {row.agent_run_id.slice(0, 8)}
@@ -179,9 +184,9 @@ export function InboxTable({ rows, now }: { rows: InboxRow[]; now: number }) {
                 '—'
               )}
             </td>
-            <td>{row.requested_by}</td>
-            <td>{duration(now - row.created_at.getTime())}</td>
-            <td>{row.expires_at ? duration(row.expires_at.getTime() - now) : '—'}</td>
+            <td data-label="Requested by">{row.requested_by}</td>
+            <td data-label="Waiting">{duration(now - row.created_at.getTime())}</td>
+            <td data-label="Expires in">{row.expires_at ? duration(row.expires_at.getTime() - now) : '—'}</td>
           </tr>
         ))}
       </tbody>
@@ -326,7 +331,7 @@ function EventTable(props: {
   return (
     <section aria-labelledby={props.id}>
       <h2 id={props.id}>{props.title}</h2>
-      <table>
+      <table class="stack">
         <thead>
           <tr>
             <th scope="col">#</th>
@@ -339,11 +344,11 @@ function EventTable(props: {
         <tbody>
           {props.events.map((event) => (
             <tr>
-              <td>{event.seq}</td>
-              <td>{event.name}</td>
-              {props.withActor ? <td>{event.actor}</td> : null}
-              <td>{when(event.created_at)}</td>
-              <td class="mono">
+              <td data-label="#">{event.seq}</td>
+              <td data-label="Event">{event.name}</td>
+              {props.withActor ? <td data-label="By">{event.actor}</td> : null}
+              <td data-label="At">{when(event.created_at)}</td>
+              <td data-label="Details" class="mono">
                 <Visible text={JSON.stringify(event.data).slice(0, props.maxData)} />
               </td>
             </tr>
@@ -352,6 +357,13 @@ function EventTable(props: {
       </table>
     </section>
   );
+}
+
+/** The request's section title: what will happen while it waits, what happened once it ran. */
+function whatHeading(status: string, pending: boolean): string {
+  if (pending) return 'What will happen';
+  if (status === 'executed' || status === 'failed' || status === 'executing') return 'What happened';
+  return 'What was asked';
 }
 
 export function DetailPage(props: {
@@ -382,7 +394,7 @@ export function DetailPage(props: {
       {props.notice ? <Notice kind={props.notice.kind}>{props.notice.text}</Notice> : null}
 
       <section aria-labelledby="what">
-        <h2 id="what">What will happen</h2>
+        <h2 id="what">{whatHeading(row.status, pending)}</h2>
         <WhatHappens row={row} {...(props.querySql ? { querySql: props.querySql } : {})} />
         <p class="muted">Secrets in the request are shown as ***; the approved request runs exactly as submitted.</p>
       </section>
@@ -500,7 +512,7 @@ export function HistoryPage(props: {
       {props.rows.length === 0 ? (
         <p>No decisions yet.</p>
       ) : (
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th scope="col">Action</th>
@@ -514,20 +526,20 @@ export function HistoryPage(props: {
           <tbody>
             {props.rows.map((row) => (
               <tr data-id={row.id}>
-                <td>
+                <td data-label="Action">
                   <a href={`/approvals/actions/${row.id}`}>
                     <code>{row.action_type}</code>
                   </a>
                 </td>
-                <td>
+                <td data-label="Category">
                   <Category category={row.action_category} />
                 </td>
-                <td>
+                <td data-label="Agent">
                   <Visible text={row.agent_id} />
                 </td>
-                <td>{row.approved_by ?? (row.status === 'expired' ? 'nobody (expired)' : '—')}</td>
-                <td>{when(row.decided_at)}</td>
-                <td>
+                <td data-label="Decided by">{row.approved_by ?? (row.status === 'expired' ? 'nobody (expired)' : '—')}</td>
+                <td data-label="Decided at">{when(row.decided_at)}</td>
+                <td data-label="Outcome">
                   <strong>{row.status}</strong>
                   {row.rejection_reason ? (
                     <>
@@ -620,7 +632,7 @@ export function RunsPage(props: { runs: RunRowView[]; principal: Principal; csrf
       {props.runs.length === 0 ? (
         <p>No agent runs yet.</p>
       ) : (
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th scope="col">Run</th>
@@ -634,19 +646,19 @@ export function RunsPage(props: { runs: RunRowView[]; principal: Principal; csrf
           <tbody>
             {props.runs.map((run) => (
               <tr data-run={run.id}>
-                <td class="mono">
+                <td data-label="Run" class="mono">
                   <a href={`/approvals/runs/${run.id}`}>{run.id.slice(0, 8)}</a>
                 </td>
-                <td>{run.agent_name}</td>
-                <td>
+                <td data-label="Agent">{run.agent_name}</td>
+                <td data-label="Asked to">
                   <Visible text={run.input.length > 120 ? `${run.input.slice(0, 120)}…` : run.input} />
                 </td>
-                <td>
+                <td data-label="Status">
                   <strong>{run.status}</strong>
                   {run.pending.length > 0 ? ` (${run.pending.length} waiting)` : ''}
                 </td>
-                <td>{run.step}</td>
-                <td>{duration(props.now - run.created_at.getTime())} ago</td>
+                <td data-label="Steps">{run.step}</td>
+                <td data-label="Started">{duration(props.now - run.created_at.getTime())} ago</td>
               </tr>
             ))}
           </tbody>

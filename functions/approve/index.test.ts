@@ -107,7 +107,8 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     expect(events.map((e) => e.event)).toContain('expired');
   });
 
-  it.runIf(runtime === 'node')('links the approval’s trace to the request that asked for it', async () => {
+  it('links the approval’s trace to the request that asked for it', async (ctx) => {
+    ctx.skip(runtime !== 'node', "Node only: spans are read in-process there (workerd's leave over OTLP)");
     const response = await submit({
       type: 'http.request',
       input: { method: 'POST', url: 'http://127.0.0.1:9/none' },

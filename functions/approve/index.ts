@@ -8,7 +8,7 @@ import { readJson } from '../../shared/http/validate.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { CATALOG } from '../action-execute/actions/index.js';
-import { actionIdParam, auditUnavailable, requireDb } from '../action-execute/index.js';
+import { actionIdParam, actionReply, auditUnavailable, requireDb } from '../action-execute/index.js';
 import { executeClaimed, toolLabel } from '../action-execute/run.js';
 import { type ActionRow, actionDigest, findAction, present, readSnapshot, transition } from '../action-execute/store.js';
 import { resumeAfterDecision } from '../agent-run/index.js';
@@ -209,7 +209,7 @@ export function createApprove() {
     c.set('logFields', { ...c.get('logFields'), ...decided.logFields });
     // The run that asked for it (if any) goes on with the result.
     resumeAfterDecision(c, services, decided.row.agent_run_id, 'approved');
-    return c.json(decided.body, decided.status as 200);
+    return actionReply(c, decided.status, decided.body);
   });
 
   app.post('/v1/actions/:id/reject', async (c) => {

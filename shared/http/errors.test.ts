@@ -84,3 +84,23 @@ describe('error responses', () => {
     expect(await response.json()).toMatchObject({ code: 'CONFLICT', detail: 'already done', hint: 'send a new Idempotency-Key', id: 'x1' });
   });
 });
+
+describe('every error has a hint', () => {
+  it('gives an error thrown without one its code’s default hint (problem+json, and in error.message)', async () => {
+    const app = new Hono<AppEnv>();
+    app.get('/forbidden', () => {
+      throw new ApiError('FORBIDDEN', { detail: 'agents cannot approve' });
+    });
+    app.get('/boom', () => {
+      throw new Error('x');
+    });
+    app.onError(onError);
+    for (const path of ['/forbidden', '/boom']) {
+      const response = await app.request(path);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      const body = (await response.json()) as { hint?: string; error: { message: string } };
+      expect(body.hint).toEqual(expect.any(String));
+      expect(body.error.message).toContain(body.hint);
+    }
+  });
+});

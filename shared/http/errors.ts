@@ -25,6 +25,26 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The hint an error gets when the code that threw it gave none: every error says what to do next. */
+export const DEFAULT_HINTS: Record<ErrorCode, string> = {
+  BAD_REQUEST: 'check the request against GET /openapi.json',
+  MALFORMED_JSON: 'send a valid JSON body with content-type: application/json',
+  VALIDATION_FAILED: 'fix the fields named in detail (GET /openapi.json has the schema)',
+  UNAUTHENTICATED: 'send Authorization: Bearer <API key>',
+  FORBIDDEN: 'use a key whose role may do this (agent, approver or admin)',
+  NOT_FOUND: 'check the id or path (GET /openapi.json lists the endpoints)',
+  METHOD_NOT_ALLOWED: 'use a method listed in the Allow header',
+  CONFLICT: 'read the current state (GET it) and decide again',
+  PAYLOAD_TOO_LARGE: 'send a smaller body',
+  UNSUPPORTED_MEDIA_TYPE: 'send content-type: application/json',
+  UNPROCESSABLE: 'fix what detail names and send again',
+  RATE_LIMITED: 'wait as Retry-After says, then retry',
+  INTERNAL: 'retry; if it persists, report the correlation_id',
+  BAD_GATEWAY: 'an upstream failed: retry later, or check its configuration',
+  UNAVAILABLE: 'retry later; GET /ready names what is down',
+  GATEWAY_TIMEOUT: 'an upstream was too slow: retry later',
+};
+
 /** Body of every error response (RFC 9457 problem+json, plus our code and correlation id). */
 export interface Problem {
   type: string;
@@ -69,6 +89,7 @@ const TYPE_BASE = 'https://myca.dev/problems/';
 
 /** Builds a problem+json response for `error` in the request's context. */
 export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
+  const hint = error.hint ?? DEFAULT_HINTS[error.code];
   const body: Problem = {
     // Extension members first: they never overwrite the standard ones.
     ...error.extra,
@@ -78,9 +99,9 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
     detail: error.message,
     code: error.code,
     correlation_id: c.get('correlationId') ?? '',
-    ...(error.hint ? { hint: error.hint } : {}),
+    hint,
     // OpenAI's SDKs read `error.message`: with this member their exceptions carry our detail.
-    error: { message: error.hint ? `${error.message} (${error.hint})` : error.message, type: error.code.toLowerCase(), code: error.code },
+    error: { message: `${error.message} (${hint})`, type: error.code.toLowerCase(), code: error.code },
   };
   const headers = new Headers(error.headers);
   headers.set('content-type', 'application/problem+json');

@@ -76,7 +76,7 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
         [ATTR_URL_FULL]: c.req.url,
       });
     // A span without a valid context (no tracer provider) still answers with one on the request's trace id.
-    const traceparent = traceparentOf(span.spanContext()) ?? currentTraceparent(found.traceId);
+    const traceparent = traceparentOf(span.spanContext(), found.sampled) ?? currentTraceparent(found.traceId);
     c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
     try {
       const bounded = options.bodyLimit ? boundBody(c, options.bodyLimit) : undefined;

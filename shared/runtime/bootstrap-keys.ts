@@ -14,10 +14,18 @@ export class MissingKeysError extends Error {
   }
 }
 
+/** Besides one agent key per agent, the development keys a first start creates: every endpoint is in reach. */
+const DEV_KEYS = [
+  { id: 'dev-approver', role: 'approver' as const },
+  { id: 'dev-admin', role: 'admin' as const },
+];
+
 /**
- * The keys this server accepts. Configured keys win. Without any, production refuses to start;
- * elsewhere the first start creates an agent and an approver key, prints them once and keeps only
- * their hashes in `api_keys`, so that a restart accepts the same keys.
+ * The keys this server accepts. Configured keys (MYCA_API_KEYS, auth.yaml) win, and the log says so
+ * when they replace keys created earlier. Without any, production refuses to start; elsewhere the
+ * first start creates one agent key per agent, an approver and an admin key, prints them once and keeps only their
+ * hashes in `api_keys`, so that a restart accepts the same keys. A data folder made before the admin
+ * key existed gets it on its next start (printed then).
  */
 export async function resolveApiKeys(
   config: Config,
@@ -25,25 +33,36 @@ export async function resolveApiKeys(
   logger: Logger,
   print: (text: string) => void = console.log,
 ): Promise<ApiKeyEntry[]> {
-  if (config.apiKeys.length > 0) return config.apiKeys;
-  if (config.env === 'production') throw new MissingKeysError();
   const stored = async () =>
     (
       await sql<{ id: string; role: ApiKeyEntry['role']; secret_sha256: string }[]>`
       select id, role, secret_sha256 from api_keys where revoked_at is null order by id`
     ).map((row) => ({ ...row }));
-  const existing = await stored();
-  if (existing.length > 0) {
-    logger.info('using the API keys created at first start (hashed in api_keys)', { ids: existing.map((key) => key.id) });
-    return existing;
+  if (config.apiKeys.length > 0) {
+    const generated = config.env === 'production' ? [] : await stored().catch(() => []);
+    // Said at info when it replaces keys a newcomer may be holding; otherwise the summary line says it.
+    logger[generated.length > 0 ? 'info' : 'debug']('API keys in force: the configured ones only (MYCA_API_KEYS / auth.yaml)', {
+      ids: config.apiKeys.map((key) => key.id),
+      ...(generated.length > 0
+        ? { not_accepted: generated.map((key) => key.id), why: 'keys created at first start are not used while keys are configured' }
+        : {}),
+    });
+    return config.apiKeys;
   }
+  if (config.env === 'production') throw new MissingKeysError();
+  const existing = await stored();
   // A key acts only as the agents it is bound to (by default the agent named like the key), so the
-  // first start makes one agent key per agent of agents.yaml, each named after it, and one approver key.
+  // first start makes one agent key per agent of agents.yaml, each named after it, an approver key and
+  // an admin key. A data folder made before one of them existed gets it on its next start.
   const agentIds = Object.keys(config.agents.agents).filter((name) => agentsBoundTo(config.agents, name).includes(name));
-  const created = [
-    ...(agentIds.length > 0 ? agentIds : ['dev-agent']).map((id) => ({ id, role: 'agent' as const, secret: `myca_${randomHex(24)}` })),
-    { id: 'dev-approver', role: 'approver' as const, secret: `myca_${randomHex(24)}` },
+  const wanted = [
+    ...(agentIds.length > 0 ? agentIds : ['dev-agent']).map((id) => ({ id, role: 'agent' as const })),
+    ...DEV_KEYS,
   ];
+  const created = wanted.filter((key) => !existing.some((row) => row.id === key.id)).map((key) => ({
+    ...key,
+    secret: `myca_${randomHex(24)}`,
+  }));
   const inserted: typeof created = [];
   for (const key of created) {
     const rows = await sql`
@@ -53,6 +72,7 @@ export async function resolveApiKeys(
     if (rows.length > 0) inserted.push(key);
   }
   const kept = await stored();
+  logger.debug('API keys in force: the development keys created at first start (hashed in api_keys)', { ids: kept.map((key) => key.id) });
   if (inserted.length === 0) return kept;
   // Printed once, on purpose outside the (redacting) logger: this is the only time they are shown.
   print(
@@ -62,6 +82,7 @@ export async function resolveApiKeys(
       ...inserted.map((key) => `    ${key.role.padEnd(8)} ${key.id.padEnd(13)} ${key.secret}`),
       '  Use: Authorization: Bearer <key>. An agent key acts only as the agent it is named after.',
       '  Delete the rows in api_keys (or the data dir) to make new ones.',
+      '  Setting MYCA_API_KEYS replaces these keys (they are then not accepted).',
       '',
     ].join('\n'),
   );

@@ -3,7 +3,7 @@
  * `npm start`. Node hosts what workerd cannot: the embedded Postgres on a fixed loopback port the
  * worker reaches over TCP, migrations, the development keys and (when a Redis answers at REDIS_URL)
  * the local Upstash REST server. The worker gets them as variables through an env file under the
- * data dir.
+ * data dir, with every documented variable set in the environment or in `.dev.vars` (dev-vars.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,11 +15,15 @@ import { sha256Hex } from '../http/auth.js';
 import { createLogger } from '../log/index.js';
 import { randomHex } from '../telemetry/correlation.js';
 import { resolveApiKeys } from './bootstrap-keys.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { documentedVariables, readDevVars, workerVariables } from './dev-vars.js';
+import { DataDirInUseError, type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { type FilesBridge, startFilesBridge } from './files-bridge.js';
 import { loadNodeConfig, ROOT_DIR } from './node-config.js';
 import { startUpstashRestServer, type UpstashRestServer } from './upstash-rest-server.js';
 
-const env = process.env;
+// .dev.vars is read like the environment (which wins): the Node host and the worker see the same.
+const devVars = readDevVars(ROOT_DIR);
+const env: Record<string, string | undefined> = { ...devVars, ...process.env };
 let config: ReturnType<typeof loadNodeConfig>;
 try {
   // workerd cannot pick a free port for us: the embedded Postgres needs a fixed one here.
@@ -36,7 +40,13 @@ const vars: Record<string, string> = { MYCA_ENV: config.env };
 
 if (config.database.url) vars.DATABASE_URL = config.database.url;
 else {
-  embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
+  try {
+    embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
+  } catch (error) {
+    if (error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
+    else logger.error('the embedded Postgres did not start', { error: error as Error });
+    process.exit(1);
+  }
   vars.DATABASE_URL = embedded.url;
   logger.info('embedded Postgres for the worker', { url: embedded.url });
 }
@@ -60,24 +70,31 @@ if (config.kv.upstash_url && config.kv.upstash_token) {
     logger.warn('Redis is not reachable; the worker uses its in-memory store', { redis: config.kv.redis_url, error: String(error) });
   }
 }
-for (const name of [
-  'QDRANT_URL',
-  'QDRANT_API_KEY',
-  'OTEL_EXPORTER_OTLP_ENDPOINT',
-  'OTEL_SERVICE_NAME',
-  'LOG_LEVEL',
-  'READY_TIMEOUT_MS',
-] as const) {
-  const value = env[name];
-  if (value) vars[name] = value;
-}
+// The worker's file actions use the same folder as `npm start` (not wrangler's local R2).
+const filesRoot = resolve(config.actions.files_root ?? join(config.data_dir, 'files'));
+const files: FilesBridge = await startFilesBridge({ root: filesRoot, token: randomHex(16) });
+vars.MYCA_DEV_FILES_URL = files.url;
+vars.MYCA_DEV_FILES_TOKEN = files.token;
+logger.info('files for the worker', { root: filesRoot });
+
+const workerVars = workerVariables({ names: documentedVariables(ROOT_DIR), devVars, env: process.env, computed: vars });
+const providers = ['OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', 'LOCAL_LLM_BASE_URL'].filter((name) => workerVars[name]);
+logger.info('variables for the worker', {
+  names: Object.keys(workerVars).sort(),
+  from_dev_vars: Object.keys(devVars).length > 0,
+  providers,
+});
+if (providers.length === 0)
+  logger.warn(
+    'no LLM provider is set: every model answers 503 (set OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or LOCAL_LLM_BASE_URL in the environment or .dev.vars)',
+  );
 
 const dataDir = resolve(config.data_dir);
 mkdirSync(dataDir, { recursive: true });
 const envFile = join(dataDir, 'dev.env');
 writeFileSync(
   envFile,
-  `${Object.entries(vars)
+  `${Object.entries(workerVars)
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join('\n')}\n`,
   { mode: 0o600 },
@@ -96,6 +113,7 @@ const wrangler = spawn(
 logger.info('wrangler dev starting', { url: `http://127.0.0.1:${port}`, log_level: effectiveLogLevel(config) });
 
 const cleanUp = async () => {
+  await files.stop();
   await upstash?.stop();
   await embedded?.stop();
 };

@@ -5,6 +5,7 @@
 import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { createLineBatcher } from '../log/line-batcher.js';
+import { DataDirInUseError } from './embedded-postgres.js';
 import { loadNodeConfig } from './node-config.js';
 import { type RunningServer, startServer } from './server.js';
 
@@ -21,14 +22,17 @@ async function main(): Promise<void> {
   const lines = createLineBatcher((text) => process.stdout.write(text));
   process.on('exit', lines.flush);
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name }, write: lines.line });
-  logger.info('effective configuration', { config: sanitizeConfig(config) });
   let running: RunningServer;
   try {
     running = await startServer(config, logger);
   } catch (error) {
-    logger.error('start failed', { error: error as Error });
+    // A data folder another process holds is the user's to sort out: one plain sentence, no stack.
+    if (error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
+    else logger.error('start failed', { error: error as Error });
     process.exit(1);
   }
+  // After the one-line summary, and at debug only: it is several kilobytes.
+  logger.debug('effective configuration', { config: sanitizeConfig(config) });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

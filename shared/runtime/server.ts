@@ -17,6 +17,7 @@ import { resolveApiKeys } from './bootstrap-keys.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { ROOT_DIR } from './node-config.js';
 import { createNodeDatabase, createNodeServices } from './node-services.js';
+import { startupSummary } from './startup-summary.js';
 
 export interface RunningServer {
   url: string;
@@ -33,19 +34,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (!config.database.url) {
     const started = Date.now();
     embedded = await startEmbeddedPostgres({ dataDir: config.data_dir, port: config.database.embedded_port });
-    logger.info('embedded mode: Postgres is PGlite (set DATABASE_URL to use a server)', {
+    logger.debug('embedded mode: Postgres is PGlite (set DATABASE_URL to use a server)', {
       data_dir: embedded.dataDir,
       listening: embedded.url,
       startup_ms: Date.now() - started,
     });
   }
   const db = createNodeDatabase(config, config.database.url ?? (embedded as EmbeddedPostgres).url, Boolean(embedded));
-  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
-  logger.info('schema is current', { applied });
+  // One line per migration is for `npm run migrate`; a start says it at debug (the summary is the line).
+  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), { ...logger, info: logger.debug });
+  logger.debug('schema is current', { applied });
   const apiKeys = await resolveApiKeys(config, db.sql, logger);
   const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
-  if (services.kv.kind === 'memory') logger.info('embedded mode: key-value store is in memory (set UPSTASH_REDIS_REST_URL to use Redis)');
-  if (!services.vector) logger.info('no vector store (set QDRANT_URL to use Qdrant)');
 
   const releaseGuard = guardUnhandledRejections(logger, services.metrics);
   const app = createApp(services);
@@ -70,7 +70,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  logger.info('MYCA Edge is listening', { url, runtime: 'node', version: VERSION, mode: embedded ? 'embedded' : 'external' });
+  const summary = startupSummary({
+    config,
+    url,
+    runtime: 'node',
+    version: VERSION,
+    database: embedded ? `embedded PGlite in ${embedded.dataDir} (set DATABASE_URL for a server)` : 'Postgres (DATABASE_URL)',
+    kv: services.kv.kind === 'memory' ? 'in memory (set UPSTASH_REDIS_REST_URL for Redis)' : 'Upstash REST',
+    vector: services.vector ? 'Qdrant' : 'none (set QDRANT_URL)',
+    keys:
+      config.apiKeys.length > 0
+        ? `configured: ${apiKeys.length} (MYCA_API_KEYS / auth.yaml)`
+        : `development keys: ${apiKeys.map((key) => key.id).join(', ')}`,
+  });
+  logger.info('MYCA Edge is listening', { ...summary.fields, mode: embedded ? 'embedded' : 'external' });
+  if (summary.warning) logger.warn(summary.warning.message, summary.warning.fields);
 
   // Held actions expire even when nobody looks, and agent runs that can move on (their actions were
   // decided, or the instance advancing them stopped) are resumed, actions whose worker is gone are

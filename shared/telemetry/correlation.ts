@@ -40,21 +40,25 @@ export interface Correlation {
   traceId: string;
   /** True when a valid `traceparent` came in (the server span continues that trace). */
   continued: boolean;
+  /** The caller's sampled flag, when a `traceparent` came in: answered as sent. */
+  sampled?: boolean;
 }
 
 /**
- * The W3C trace id when a `traceparent` arrives, else `x-correlation-id` (a UUID or 32-hex id is
- * used as the trace id too; any other safe string is kept as is), else a new trace id.
+ * The W3C trace id when a `traceparent` arrives, else `x-correlation-id`, kept as sent (a UUID or
+ * 32-hex id also gives the trace id: its hex digits, lower case; any other safe string gets a trace
+ * id of its own), else a new trace id.
  */
 export function resolveCorrelation(headers: { traceparent?: string | undefined; correlationId?: string | undefined }): Correlation {
   const parent = TRACEPARENT.exec(headers.traceparent?.trim().toLowerCase() ?? '');
   if (parent?.[1] && parent[1] !== ZERO_TRACE && parent[2] !== '0000000000000000') {
-    return { id: parent[1], traceId: parent[1], continued: true };
+    return { id: parent[1], traceId: parent[1], continued: true, sampled: (Number.parseInt(parent[3] as string, 16) & 1) === 1 };
   }
   const given = headers.correlationId?.trim();
   if (given) {
     const compact = given.toLowerCase().replaceAll('-', '');
-    if (HEX32.test(compact) && compact !== ZERO_TRACE) return { id: compact, traceId: compact, continued: false };
+    if (HEX32.test(compact) && compact !== ZERO_TRACE && /^[0-9A-Fa-f-]{32,36}$/.test(given))
+      return { id: given, traceId: compact, continued: false };
     if (/^[A-Za-z0-9._:-]{1,128}$/.test(given)) return { id: given, traceId: randomHex(16), continued: false };
   }
   const fresh = randomHex(16);
@@ -84,9 +88,15 @@ export class CorrelationIdGenerator implements IdGenerator {
   }
 }
 
-/** `traceparent` of a span, or undefined for an invalid span context. */
-export function traceparentOf(spanContext: SpanContext): string | undefined {
-  return isSpanContextValid(spanContext) ? `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags & 1}` : undefined;
+/**
+ * `traceparent` of a span, or undefined for an invalid span context. `sampled` is the caller's flag
+ * when it sent one: answered as sent, even where this server records nothing (tracing off on Node
+ * makes every span unsampled, which would have told the caller its trace was dropped).
+ */
+export function traceparentOf(spanContext: SpanContext, sampled?: boolean): string | undefined {
+  if (!isSpanContextValid(spanContext)) return undefined;
+  const flag = sampled === undefined ? spanContext.traceFlags & 1 : Number(sampled);
+  return `00-${spanContext.traceId}-${spanContext.spanId}-0${flag}`;
 }
 
 /** `traceparent` for the active span, or a synthetic one on the correlation's trace id. */
