@@ -23,9 +23,9 @@ const DEV_KEYS = [
 /**
  * The keys this server accepts. Configured keys (MYCA_API_KEYS, auth.yaml) win, and the log says so
  * when they replace keys created earlier. Without any, production refuses to start; elsewhere the
- * first start creates one agent key per agent, an approver and an admin key, prints them once and keeps only their
- * hashes in `api_keys`, so that a restart accepts the same keys. A data folder made before the admin
- * key existed gets it on its next start (printed then).
+ * first start creates one agent key per agent, an approver and an admin key, prints them once and
+ * keeps only their hashes in `api_keys`, so that a restart accepts the same keys. A data folder made
+ * before one of them existed gets it on its next start (printed then).
  */
 export async function resolveApiKeys(
   config: Config,
@@ -55,14 +55,13 @@ export async function resolveApiKeys(
   // first start makes one agent key per agent of agents.yaml, each named after it, an approver key and
   // an admin key. A data folder made before one of them existed gets it on its next start.
   const agentIds = Object.keys(config.agents.agents).filter((name) => agentsBoundTo(config.agents, name).includes(name));
-  const wanted = [
-    ...(agentIds.length > 0 ? agentIds : ['dev-agent']).map((id) => ({ id, role: 'agent' as const })),
-    ...DEV_KEYS,
-  ];
-  const created = wanted.filter((key) => !existing.some((row) => row.id === key.id)).map((key) => ({
-    ...key,
-    secret: `myca_${randomHex(24)}`,
-  }));
+  const wanted = [...(agentIds.length > 0 ? agentIds : ['dev-agent']).map((id) => ({ id, role: 'agent' as const })), ...DEV_KEYS];
+  const created = wanted
+    .filter((key) => !existing.some((row) => row.id === key.id))
+    .map((key) => ({
+      ...key,
+      secret: `myca_${randomHex(24)}`,
+    }));
   const inserted: typeof created = [];
   for (const key of created) {
     const rows = await sql`
