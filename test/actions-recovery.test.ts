@@ -154,9 +154,10 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
     const interrupted = await retry('write-secret');
     expect(interrupted.status).toBe(502);
     expect(await interrupted.json()).toMatchObject({
-      status: 'failed',
+      status: 502,
+      action_status: 'failed',
       replayed: true,
-      error: expect.stringMatching(/^interrupted:/),
+      detail: expect.stringMatching(/^interrupted:/),
       outputs: { problem: { hint: expect.stringMatching(/new Idempotency-Key/) } },
     });
   });

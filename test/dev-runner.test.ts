@@ -60,7 +60,7 @@ describe('npm run dev', () => {
         );
         if (!ready) await new Promise((resolve) => setTimeout(resolve, 500));
       }
-      const agentKey = /agent\s+dev-agent\s+(myca_[0-9a-f]+)/.exec(output)?.[1];
+      const agentKey = /agent\s+corporate\s+(myca_[0-9a-f]+)/.exec(output)?.[1];
       expect(agentKey).toBeTruthy();
       const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
 
@@ -86,7 +86,7 @@ describe('npm run dev', () => {
           await fetch(`http://127.0.0.1:${port}/v1/actions`, {
             method: 'POST',
             headers: { ...auth, 'idempotency-key': `dev-${Math.random()}` },
-            body: JSON.stringify({ ...(body as object), agent_id: 'mycology' }),
+            body: JSON.stringify({ ...(body as object), agent_id: 'corporate' }),
           })
         ).json()) as { status: string; output?: { content?: string } };
       expect(await act({ type: 'file.write', input: { path: 'scratch/from-worker.md', content: 'written in workerd\n' } })).toMatchObject({

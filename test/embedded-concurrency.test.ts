@@ -35,7 +35,7 @@ describe('embedded mode (PGlite) under concurrency', () => {
     const held = await post(
       '/v1/actions',
       keys.agent,
-      { type: 'file.write', input: { path: 'notes/race.md', content: 'once\n' }, agent_id: 'mycology' },
+      { type: 'file.write', input: { path: 'notes/race.md', content: 'once\n' } },
       'race-1',
     );
     expect(held.status).toBe(202);
@@ -62,13 +62,13 @@ describe('embedded mode (PGlite) under concurrency', () => {
     const bodies = Array.from({ length: 200 }, (_, index) => {
       switch (index % 4) {
         case 0:
-          return { type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' };
+          return { type: 'db.query', input: { query: 'audit_counts_by_status' } };
         case 1:
-          return { type: 'file.write', input: { path: `scratch/mixed-${index}.md`, content: `${index}\n` }, agent_id: 'mycology' };
+          return { type: 'file.write', input: { path: `scratch/mixed-${index}.md`, content: `${index}\n` } };
         case 2:
-          return { type: 'file.write', input: { path: `notes/held-${index}.md`, content: `${index}\n` }, agent_id: 'mycology' };
+          return { type: 'file.write', input: { path: `notes/held-${index}.md`, content: `${index}\n` } };
         default:
-          return { type: 'file.read', input: { path: 'notes/race.md' }, agent_id: 'mycology' };
+          return { type: 'file.read', input: { path: 'notes/race.md' } };
       }
     });
     const answers = await Promise.all(
