@@ -68,6 +68,14 @@ export const AppConfigSchema = z
           .int()
           .min(1024)
           .max(100 * 1024 * 1024),
+        /** Request-body bytes held at once by this process (all requests together); beyond it, 503. */
+        max_inflight_body_bytes: z.coerce
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(16 * 1024 * 1024 * 1024),
+        /** Node: open connections at most; further ones are closed at once. */
+        max_connections: z.coerce.number().int().min(1).max(1_000_000),
         /** Node: the whole request head must arrive within this (ms). */
         headers_timeout_ms: z.coerce.number().int().min(100).max(600_000),
         /** Node: the whole request, head and body, must arrive within this (ms). */

@@ -25,53 +25,6 @@ export function bodyTooLarge(limit: BodyLimit, size?: number): ApiError {
 }
 
 /**
- * Bounds the request body before anything else looks at the request (authentication included):
- * a declared Content-Length over the limit is refused at once; a body without one (chunked) is
- * read here, counted while it streams and cut at the limit, then handed on from memory. Returns the
- * 413 to answer, or undefined to go on (synchronously when nothing needs reading: the hot path).
- */
-export function boundBody(
-  c: Context,
-  limitOf: (method: string, path: string) => BodyLimit,
-): ApiError | undefined | Promise<ApiError | undefined> {
-  const method = c.req.method;
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
-  const chunked = c.req.header('transfer-encoding');
-  const declared = c.req.header('content-length');
-  if (!chunked && declared === undefined && !c.req.raw.body) return undefined;
-  const limit = limitOf(method, c.req.path);
-  c.set('bodyLimit', limit);
-  if (!chunked && declared !== undefined) return Number(declared) > limit.bytes ? bodyTooLarge(limit, Number(declared)) : undefined;
-  return readBounded(c, limit);
-}
-
-async function readBounded(c: Context, limit: BodyLimit): Promise<ApiError | undefined> {
-  const raw = c.req.raw;
-  if (!raw.body) return undefined;
-  const reader = raw.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit.bytes) {
-      await reader.cancel().catch(() => undefined);
-      return bodyTooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  c.req.raw = new Request(raw, { body });
-  return undefined;
-}
-
-/**
  * Reads and validates a JSON body. Malformed JSON, a wrong content type, an oversized body and a
  * schema mismatch are all clear 4xx problems listing what to fix; nothing reaches the handler.
  *

@@ -64,6 +64,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
     created.once('error', reject);
   });
+  // Beyond this many open connections Node closes new ones at once (SERVER_MAX_CONNECTIONS).
+  server.maxConnections = config.server.max_connections;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
