@@ -106,6 +106,16 @@ export const AppConfigSchema = z
         .string()
         .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
         .optional(),
+      /** Where migrations run (the role that owns the tables); unset: `url`. */
+      migrate_url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+        .optional(),
+      /** The role the app runs as, given only the privileges it needs after each migration (see docs/DEPLOY.md). */
+      runtime_role: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_$]{0,62}$/, 'expected a Postgres role name (lower case)')
+        .optional(),
       pool_max: z.coerce.number().int().min(1).max(200),
       embedded_port: port(true),
     }),

@@ -4,10 +4,12 @@
  */
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import type { Sql } from 'postgres';
 import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
-import { migrate, readMigrations } from '../db/migrate.js';
+import { createDatabase } from '../db/index.js';
+import { grantRuntimeRole, migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
 import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
 import { VERSION } from '../version.js';
@@ -19,6 +21,24 @@ import { createNodeDatabase, createNodeServices } from './node-services.js';
 export interface RunningServer {
   url: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Migrates before serving: as the tables' owner when MIGRATE_DATABASE_URL is set (one short-lived
+ * connection), then grants DATABASE_RUNTIME_ROLE what the app needs; else with the app's own pool
+ * (a runtime role without CREATE finds the schema current and changes nothing).
+ */
+async function migrateAtStart(config: Config, sql: Sql, logger: Logger): Promise<number[]> {
+  const migrations = await readMigrations(join(ROOT_DIR, 'migrations'));
+  if (!config.database.url || !config.database.migrate_url) return migrate(sql, migrations, logger);
+  const owner = createDatabase(config.database.migrate_url, { max: 1 });
+  try {
+    const applied = await migrate(owner.sql, migrations, logger);
+    if (config.database.runtime_role) await grantRuntimeRole(owner.sql, config.database.runtime_role, logger);
+    return applied;
+  } finally {
+    await owner.close();
+  }
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
@@ -38,7 +58,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
   }
   const db = createNodeDatabase(config, config.database.url ?? (embedded as EmbeddedPostgres).url, Boolean(embedded));
-  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), logger);
+  const applied = await migrateAtStart(config, db.sql, logger);
   logger.info('schema is current', { applied });
   const apiKeys = await resolveApiKeys(config, db.sql, logger);
   const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
