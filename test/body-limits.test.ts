@@ -32,6 +32,8 @@ const CHUNK = new Uint8Array(64 * 1024).fill(0x20);
 const RSS_GROWTH_BOUND_MB = 150;
 /** The test server's budget of body bytes in flight (HTTP_MAX_INFLIGHT_BODY_BYTES): five chat bodies of 7.9 MB. */
 const BUDGET_BYTES = 40 * 1024 * 1024;
+/** The test server's SERVER_MAX_CONNECTIONS. */
+const MAX_CONNECTIONS = 200;
 /** A chat body just under the 8 MiB limit, as in the finding's reproduction. */
 const NEAR_LIMIT_BYTES = Math.floor(7.9 * 1024 * 1024);
 
@@ -162,6 +164,7 @@ describe('request bodies on the Node server process', () => {
         SERVER_HEADERS_TIMEOUT_MS: '1000',
         SERVER_REQUEST_TIMEOUT_MS: '2000',
         HTTP_MAX_INFLIGHT_BODY_BYTES: String(BUDGET_BYTES),
+        SERVER_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
       },
       { direct: true },
     );
@@ -307,5 +310,32 @@ describe('request bodies on the Node server process', () => {
     // Node's default holds both for 300 s; the bounds leave room for a loaded machine.
     expect(head).toBeLessThan(15_000);
     expect(slowBody).toBeLessThan(15_000);
+  }, 60_000);
+
+  it('closes connections beyond SERVER_MAX_CONNECTIONS at once, and serves again when they are gone', async () => {
+    const { hostname, port } = new URL(server.url);
+    const opened = MAX_CONNECTIONS + 30;
+    const sockets: Socket[] = [];
+    // Each connection asks for /health and stays open (keep-alive): answered, or closed unanswered.
+    const outcomes = await Promise.all(
+      Array.from(
+        { length: opened },
+        () =>
+          new Promise<'answered' | 'closed'>((resolve) => {
+            const socket = connect(Number(port), hostname, () => socket.write(`GET /health HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`));
+            sockets.push(socket);
+            socket.once('data', () => resolve('answered'));
+            socket.on('error', () => resolve('closed'));
+            socket.once('close', () => resolve('closed'));
+          }),
+      ),
+    );
+    for (const socket of sockets) socket.destroy();
+    const answered = outcomes.filter((o) => o === 'answered').length;
+    console.info(`${opened} connections at once: ${answered} answered, ${opened - answered} closed`);
+    expect(answered).toBeLessThanOrEqual(MAX_CONNECTIONS);
+    expect(opened - answered).toBeGreaterThanOrEqual(opened - MAX_CONNECTIONS);
+    // Once they are gone, new connections are served again.
+    await expect.poll(async () => (await fetch(`${server.url}/health`).catch(() => null))?.status, { timeout: 15_000 }).toBe(200);
   }, 60_000);
 });
