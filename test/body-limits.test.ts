@@ -33,7 +33,9 @@ const RSS_GROWTH_BOUND_MB = 150;
 /** The test server's budget of body bytes in flight (HTTP_MAX_INFLIGHT_BODY_BYTES): five chat bodies of 7.9 MB. */
 const BUDGET_BYTES = 40 * 1024 * 1024;
 /** The test server's SERVER_MAX_CONNECTIONS. */
-const MAX_CONNECTIONS = 200;
+const MAX_CONNECTIONS = 300;
+/** The approvals forms' limit: a keyless body of exactly that size is taken. */
+const FORM_BYTES = 64 * 1024;
 /** A chat body just under the 8 MiB limit, as in the finding's reproduction. */
 const NEAR_LIMIT_BYTES = Math.floor(7.9 * 1024 * 1024);
 
@@ -291,6 +293,34 @@ describe('request bodies on the Node server process', () => {
     for (const h of held) expect([0, 408, 503]).toContain(h.status);
     expect(growth).toBeLessThan(RSS_GROWTH_BOUND_MB);
   }, 120_000);
+
+  it('bodies without a key hold at most a quarter of the budget: a keyed request still gets through', async () => {
+    const count = 200; // 64 KiB each: 12.5 MiB, over the 10 MiB quarter of a 40 MiB budget
+    let answered = 0;
+    const holds = Array.from({ length: count }, () =>
+      holdOpen(server.url, '/approvals/login', FORM_BYTES).then((held) => {
+        answered++;
+        return held;
+      }),
+    );
+    let held: Held[] = [];
+    try {
+      // Once the quarter is full the rest are refused at once; the ones it holds wait for the request timeout.
+      await expect.poll(() => answered, { timeout: 30_000 }).toBeGreaterThanOrEqual(count - Math.floor(BUDGET_BYTES / 4 / FORM_BYTES));
+      const keyed = await fetch(`${server.url}/v1/actions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.agent}`, 'content-type': 'application/json', 'idempotency-key': `quarter-${Date.now()}` },
+        body: JSON.stringify({ type: 'db.query', input: { query: 'actions_of_type', params: { action_type: 'db.query' } } }),
+      });
+      expect(keyed.status, await keyed.text()).toBe(200);
+      held = await Promise.all(holds);
+    } finally {
+      for (const h of await Promise.all(holds)) h.socket.destroy();
+    }
+    const busy = held.filter((h) => h.status === 503).length;
+    console.info(`${count} keyless 64 KiB form bodies that never end: ${busy} × 503`);
+    expect(busy).toBeGreaterThanOrEqual(count - Math.floor(BUDGET_BYTES / 4 / FORM_BYTES));
+  }, 60_000);
 
   it('drops a request whose head or body arrives too slowly (SERVER_HEADERS_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS)', async () => {
     const { hostname, port } = new URL(server.url);

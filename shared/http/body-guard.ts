@@ -7,18 +7,24 @@ import { type BodyLimit, bodyTooLarge } from './validate.js';
  * The request-body bytes one process (one workerd isolate) holds at once, all requests together
  * (HTTP_MAX_INFLIGHT_BODY_BYTES). A body is charged as it arrives (a declared Content-Length at once)
  * and given back when its request is answered; a body that would go beyond the budget gets 503.
+ * Bodies sent without a key (the approvals forms, unknown routes) may hold a quarter of it at most,
+ * so that they can never keep keyed requests out.
  */
 export class BodyBudget {
   #held = 0;
+  #keyless = 0;
   constructor(readonly bytes: number) {}
   /** Takes `n` bytes; false (nothing taken) when they do not fit. */
-  take(n: number): boolean {
+  take(n: number, keyless: boolean): boolean {
     if (this.#held + n > this.bytes) return false;
+    if (keyless && this.#keyless + n > this.bytes / 4) return false;
     this.#held += n;
+    if (keyless) this.#keyless += n;
     return true;
   }
-  give(n: number): void {
+  give(n: number, keyless: boolean): void {
     this.#held = Math.max(0, this.#held - n);
+    if (keyless) this.#keyless = Math.max(0, this.#keyless - n);
   }
   get held(): number {
     return this.#held;
@@ -49,12 +55,12 @@ const busy = (budget: BodyBudget) =>
  * beyond it). A chunked body is read here, counted while it streams and cut at the limit, then
  * handed on from memory; a declared length is charged whole and left for the handler to read.
  * Returns the error to answer, or undefined to go on (synchronously when there is no body: the hot
- * path). `held(n)` is told what was charged, for the caller to give back when the request ends.
+ * path). `held(n, keyless)` is told what was charged, for the caller to give back when the request ends.
  */
 export function guardBody(
   c: Context<AppEnv>,
   guard: BodyGuard,
-  held: (bytes: number) => void,
+  held: (bytes: number, keyless: boolean) => void,
 ): ApiError | undefined | Promise<ApiError | undefined> {
   const method = c.req.method;
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
@@ -77,8 +83,9 @@ export function guardBody(
     }
     if (declared !== undefined) {
       if (guard.budget) {
-        if (!guard.budget.take(declared)) return busy(guard.budget);
-        held(declared);
+        const keyless = !c.get('principal');
+        if (!guard.budget.take(declared, keyless)) return busy(guard.budget);
+        held(declared, keyless);
       }
       return undefined;
     }
@@ -90,9 +97,10 @@ async function readBounded(
   c: Context<AppEnv>,
   limit: BodyLimit,
   budget: BodyBudget | undefined,
-  held: (bytes: number) => void,
+  held: (bytes: number, keyless: boolean) => void,
 ): Promise<ApiError | undefined> {
   const raw = c.req.raw;
+  const keyless = !c.get('principal');
   if (!raw.body) return undefined;
   const reader = raw.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -108,13 +116,13 @@ async function readBounded(
     const { done, value } = next;
     if (done) break;
     size += value.byteLength;
-    const refusal = size > limit.bytes ? bodyTooLarge(limit) : budget && !budget.take(value.byteLength) ? busy(budget) : undefined;
+    const refusal = size > limit.bytes ? bodyTooLarge(limit) : budget && !budget.take(value.byteLength, keyless) ? busy(budget) : undefined;
     if (refusal) {
       chunks.length = 0;
       await reader.cancel().catch(() => undefined);
       return refusal;
     }
-    if (budget) held(value.byteLength);
+    if (budget) held(value.byteLength, keyless);
     chunks.push(value);
   }
   const body = new Uint8Array(size);

@@ -80,10 +80,12 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
     const traceparent = traceparentOf(span.spanContext()) ?? currentTraceparent(found.traceId);
     c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
     let heldBytes = 0;
+    let heldKeyless = false;
     try {
       const bounded = options.body
-        ? guardBody(c, options.body, (bytes) => {
+        ? guardBody(c, options.body, (bytes, keyless) => {
             heldBytes += bytes;
+            heldKeyless = keyless;
           })
         : undefined;
       const refused = bounded instanceof Promise ? await bounded : bounded;
@@ -96,7 +98,7 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
       if (recording) finishServerSpan(c, span, error);
       throw error;
     } finally {
-      if (heldBytes) options.body?.budget?.give(heldBytes);
+      if (heldBytes) options.body?.budget?.give(heldBytes, heldKeyless);
       span.end();
     }
   };
