@@ -146,6 +146,16 @@ function holdOpen(url: string, path: string, bytes: number, headers: Record<stri
   });
 }
 
+/** Established TCP connections to the server's port (the server's side of them), from /proc. */
+const serverConnections = (pid: number, port: number) => {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[1]?.endsWith(local) && fields[3] === '01').length;
+};
+
 const rssMb = (pid: number) => {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match?.[1] ?? 0) / 1024;
@@ -164,7 +174,8 @@ describe('request bodies on the Node server process', () => {
         MYCA_ENV: 'test',
         LOG_LEVEL: 'info',
         SERVER_HEADERS_TIMEOUT_MS: '1000',
-        SERVER_REQUEST_TIMEOUT_MS: '2000',
+        // Long enough for the bodies a budget test holds to stay held while the rest arrive (a loaded machine).
+        SERVER_REQUEST_TIMEOUT_MS: '5000',
         HTTP_MAX_INFLIGHT_BODY_BYTES: String(BUDGET_BYTES),
         SERVER_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
       },
@@ -346,6 +357,8 @@ describe('request bodies on the Node server process', () => {
     const { hostname, port } = new URL(server.url);
     const opened = MAX_CONNECTIONS + 30;
     const sockets: Socket[] = [];
+    // Start from none: a connection of an earlier test (fetch keeps them alive) closing mid-burst would free a slot.
+    await expect.poll(() => serverConnections(server.child.pid as number, Number(port)), { timeout: 30_000 }).toBe(0);
     // Each connection asks for /health and stays open (keep-alive): answered, or closed unanswered.
     const outcomes = await Promise.all(
       Array.from(
