@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { requireAuth } from '../shared/http/auth.js';
+import { authenticate, requireAuth } from '../shared/http/auth.js';
+import { BodyBudget, type BodyGuard } from '../shared/http/body-guard.js';
 import { notFound, onError } from '../shared/http/errors.js';
 import { observe } from '../shared/http/middleware.js';
 import type { AppEnv } from '../shared/http/types.js';
@@ -35,7 +36,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
       tracerProvider: services.tracerProvider,
       serviceName: services.config.telemetry.service_name,
       serviceVersion: services.version,
-      bodyLimit: bodyLimits(services),
+      body: bodyGuard(services),
     }),
   );
 
@@ -66,15 +67,28 @@ export type App = ReturnType<typeof createApp>;
 /** chat-route's own limit of chat and embeddings requests (images travel inline). */
 const CHAT_BODY_BYTES = 8 * 1024 * 1024;
 
-/** Each route's body limit, enforced before routing and authentication (see observe). */
-function bodyLimits(services: Services): (method: string, path: string) => BodyLimit {
+/** The approvals page's forms (sign-in, approve, reject): small, and sent before any key is checked. */
+const FORM_BODY_BYTES = 64 * 1024;
+
+/**
+ * Each route's body limit, enforced before routing and authentication (see observe); /v1 bodies are
+ * read only after the key is checked; all bodies together stay within HTTP_MAX_INFLIGHT_BODY_BYTES.
+ */
+function bodyGuard(services: Services): BodyGuard {
   const actions = actionBodyLimit(services.config.actions.max_file_bytes);
   const chat: BodyLimit = { bytes: CHAT_BODY_BYTES, setting: 'fixed for chat and embeddings' };
+  const forms: BodyLimit = { bytes: FORM_BODY_BYTES, setting: 'fixed for bodies without a key: the approvals forms' };
   const other: BodyLimit = { bytes: services.config.server.max_body_bytes, setting: 'HTTP_MAX_BODY_BYTES' };
-  return (method, path) => {
-    if (method === 'POST' && path === '/v1/actions') return actions;
-    if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings')) return chat;
-    return other;
+  return {
+    limitOf: (method, path) => {
+      if (method === 'POST' && path === '/v1/actions') return actions;
+      if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings')) return chat;
+      // Outside /v1 bodies come without a key: the only ones taken are the approvals forms.
+      return path.startsWith('/v1/') ? other : forms;
+    },
+    needsKey: (path) => path.startsWith('/v1/'),
+    authenticate,
+    budget: new BodyBudget(services.config.server.max_inflight_body_bytes),
   };
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createRun } from '../functions/agent-run/store.js';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
 import { type RuntimeHandle, startRuntime } from './support/runtimes.js';
@@ -41,6 +42,10 @@ const hostile = fc.oneof(
   fc.string({ minLength: 1000, maxLength: 4000 }),
   fc.uuid(),
 );
+/** Numbers a query parameter may be sent as that are not whole numbers a query can take. */
+const NUMERIC = ['1.5', '1e20', '-1', '0x10', 'NaN', 'Infinity', '9999999999999999999999', '2147483648', ' 1', '1 ', '+1', ''];
+const ID = '00000000-0000-4000-8000-000000000000';
+const query = (params: Record<string, string>) => new URLSearchParams(params).toString();
 const SEED = 15_003;
 const RUNS = 40;
 
@@ -191,6 +196,110 @@ describe('edge input (property): ids, names and paths never make a 500', () => {
       await call('GET /v1/audit/verify', value, `/v1/audit/verify?${new URLSearchParams({ from: value })}`, {
         headers: headers(keys.admin),
       });
+    });
+  });
+
+  it('query parameters of every route (limit, after, agent, status, category, done, verify): never a 500, a bad one is a 400', async () => {
+    const run = await createRun(
+      sql,
+      {
+        agentName: 'researcher',
+        requestedBy: 'planner',
+        correlationId: 'c'.repeat(32),
+        idempotencyKey: null,
+        requestHash: 'h',
+        input: 'hi',
+        messages: [],
+        owner: 'test',
+        leaseMs: 1,
+      },
+      { type: 'started', data: {} },
+    );
+    // Finished, so every events stream ends after what it has to send.
+    await sql`update agent_runs set status = 'succeeded' where id = ${run?.id ?? ''}`;
+    const runId = run?.id as string;
+    // Nothing raw on stderr (Hono's stream errors would go there): failures go to the redacting logger.
+    const stderr = vi.spyOn(console, 'error');
+    const approver = { headers: headers(keys.approver) };
+    const page = { headers: { cookie } };
+    try {
+      for (const value of NUMERIC) {
+        for (const path of [`/v1/actions?${query({ limit: value })}`, `/v1/runs?${query({ limit: value })}`]) {
+          const { status, text } = await call(path, value, path, approver);
+          expect([200, 400], text).toContain(status);
+          if (status === 400) expect(JSON.parse(text)).toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: 'limit' }] });
+        }
+        const events = `/v1/runs/${runId}/events?${query({ after: value })}`;
+        const { status, text } = await call('GET /v1/runs/:id/events?after', value, events, approver);
+        expect(status, `after=${value}: ${text}`).toBe(/^\d+$/.test(value) && Number(value) <= 2_147_483_647 ? 200 : 400);
+        const resumed = await call('GET /v1/runs/:id/events (Last-Event-ID)', value, `/v1/runs/${runId}/events`, {
+          headers: { ...headers(keys.approver), 'last-event-id': value },
+        });
+        expect(resumed.status, `Last-Event-ID ${value}`).toBe(/^\s*\d+\s*$/.test(value) && Number(value) <= 2_147_483_647 ? 200 : 400);
+      }
+      for (const [path, expected] of [
+        ['/v1/actions?limit=1.5', 400],
+        ['/v1/runs?limit=1.5', 400],
+        ['/v1/runs?agent=%00', 400],
+        [`/v1/runs/${runId}/events?after=1e20`, 400],
+        ['/v1/runs?limit=1000&agent=researcher', 200],
+      ] as const)
+        expect((await call(path, path, path, approver)).status, path).toBe(expected);
+      await property(async (value) => {
+        for (const name of ['limit', 'status'])
+          await call(`GET /v1/actions?${name}`, value, `/v1/actions?${query({ [name]: value })}`, { headers: headers(keys.agent) });
+        for (const name of ['limit', 'status', 'agent'])
+          await call(`GET /v1/runs?${name}`, value, `/v1/runs?${query({ [name]: value })}`, approver);
+        await call('GET /v1/runs/:id/events?after', value, `/v1/runs/${runId}/events?${query({ after: value })}`, approver);
+        await call('GET /v1/audit/verify?limit', value, `/v1/audit/verify?${query({ limit: value, from: value })}`, {
+          headers: headers(keys.admin),
+        });
+        await call('GET /approvals?category&agent', value, `/approvals?${query({ category: value, agent: value, limit: value })}`, page);
+        await call('GET /approvals/actions/:id?done', value, `/approvals/actions/${ID}?${query({ done: value })}`, page);
+        await call('GET /approvals/history?verify', value, `/approvals/history?${query({ verify: value, limit: value })}`, page);
+        await call('GET /approvals/runs?status', value, `/approvals/runs?${query({ status: value, limit: value })}`, page);
+      });
+      expect(stderr).not.toHaveBeenCalled();
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
+  it('form bodies of every approvals route: a body that is not a well-formed form is a 400 problem+json with a hint', async () => {
+    const origin = 'http://localhost';
+    const forms: Array<{ path: string; headers: Record<string, string> }> = [
+      { path: '/approvals/login', headers: { origin } },
+      { path: '/approvals/logout', headers: { origin, cookie } },
+      { path: `/approvals/actions/${ID}/approve`, headers: { origin, cookie } },
+      { path: `/approvals/actions/${ID}/reject`, headers: { origin, cookie } },
+    ];
+    for (const form of forms) {
+      const garbage = await call(`POST ${form.path} (garbage multipart)`, 'garbage', form.path, {
+        method: 'POST',
+        headers: { ...form.headers, 'content-type': 'multipart/form-data; boundary=x' },
+        body: 'this is not multipart at all',
+      });
+      expect(garbage.status, `${form.path}: ${garbage.text}`).toBe(400);
+      expect(JSON.parse(garbage.text)).toMatchObject({ code: 'BAD_REQUEST', hint: expect.stringContaining('form') });
+    }
+    await property(async (value) => {
+      for (const form of forms) {
+        await call(`POST ${form.path} (multipart)`, value, form.path, {
+          method: 'POST',
+          headers: { ...form.headers, 'content-type': 'multipart/form-data; boundary=x' },
+          body: `--x\r\nContent-Disposition: form-data; name="${value}"\r\n\r\n${value}\r\n--x--\r\n`,
+        });
+        await call(`POST ${form.path} (url-encoded)`, value, form.path, {
+          method: 'POST',
+          headers: { ...form.headers, 'content-type': 'application/x-www-form-urlencoded' },
+          body: `${query({ credential: value, csrf: value, digest: value, reason: value, [value]: value })}`,
+        });
+        await call(`POST ${form.path} (raw)`, value, form.path, {
+          method: 'POST',
+          headers: { ...form.headers, 'content-type': 'multipart/form-data; boundary=x' },
+          body: value,
+        });
+      }
     });
   });
 

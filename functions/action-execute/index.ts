@@ -6,7 +6,7 @@ import { AGENT_ID, agentsBoundTo } from '../../shared/config/agents.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError, type ErrorCode, problemResponse } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { type BodyLimit, isUuid, readJson } from '../../shared/http/validate.js';
+import { type BodyLimit, isUuid, queryLimit, readJson, readQuery } from '../../shared/http/validate.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
@@ -377,13 +377,14 @@ export function createActionExecute() {
     return actionReply(c, submitted.status, submitted.body);
   });
 
+  const ListActionsQuery = z.object({
+    status: z.enum(STATUSES, { error: `one of ${STATUSES.join(', ')}` }).optional(),
+    limit: queryLimit(),
+  });
   app.get('/v1/actions', async (c) => {
     const services = c.get('services');
     const db = requireDb(services);
-    const status = c.req.query('status');
-    if (status && !(STATUSES as readonly string[]).includes(status))
-      throw new ApiError('BAD_REQUEST', { detail: `Unknown status "${status}"`, hint: `one of ${STATUSES.join(', ')}` });
-    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
+    const { status, limit } = readQuery(c, ListActionsQuery);
     await expireDue(db.sql, c.get('correlationId')).catch(() => 0);
     const principal = c.get('principal');
     // Agents see what they requested; approvers and admins see everything.

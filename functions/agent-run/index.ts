@@ -3,12 +3,12 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
-import { agentsBoundTo } from '../../shared/config/agents.js';
+import { AGENT_ID, agentsBoundTo } from '../../shared/config/agents.js';
 import { ConfigError, modelKnown } from '../../shared/config/index.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { isUuid, readJson } from '../../shared/http/validate.js';
+import { isUuid, queryLimit, querySeq, readJson, readQuery } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { auditUnavailable, requireDb } from '../action-execute/index.js';
 import { advanceRun, leaseMsFor, resumeQuietly } from './loop.js';
@@ -203,14 +203,18 @@ export function createAgentRun() {
     return c.json(presentRun(current), isTerminal(current.status) ? 200 : 202, location);
   });
 
+  const ListRunsQuery = z.object({
+    status: z.enum(RUN_STATUSES, { error: `one of ${RUN_STATUSES.join(', ')}` }).optional(),
+    agent: z.string().regex(AGENT_ID, 'agent names are 1-64 of A-Z a-z 0-9 . _ -').optional(),
+    limit: queryLimit(),
+  });
   app.get('/v1/runs', async (c) => {
     const services = c.get('services');
     const sql = requireDb(services).sql;
-    const status = c.req.query('status');
-    if (status && !(RUN_STATUSES as readonly string[]).includes(status))
-      throw new ApiError('BAD_REQUEST', { detail: `Unknown status "${status}"`, hint: `one of ${RUN_STATUSES.join(', ')}` });
-    const agent = c.req.query('agent') ?? null;
-    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
+    const query = readQuery(c, ListRunsQuery);
+    const status = query.status;
+    const agent = query.agent ?? null;
+    const limit = query.limit;
     const principal = c.get('principal');
     const mine = principal.role === 'agent' ? principal.id : null;
     const rows = await sql<RunRow[]>`
@@ -237,43 +241,64 @@ export function createAgentRun() {
     return c.json(presentRun(advanced), isTerminal(advanced.status) ? 200 : 202);
   });
 
+  const EventsQuery = z.object({ after: querySeq.optional() });
   app.get('/v1/runs/:id/events', async (c) => {
     const services = c.get('services');
     const id = runIdParam(c.req.param('id'));
     await visibleRun(services, c.get('principal'), id);
     const sql = requireDb(services).sql;
-    let after = Math.max(0, Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0);
-    return streamSSE(c, async (stream) => {
-      let aborted = false;
-      stream.onAbort(() => {
-        aborted = true;
-      });
-      const deadline = Date.now() + 10 * 60_000; // then the client reconnects with Last-Event-ID
-      let quietSince = Date.now();
-      while (!aborted && Date.now() < deadline) {
-        const events = await readEvents(sql, id, after);
-        for (const event of events) {
-          await stream.writeSSE({
-            id: String(event.seq),
-            event: event.type,
-            data: JSON.stringify({ seq: event.seq, type: event.type, at: event.created_at, ...(event.data as object) }),
-          });
-          after = event.seq;
-          quietSince = Date.now();
-          if (event.type === 'final' || event.type === 'failed') return;
-        }
-        if (events.length === 0) {
-          const run = await findRun(sql, id);
-          if (!run || (isTerminal(run.status) && run.events <= after)) return;
-          if (Date.now() - quietSince > 15_000) {
-            await stream.write(': keep-alive\n\n');
+    let after = eventsAfter(c.req.header('last-event-id'), readQuery(c, EventsQuery).after);
+    const logger = c.get('logger');
+    return streamSSE(
+      c,
+      async (stream) => {
+        let aborted = false;
+        stream.onAbort(() => {
+          aborted = true;
+        });
+        const deadline = Date.now() + 10 * 60_000; // then the client reconnects with Last-Event-ID
+        let quietSince = Date.now();
+        while (!aborted && Date.now() < deadline) {
+          const events = await readEvents(sql, id, after);
+          for (const event of events) {
+            await stream.writeSSE({
+              id: String(event.seq),
+              event: event.type,
+              data: JSON.stringify({ seq: event.seq, type: event.type, at: event.created_at, ...(event.data as object) }),
+            });
+            after = event.seq;
             quietSince = Date.now();
+            if (event.type === 'final' || event.type === 'failed') return;
           }
-          await stream.sleep(250);
+          if (events.length === 0) {
+            const run = await findRun(sql, id);
+            if (!run || (isTerminal(run.status) && run.events <= after)) return;
+            if (Date.now() - quietSince > 15_000) {
+              await stream.write(': keep-alive\n\n');
+              quietSince = Date.now();
+            }
+            await stream.sleep(250);
+          }
         }
-      }
-    });
+      },
+      async (error) => {
+        // Once the stream has begun its status is sent: the failure goes to the log (redacted), not stderr.
+        logger.error('run events stream failed', { run_id: id, error: error as Error });
+      },
+    );
   });
 
   return app;
+}
+
+/** Where an events stream starts: `Last-Event-ID` (a reconnect), else `?after`, else the beginning. */
+function eventsAfter(lastEventId: string | undefined, after: number | undefined): number {
+  if (lastEventId === undefined) return after ?? 0;
+  const parsed = querySeq.safeParse(lastEventId.trim());
+  if (!parsed.success)
+    throw new ApiError('VALIDATION_FAILED', {
+      detail: 'Last-Event-ID: expected the id of an event (a whole number)',
+      hint: 'send back the id of the last event you received',
+    });
+  return parsed.data;
 }

@@ -7,7 +7,7 @@ import { CATEGORIES } from '../../shared/config/index.js';
 import type { Principal } from '../../shared/http/auth.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { isUuid } from '../../shared/http/validate.js';
+import { isUuid, readForm } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { requireDb } from '../action-execute/index.js';
 import { type ActionRow, expireDue, findAction } from '../action-execute/store.js';
@@ -100,7 +100,7 @@ export function createApprovals() {
   app.get('/approvals/login', (c) => c.html(<LoginPage />));
   app.post('/approvals/login', async (c) => {
     const services = c.get('services');
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const credential = String(form.credential ?? '').trim();
     // Failed sign-ins are counted per client address and per account (shared key-value store,
     // 15-minute windows); when the store is down, sign-in is refused rather than left unlimited.
@@ -149,7 +149,7 @@ export function createApprovals() {
     c.set('principal', session.principal);
     c.set('csrfToken', session.csrfToken);
     if (c.req.method === 'POST') {
-      const form = await c.req.parseBody();
+      const form = await readForm(c);
       const token = typeof form.csrf === 'string' ? form.csrf : '';
       if (!token || !sameToken(token, session.csrfToken)) {
         c.get('logger').warn('approvals form without a valid CSRF token', { principal: session.principal.id, path: c.req.path });
@@ -246,7 +246,7 @@ export function createApprovals() {
     const services = c.get('services');
     const id = c.req.param('id') ?? '';
     if (!isUuid(id)) return page(c, 404, 'Not found', `There is no action ${id}.`);
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     try {
       if (verb === 'approve') {
         const digest = String(form.digest ?? '');

@@ -68,6 +68,14 @@ export const AppConfigSchema = z
           .int()
           .min(1024)
           .max(100 * 1024 * 1024),
+        /** Request-body bytes held at once by this process (all requests together); beyond it, 503. */
+        max_inflight_body_bytes: z.coerce
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(16 * 1024 * 1024 * 1024),
+        /** Node: open connections at most; further ones are closed at once. */
+        max_connections: z.coerce.number().int().min(1).max(1_000_000),
         /** Node: the whole request head must arrive within this (ms). */
         headers_timeout_ms: z.coerce.number().int().min(100).max(600_000),
         /** Node: the whole request, head and body, must arrive within this (ms). */
@@ -97,6 +105,16 @@ export const AppConfigSchema = z
       url: z
         .string()
         .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+        .optional(),
+      /** Where migrations run (the role that owns the tables); unset: `url`. */
+      migrate_url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+        .optional(),
+      /** The role the app runs as, given only the privileges it needs after each migration (see docs/DEPLOY.md). */
+      runtime_role: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_$]{0,62}$/, 'expected a Postgres role name (lower case)')
         .optional(),
       pool_max: z.coerce.number().int().min(1).max(200),
       embedded_port: port(true),

@@ -20,9 +20,9 @@ import type { Context, HonoRequest, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Services } from '../services.js';
 import { currentTraceparent, resolveCorrelation, traceparentOf, withCorrelation } from '../telemetry/correlation.js';
+import { type BodyGuard, guardBody } from './body-guard.js';
 import { problemResponse } from './errors.js';
 import type { AppEnv } from './types.js';
-import { type BodyLimit, boundBody } from './validate.js';
 
 /** Reads only the headers the propagator asks for (not the whole header list). */
 const requestHeaders: TextMapGetter<HonoRequest> = { get: (request, key) => request.header(key), keys: () => [] };
@@ -34,8 +34,8 @@ export interface ObserveOptions {
   tracerProvider: TracerProvider;
   serviceName: string;
   serviceVersion: string;
-  /** Each route's body limit: every body is bounded here, before routing and authentication. */
-  bodyLimit?: ((method: string, path: string) => BodyLimit) | undefined;
+  /** Each route's body limit, the routes that need a key and the process's budget of body bytes. */
+  body?: BodyGuard | undefined;
 }
 
 /**
@@ -47,8 +47,9 @@ export interface ObserveOptions {
  * - stamps `x-correlation-id` and `traceparent` on the response, so a caller can find the trace of
  *   any answer it got;
  * - writes the one wide log line of the request and its two HTTP metrics;
- * - bounds the body (`bodyLimit`): over its route's limit, the request gets 413 before anything
- *   else runs (authentication included), chunked or not.
+ * - guards the body (`body`, see guardBody): over its route's limit, the request gets 413 before
+ *   anything else runs, chunked or not; on a route that needs a key, no body is read before the key
+ *   is checked (401); bodies held at once stay within the process's budget (503 beyond).
  * One middleware, not four: each Hono middleware layer costs about four promises a request, and with
  * Node 20's AsyncLocalStorage (the OpenTelemetry context) every promise runs a hook.
  */
@@ -78,8 +79,15 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
     // A span without a valid context (no tracer provider) still answers with one on the request's trace id.
     const traceparent = traceparentOf(span.spanContext(), found.sampled) ?? currentTraceparent(found.traceId);
     c.set('traceHeaders', traceparent ? { 'x-correlation-id': found.id, traceparent } : { 'x-correlation-id': found.id });
+    let heldBytes = 0;
+    let heldKeyless = false;
     try {
-      const bounded = options.bodyLimit ? boundBody(c, options.bodyLimit) : undefined;
+      const bounded = options.body
+        ? guardBody(c, options.body, (bytes, keyless) => {
+            heldBytes += bytes;
+            heldKeyless = keyless;
+          })
+        : undefined;
       const refused = bounded instanceof Promise ? await bounded : bounded;
       if (refused) c.res = problemResponse(c, refused);
       else await context.with(trace.setSpan(parent, span), next);
@@ -90,6 +98,7 @@ export function observe(options: ObserveOptions): MiddlewareHandler<AppEnv> {
       if (recording) finishServerSpan(c, span, error);
       throw error;
     } finally {
+      if (heldBytes) options.body?.budget?.give(heldBytes, heldKeyless);
       span.end();
     }
   };

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError } from './errors.js';
 
 /** Largest JSON body any endpoint accepts unless it says otherwise (1 MiB; HTTP_MAX_BODY_BYTES). */
@@ -22,53 +22,6 @@ export function bodyTooLarge(limit: BodyLimit, size?: number): ApiError {
     hint: `this route takes at most ${limit.bytes} bytes (${limit.setting})`,
     extra: { limit_bytes: limit.bytes },
   });
-}
-
-/**
- * Bounds the request body before anything else looks at the request (authentication included):
- * a declared Content-Length over the limit is refused at once; a body without one (chunked) is
- * read here, counted while it streams and cut at the limit, then handed on from memory. Returns the
- * 413 to answer, or undefined to go on (synchronously when nothing needs reading: the hot path).
- */
-export function boundBody(
-  c: Context,
-  limitOf: (method: string, path: string) => BodyLimit,
-): ApiError | undefined | Promise<ApiError | undefined> {
-  const method = c.req.method;
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
-  const chunked = c.req.header('transfer-encoding');
-  const declared = c.req.header('content-length');
-  if (!chunked && declared === undefined && !c.req.raw.body) return undefined;
-  const limit = limitOf(method, c.req.path);
-  c.set('bodyLimit', limit);
-  if (!chunked && declared !== undefined) return Number(declared) > limit.bytes ? bodyTooLarge(limit, Number(declared)) : undefined;
-  return readBounded(c, limit);
-}
-
-async function readBounded(c: Context, limit: BodyLimit): Promise<ApiError | undefined> {
-  const raw = c.req.raw;
-  if (!raw.body) return undefined;
-  const reader = raw.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit.bytes) {
-      await reader.cancel().catch(() => undefined);
-      return bodyTooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  c.req.raw = new Request(raw, { body });
-  return undefined;
 }
 
 /**
@@ -106,15 +59,61 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, optio
     });
   }
   const result = schema.safeParse(data);
-  if (!result.success) {
-    const issues = result.error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-    throw new ApiError('VALIDATION_FAILED', {
-      detail: issues.map((issue) => `${issue.path || '(body)'}: ${issue.message}`).join('; '),
-      hint: 'fix the fields listed in issues',
-      extra: { issues },
+  if (!result.success) throw validationFailed(result.error, '(body)', 'fix the fields listed in issues');
+  return result.data;
+}
+
+function validationFailed(error: z.ZodError, whole: string, hint: string): ApiError {
+  const issues = error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  return new ApiError('VALIDATION_FAILED', {
+    detail: issues.map((issue) => `${issue.path || whole}: ${issue.message}`).join('; '),
+    hint,
+    extra: { issues },
+  });
+}
+
+/**
+ * Reads the query string with `schema` (an object of optional string parameters; others are
+ * ignored): a bad parameter is a 400 naming it, before any query is built from it.
+ *
+ * @example
+ * const { limit, status } = readQuery(c, z.object({ limit: queryLimit(), status: z.enum(STATUSES).optional() }));
+ */
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const result = schema.safeParse(c.req.query());
+  if (!result.success) throw validationFailed(result.error, '(query)', 'fix the query parameters listed in issues');
+  return result.data;
+}
+
+/** A page size from the query: a whole number (clamped to 1–`max`), `fallback` when absent. */
+export const queryLimit = (max = 500, fallback = 50) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'expected a whole number')
+    .transform((value) => Math.min(Math.max(Number(value), 1), max))
+    .optional()
+    .transform((value) => value ?? fallback);
+
+/** A sequence number from the query or a header: a whole number 0–2147483647 (a Postgres integer). */
+export const querySeq = z
+  .string()
+  .regex(/^\d{1,10}$/, 'expected a whole number')
+  .transform(Number)
+  .refine((value) => value <= 2_147_483_647, 'at most 2147483647');
+
+/**
+ * The fields of a form body (url-encoded or multipart): a body that is not a well-formed form is a
+ * 400 with a hint, not a parser's 500.
+ */
+export async function readForm(c: Context): Promise<Record<string, string | File>> {
+  try {
+    return (await c.req.parseBody()) as Record<string, string | File>;
+  } catch {
+    throw new ApiError('BAD_REQUEST', {
+      detail: 'The body is not a well-formed form',
+      hint: 'send the form as application/x-www-form-urlencoded (or well-formed multipart/form-data)',
     });
   }
-  return result.data;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -4,10 +4,12 @@
  */
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import type { Sql } from 'postgres';
 import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
-import { migrate, readMigrations } from '../db/migrate.js';
+import { createDatabase } from '../db/index.js';
+import { grantRuntimeRole, migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
 import { activeCorrelationId } from '../telemetry/correlation.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -22,6 +24,24 @@ import { startupSummary } from './startup-summary.js';
 export interface RunningServer {
   url: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Migrates before serving: as the tables' owner when MIGRATE_DATABASE_URL is set (one short-lived
+ * connection), then grants DATABASE_RUNTIME_ROLE what the app needs; else with the app's own pool
+ * (a runtime role without CREATE finds the schema current and changes nothing).
+ */
+async function migrateAtStart(config: Config, sql: Sql, logger: Logger): Promise<number[]> {
+  const migrations = await readMigrations(join(ROOT_DIR, 'migrations'));
+  if (!config.database.url || !config.database.migrate_url) return migrate(sql, migrations, logger);
+  const owner = createDatabase(config.database.migrate_url, { max: 1 });
+  try {
+    const applied = await migrate(owner.sql, migrations, logger);
+    if (config.database.runtime_role) await grantRuntimeRole(owner.sql, config.database.runtime_role, logger);
+    return applied;
+  } finally {
+    await owner.close();
+  }
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
@@ -42,7 +62,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const db = createNodeDatabase(config, config.database.url ?? (embedded as EmbeddedPostgres).url, Boolean(embedded));
   // One line per migration is for `npm run migrate`; a start says it at debug (the summary is the line).
-  const applied = await migrate(db.sql, await readMigrations(join(ROOT_DIR, 'migrations')), { ...logger, info: logger.debug });
+  const applied = await migrateAtStart(config, db.sql, { ...logger, info: logger.debug });
   logger.debug('schema is current', { applied });
   const apiKeys = await resolveApiKeys(config, db.sql, logger);
   const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
@@ -67,6 +87,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
     created.once('error', reject);
   });
+  // Beyond this many open connections Node closes new ones at once (SERVER_MAX_CONNECTIONS).
+  server.maxConnections = config.server.max_connections;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
