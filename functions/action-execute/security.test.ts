@@ -365,4 +365,20 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(own.status).toBe(200);
     expect(await own.json()).toMatchObject({ agent_run_id: run?.id });
   });
+
+  it('keeps the secrets the review found out of audit rows: Token scheme, GitHub/GitLab tokens, a PEM key without END', async () => {
+    const parts = {
+      token: ['9f8e7d6c5b4a', '39281706f5e4d3c2b1a0'].join(''),
+      pat: ['github_pat_', '11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'].join(''),
+      glpat: ['glpat-', 'abcdefghij1234567890'].join(''),
+      pem: ['-----BEGIN RSA PRIVATE KEY-----\n', 'MIIEowIBAAKCAQEAsecretbody\n'].join(''),
+    };
+    const content = `Authorization: Token ${parts.token}\n${parts.pat}\n${parts.glpat}\n${parts.pem}`;
+    const response = await submit({ type: 'file.write', input: { path: 'scratch/notes.txt', content } }, keys.corporate);
+    const { id } = (await response.json()) as { id: string };
+    const [row] = await sql`select inputs from action_audit_logs where id = ${id}`;
+    const stored = JSON.stringify(row?.inputs);
+    for (const secret of [parts.token, parts.pat, parts.glpat, 'MIIEowIBAAKCAQEAsecretbody']) expect(stored).not.toContain(secret);
+    expect(stored).toContain('Authorization: Token ***');
+  });
 });
