@@ -72,6 +72,11 @@ export const AppConfigSchema = z
         headers_timeout_ms: z.coerce.number().int().min(100).max(600_000),
         /** Node: the whole request, head and body, must arrive within this (ms). */
         request_timeout_ms: z.coerce.number().int().min(100).max(3_600_000),
+        /**
+         * Proxies in front of the server that append to X-Forwarded-For (0: none, the header is the
+         * client's to invent and is ignored; the socket's address, or workerd's CF-Connecting-IP, counts).
+         */
+        trust_proxy: z.coerce.number({ error: 'expected the number of proxies (0 for none)' }).int().min(0).max(10).default(0),
       })
       .refine((server) => server.headers_timeout_ms <= server.request_timeout_ms, {
         message: 'SERVER_HEADERS_TIMEOUT_MS must not exceed SERVER_REQUEST_TIMEOUT_MS',
