@@ -95,6 +95,9 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: mkdtempSync(join(tmpdir(), 'myca-recovery-')),
       ACTION_LEASE_S: '1',
+      // A lease must outlast every action timeout (config refuses less): short ones for a short lease.
+      ACTION_TIMEOUT_MS: '400',
+      ACTION_HTTP_TIMEOUT_MS: '400',
     });
     await app.files.write('species/amanita.md', '# Amanita muscaria');
     await app.files.write('notes/old.txt', 'keep me');

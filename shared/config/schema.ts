@@ -130,7 +130,12 @@ export const AppConfigSchema = z
         .int()
         .min(1)
         .max(100 * 1024 * 1024),
-      /** Seconds an approved or executing action stays its worker's before the recovery sweep takes it over. */
+      /** Milliseconds an action other than http.request may run (http.request: policy.yaml http.timeout_ms). */
+      timeout_ms: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+      /**
+       * Seconds an approved or executing action stays its worker's before the recovery sweep takes it
+       * over: more than the longest action timeout plus {@link LEASE_MARGIN_MS} (checked in loadConfig).
+       */
       lease_s: z.coerce
         .number()
         .int()
@@ -156,5 +161,8 @@ export const AppConfigSchema = z
   });
 
 export type AppConfig = z.output<typeof AppConfigSchema>;
+
+/** What an action's lease must leave beyond its timeout: recording the outcome after it. */
+export const LEASE_MARGIN_MS = 500;
 
 export const AuthFileSchema = z.object({ keys: z.array(ApiKeyEntrySchema).default([]) });
