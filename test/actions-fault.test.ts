@@ -42,8 +42,9 @@ function slowRequests(app: { fetch: RuntimeHandle['fetch'] }, url: string, count
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const key = `${prefix}-slow-${i}`;
-      const body = JSON.stringify({ type: 'http.request', input: { method: 'GET', url }, agent_id: 'corporate' });
-      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body }).catch(() => null);
+      // planner: no agents.yaml entry limits its actions (corporate's list has no http.request).
+      const body = JSON.stringify({ type: 'http.request', input: { method: 'GET', url }, agent_id: 'planner' });
+      const response = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, key), body }).catch(() => null);
       await response?.arrayBuffer().catch(() => undefined);
       return { key, body, status: response?.status ?? 0 };
     }),
@@ -99,7 +100,8 @@ async function expectRecovered(
   for (const [key, body] of unavailable) {
     let status = 0;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const retried = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.corporate, key), body });
+      const keyOf = body.includes('"agent_id":"planner"') ? keys.agent : keys.corporate;
+      const retried = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keyOf, key), body });
       status = retried.status;
       const wait = Number(retried.headers.get('retry-after') ?? 0);
       await retried.arrayBuffer();
@@ -143,6 +145,9 @@ describe('action-execute while Postgres connections are cut (node)', () => {
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: filesRoot,
       ACTION_LEASE_S: '1',
+      // A lease must outlast every action timeout (config refuses less): short ones for a short lease.
+      ACTION_TIMEOUT_MS: '400',
+      ACTION_HTTP_TIMEOUT_MS: '400',
     });
   });
   afterAll(async () => {
@@ -211,6 +216,9 @@ describe('action-execute while Postgres is unreachable for seconds (node, throug
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: filesRoot,
       ACTION_LEASE_S: '1',
+      // A lease must outlast every action timeout (config refuses less): short ones for a short lease.
+      ACTION_TIMEOUT_MS: '400',
+      ACTION_HTTP_TIMEOUT_MS: '400',
     });
   });
   afterAll(async () => {
@@ -283,7 +291,10 @@ describe('the Node server killed (SIGKILL) under load, then started again', () =
       MYCA_FILES_ROOT: filesRoot,
       MYCA_ENV: 'test',
       LOG_LEVEL: 'info',
-      ACTION_LEASE_S: '1',
+      // The slow requests must still be running at the kill: a lease above their 2 s timeout.
+      ACTION_LEASE_S: '3',
+      ACTION_TIMEOUT_MS: '2000',
+      ACTION_HTTP_TIMEOUT_MS: '2000',
       ACTION_SWEEP_INTERVAL_S: '1',
     };
     server = await start(env, { direct: true });

@@ -95,6 +95,9 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
       MYCA_API_KEYS: apiKeys,
       MYCA_FILES_ROOT: mkdtempSync(join(tmpdir(), 'myca-recovery-')),
       ACTION_LEASE_S: '1',
+      // A lease must outlast every action timeout (config refuses less): short ones for a short lease.
+      ACTION_TIMEOUT_MS: '400',
+      ACTION_HTTP_TIMEOUT_MS: '400',
     });
     await app.files.write('species/amanita.md', '# Amanita muscaria');
     await app.files.write('notes/old.txt', 'keep me');
@@ -105,6 +108,14 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
     await claimThenDie('write-secret', 'file.write', { path: 'scratch/c.txt', content: 'password=hunter22' }, 'executing');
     await claimThenDie('delete', 'file.delete', { path: 'notes/old.txt' }, 'approved');
     await claimThenDie('delete-running', 'file.delete', { path: 'notes/old.txt' }, 'executing');
+    // A write that died, then a later write of the same file (the path spelt differently) that ran.
+    await claimThenDie('stale', 'file.write', { path: 'scratch/ledger.csv', content: 'v1 (stale)' }, 'executing');
+    const newer = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.corporate, `newer-${runtime}`),
+      body: JSON.stringify({ type: 'file.write', input: { path: 'scratch//./ledger.csv', content: 'v2 (newer)' } }),
+    });
+    expect(newer.status).toBe(200);
   });
   afterAll(async () => {
     await app?.close();
@@ -134,7 +145,11 @@ describe.each(RUNTIMES)('the recovery sweep takes over actions whose worker is g
     expect(await app.files.read('notes/b.txt')).toBe('approved, never run');
     expect(await events('write-approved')).toEqual(['requested', 'approved', 'executing', 'executed']);
 
-    for (const key of ['write-secret', 'delete', 'delete-running']) {
+    // The stale write is not run over the newer one.
+    expect(await app.files.read('scratch/ledger.csv')).toBe('v2 (newer)');
+    const [stale] = await admin`select error from action_audit_logs where id = ${ids.stale as string}`;
+    expect(stale?.error).toMatch(/later write or delete of the same path/);
+    for (const key of ['write-secret', 'delete', 'delete-running', 'stale']) {
       expect(await status(key), key).toBe('failed');
       expect((await events(key)).at(-1), key).toBe('interrupted');
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -27,13 +27,16 @@ describe('npm start in embedded mode (no environment)', () => {
       });
       const whoami = await fetch(`${first.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
       expect(await whoami.json()).toEqual({ id: 'mycology', role: 'agent' });
-      // The audit tables, the chain function and the action flow work on the embedded Postgres too.
+      // The audit tables, the chain function and the action flow work on the embedded Postgres too
+      // (file.read: one of the actions mycology's agents.yaml entry lists; files live under data_dir).
+      mkdirSync(join(dataDir, 'files', 'species'), { recursive: true });
+      writeFileSync(join(dataDir, 'files', 'species', 'index.md'), '# Species');
       const action = await fetch(`${first.url}/v1/actions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json', 'idempotency-key': 'embedded-1' },
-        body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' }),
+        body: JSON.stringify({ type: 'file.read', input: { path: 'species/index.md' }, agent_id: 'mycology' }),
       });
-      expect(await action.json()).toMatchObject({ status: 'executed', output: { query: 'audit_counts_by_status' } });
+      expect(await action.json()).toMatchObject({ status: 'executed', output: { content: '# Species' } });
     } finally {
       expect(await stop(first)).toBe(0);
     }

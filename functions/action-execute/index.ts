@@ -266,6 +266,39 @@ export async function submitAction(submitter: Submitter, body: SubmitAction): Pr
         : "use the agent's own key (its id is the agent's name) or list this key under the agent's keys: in config/agents.yaml",
     );
   }
+  // A configured agent acts only through the actions its agents.yaml entry lists (as its runs do).
+  const agentConfig = Object.hasOwn(services.config.agents.agents, request.agentId)
+    ? services.config.agents.agents[request.agentId]
+    : undefined;
+  if (agentConfig && !agentConfig.actions.includes(body.type)) {
+    return deny(
+      403,
+      CATALOG.get(body.type)?.category ?? 'unknown',
+      `The agent "${request.agentId}" may not use ${body.type}`,
+      'agent-actions',
+      {},
+      agentConfig.actions.length > 0
+        ? `its actions (config/agents.yaml): ${agentConfig.actions.join(', ')}`
+        : 'its agents.yaml entry lists no actions',
+    );
+  }
+  // A run id names one of this agent's runs started by this key: an action cannot join another's run.
+  if (body.run_id !== undefined) {
+    const [run] = await db.sql<{ agent_name: string; requested_by: string }[]>`
+      select agent_name, requested_by from agent_runs where id = ${body.run_id}`.catch((error: unknown) => {
+      throw auditUnavailable(error);
+    });
+    if (!run || run.agent_name !== request.agentId || run.requested_by !== principal.id) {
+      return deny(
+        404,
+        CATALOG.get(body.type)?.category ?? 'unknown',
+        `No run ${body.run_id} of the agent "${request.agentId}" started by this key`,
+        'run',
+        {},
+        'omit run_id, or give the id of a run this key started as this agent',
+      );
+    }
+  }
   const action = CATALOG.get(body.type);
   if (!action) {
     return deny(400, 'unknown', `Unknown action type "${body.type}"`, 'catalog', {}, `known: ${[...CATALOG.keys()].join(', ')}`);

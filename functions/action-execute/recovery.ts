@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
+import { checkRelativePath } from './actions/file.js';
 import { CATALOG } from './actions/index.js';
 import type { ActionDefinition } from './actions/types.js';
 import { executeClaimed, toolLabel } from './run.js';
@@ -13,7 +14,8 @@ const ACTOR = 'recovery';
 
 /**
  * What the sweep runs again when its worker is gone: reads (no effect to repeat) and `file.write`
- * (the same bytes to the same path: running it twice leaves what running it once does). Everything
+ * (the same bytes to the same path: running it twice leaves what running it once does, unless a
+ * later write or delete of that path has run since: see {@link supersededWrite}). Everything
  * else (file.delete, http.request, integrations' writes) may or may not have taken effect, so it
  * ends as `failed` with an `interrupted` event instead.
  */
@@ -68,7 +70,9 @@ async function recoverOne(
 ): Promise<keyof Recovered | undefined> {
   const correlationId = row.correlation_id;
   const action = CATALOG.get(row.action_type);
-  const input = action && isRerunnable(action) && row.recovery_attempts === 0 ? await exactInput(sql, row) : undefined;
+  let input = action && isRerunnable(action) && row.recovery_attempts === 0 ? await exactInput(sql, row) : undefined;
+  const superseded = action?.name === 'file.write' && input !== undefined && (await supersededWrite(sql, row, input));
+  if (superseded) input = undefined;
   if (action && input !== undefined) {
     const claimed = await transition(
       sql,
@@ -82,8 +86,9 @@ async function recoverOne(
     await executeClaimed(services, sql, claimed, action, input, ACTOR, correlationId, logger);
     return 'rerun';
   }
-  const why =
-    row.status === 'approved'
+  const why = superseded
+    ? 'interrupted: a later write or delete of the same path has run (or is running) since; running this one again would undo it'
+    : row.status === 'approved'
       ? 'interrupted: the worker that approved it stopped before running it; nothing was run'
       : 'interrupted: the worker running it stopped before recording the outcome; it may or may not have taken effect';
   const ended = await transition(
@@ -121,4 +126,30 @@ async function exactInput(sql: Parameters<typeof transition>[0], row: ActionRow)
   if (snapshot !== undefined && digestOf(snapshot) === row.digest) return snapshot;
   if (digestOf(row.inputs) === row.digest) return row.inputs;
   return undefined;
+}
+
+/**
+ * True when a write or delete of the same file, created after `row`, has executed or is in flight
+ * (`approved`, `executing`): running the stale write again would put old bytes over newer ones.
+ * Paths are compared as the file actions resolve them (`scratch//./a.txt` is `scratch/a.txt`).
+ */
+async function supersededWrite(sql: Parameters<typeof transition>[0], row: ActionRow, input: unknown): Promise<boolean> {
+  const resolve = (path: unknown) => {
+    try {
+      return typeof path === 'string' ? checkRelativePath(path) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const path = resolve((input as { path?: unknown }).path);
+  if (!path) return false;
+  // Any spelling of the path holds its last name literally: a cheap filter before the exact comparison.
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const later = await sql<{ path: string | null }[]>`
+    select inputs->>'path' as path from action_audit_logs
+    where action_type in ('file.write', 'file.delete')
+      and status in ('executed', 'executing', 'approved')
+      and created_at >= ${row.created_at} and id <> ${row.id}
+      and strpos(inputs->>'path', ${name}) > 0`;
+  return later.some((other) => resolve(other.path) === path);
 }

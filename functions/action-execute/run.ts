@@ -26,8 +26,6 @@ export function actionContext(services: Services, signal: AbortSignal, agentId: 
 /** The catalog name as a metric label, or `unknown` (labels never carry caller text). */
 export const toolLabel = (type: string) => (CATALOG.has(type) ? type : 'unknown');
 
-const EXECUTION_TIMEOUT_MS = 60_000;
-
 export interface Executed {
   row: ActionRow;
   /** The HTTP status the caller gets: 200 when executed, the action's error status when it failed. */
@@ -60,7 +58,7 @@ export async function executeClaimed(
     },
   });
   const controller = new AbortController();
-  const timeoutMs = action.name === 'http.request' ? services.config.policy.http.timeout_ms : EXECUTION_TIMEOUT_MS;
+  const timeoutMs = action.name === 'http.request' ? services.config.policy.http.timeout_ms : services.config.actions.timeout_ms;
   const timer = setTimeout(() => controller.abort(new Error(`the action took longer than ${timeoutMs} ms`)), timeoutMs);
   const started = performance.now();
   let outcome: { ok: true; output: unknown } | { ok: false; error: ActionError };

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
+import { createRun } from '../agent-run/store.js';
 
 let counter = 0;
 const idem = () => `sec-${Date.now()}-${counter++}`;
@@ -154,10 +155,10 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
 
   it('binds identity: a key acts only as its own agent; claiming another is a 403 that is audited', async () => {
     await app.files.write('scratch/keep.txt', 'keep');
-    // The financial agent may not delete files (policy agents.financial.file.delete: deny) …
+    // The financial agent may not delete files (not in its agents.yaml actions; policy denies it too) …
     const own = await submit({ type: 'file.delete', input: { path: 'scratch/keep.txt' } }, keys.financial);
     expect(own.status).toBe(403);
-    expect(await own.json()).toMatchObject({ action_status: 'denied', detail: expect.stringContaining('Policy denies') });
+    expect(await own.json()).toMatchObject({ action_status: 'denied', detail: expect.stringContaining('may not use file.delete') });
     // … and its key cannot pick another agent's policy.
     const claimed = await submit({ type: 'file.delete', input: { path: 'scratch/keep.txt' }, agent_id: 'mycology' }, keys.financial);
     expect(claimed.status).toBe(403);
@@ -170,7 +171,7 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(event).toMatchObject({ event: 'denied', actor: 'financial' });
     expect(await app.files.read('scratch/keep.txt')).toBe('keep');
     // Without agent_id the key acts as its own agent.
-    const mine = await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } }, keys.mycology);
+    const mine = await submit({ type: 'file.read', input: { path: 'scratch/keep.txt' } }, keys.mycology);
     expect(mine.status).toBe(200);
     expect(await mine.json()).toMatchObject({ agent_id: 'mycology', requested_by: 'mycology' });
     // Approvers decide; they cannot act as an agent.
@@ -188,15 +189,16 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
   });
 
   it('scopes actions_of_agent to the caller: an agent lists only its own actions', async () => {
-    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } }, keys.corporate);
-    const mine = await submit({ type: 'db.query', input: { query: 'actions_of_agent' } }, keys.corporate);
+    // planner has no agents.yaml entry, so no actions list limits it to what it may query.
+    await submit({ type: 'db.query', input: { query: 'audit_counts_by_status' } }, keys.agent);
+    const mine = await submit({ type: 'db.query', input: { query: 'actions_of_agent' } }, keys.agent);
     expect(mine.status).toBe(200);
     const output = ((await mine.json()) as { output: { rows: Array<{ id: string }> } }).output;
     expect(output.rows.length).toBeGreaterThan(0);
     const owners = await sql`select distinct agent_id from action_audit_logs where id = any(${output.rows.map((r) => r.id)}::uuid[])`;
-    expect(owners.map((o) => o.agent_id)).toEqual(['corporate']);
+    expect(owners.map((o) => o.agent_id)).toEqual(['planner']);
     for (const params of [{ agent_id: 'mycology' }, { '@agent': 'mycology' }]) {
-      const other = await submit({ type: 'db.query', input: { query: 'actions_of_agent', params } }, keys.corporate);
+      const other = await submit({ type: 'db.query', input: { query: 'actions_of_agent', params } }, keys.agent);
       expect(other.status, JSON.stringify(params)).toBe(400);
     }
   });
@@ -305,5 +307,80 @@ describe.each(RUNTIMES)('action-execute on %s (security)', (runtime) => {
     expect(JSON.stringify(app.logs())).not.toContain(canary);
     const spans = app.spans?.getFinishedSpans() ?? [];
     expect(JSON.stringify(spans.map((span) => span.attributes))).not.toContain(canary);
+  });
+
+  it('holds a configured agent to its agents.yaml actions: others are a 403 audited as agent-actions', async () => {
+    // mycology lists mindex.*, file.read: not file.write, file.delete or db.query.
+    await app.files.write('scratch/mycology-keep.txt', 'keep');
+    for (const body of [
+      { type: 'file.write', input: { path: 'scratch/from-mycology.txt', content: 'not in my list' } },
+      { type: 'file.delete', input: { path: 'scratch/mycology-keep.txt' } },
+      { type: 'db.query', input: { query: 'audit_counts_by_status' } },
+    ]) {
+      const response = await submit(body, keys.mycology);
+      expect(response.status, body.type).toBe(403);
+      const refusal = (await response.json()) as { id: string };
+      expect(refusal).toMatchObject({ code: 'FORBIDDEN', action_status: 'denied', hint: expect.stringContaining('file.read') });
+      const [row] = await sql`select status, policy_rule, agent_id from action_audit_logs where id = ${refusal.id}`;
+      expect(row).toMatchObject({ status: 'denied', policy_rule: 'agent-actions', agent_id: 'mycology' });
+    }
+    expect(await app.files.read('scratch/mycology-keep.txt')).toBe('keep');
+    expect(await app.files.read('scratch/from-mycology.txt')).toBeNull();
+    // What it lists still runs; an agent without an agents.yaml entry (planner) is not limited by one.
+    expect((await submit({ type: 'file.read', input: { path: 'scratch/mycology-keep.txt' } }, keys.mycology)).status).toBe(200);
+    expect((await submit({ type: 'file.read', input: { path: 'scratch/mycology-keep.txt' } }, keys.agent)).status).toBe(200);
+  });
+
+  it("ties run_id to the caller: another agent's run, or none, is a 404 audited as denied", async () => {
+    const run = await createRun(
+      sql,
+      {
+        agentName: 'financial',
+        requestedBy: 'financial',
+        correlationId: 'c'.repeat(32),
+        idempotencyKey: idem(),
+        requestHash: 'x',
+        input: 'pay the vendor',
+        messages: [],
+        owner: 'test',
+        leaseMs: 3_600_000,
+      },
+      { type: 'started', data: {} },
+    );
+    const foreign = await submit(
+      { type: 'file.write', input: { path: 'scratch/joined.txt', content: 'x' }, run_id: run?.id },
+      keys.corporate,
+    );
+    expect(foreign.status).toBe(404);
+    expect(foreign.headers.get('content-type')).toContain('application/problem+json');
+    const refusal = (await foreign.json()) as { id: string };
+    const [row] = await sql`select status, policy_rule, agent_run_id, agent_id from action_audit_logs where id = ${refusal.id}`;
+    expect(row).toMatchObject({ status: 'denied', policy_rule: 'run', agent_run_id: run?.id, agent_id: 'corporate' });
+    expect(await app.files.read('scratch/joined.txt')).toBeNull();
+    const unknown = await submit(
+      { type: 'file.read', input: { path: 'scratch/mycology-keep.txt' }, run_id: crypto.randomUUID() },
+      keys.financial,
+    );
+    expect(unknown.status).toBe(404);
+    // The run's own agent and key may name it.
+    const own = await submit({ type: 'file.read', input: { path: 'scratch/mycology-keep.txt' }, run_id: run?.id }, keys.financial);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ agent_run_id: run?.id });
+  });
+
+  it('keeps the secrets the review found out of audit rows: Token scheme, GitHub/GitLab tokens, a PEM key without END', async () => {
+    const parts = {
+      token: ['9f8e7d6c5b4a', '39281706f5e4d3c2b1a0'].join(''),
+      pat: ['github_pat_', '11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'].join(''),
+      glpat: ['glpat-', 'abcdefghij1234567890'].join(''),
+      pem: ['-----BEGIN RSA PRIVATE KEY-----\n', 'MIIEowIBAAKCAQEAsecretbody\n'].join(''),
+    };
+    const content = `Authorization: Token ${parts.token}\n${parts.pat}\n${parts.glpat}\n${parts.pem}`;
+    const response = await submit({ type: 'file.write', input: { path: 'scratch/notes.txt', content } }, keys.corporate);
+    const { id } = (await response.json()) as { id: string };
+    const [row] = await sql`select inputs from action_audit_logs where id = ${id}`;
+    const stored = JSON.stringify(row?.inputs);
+    for (const secret of [parts.token, parts.pat, parts.glpat, 'MIIEowIBAAKCAQEAsecretbody']) expect(stored).not.toContain(secret);
+    expect(stored).toContain('Authorization: Token ***');
   });
 });

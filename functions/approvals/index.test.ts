@@ -64,6 +64,8 @@ describe.each(RUNTIMES)('the approvals page on %s, in Chromium', (runtime) => {
       OPENAI_API_KEY: 'test-openai-key',
       OPENAI_BASE_URL: `${llm.url}/v1`,
       LLM_RETRIES: '0',
+      // The lockout test names its client in X-Forwarded-For, as one proxy in front would.
+      TRUST_PROXY: '1',
     });
     base = await app.url();
     browser = await chromium.launch({

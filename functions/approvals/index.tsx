@@ -14,7 +14,16 @@ import { type ActionRow, expireDue, findAction } from '../action-execute/store.j
 import { resumeAfterDecision } from '../agent-run/index.js';
 import { approveAction, decider, rejectAction } from '../approve/index.js';
 import { CSS, JS } from './assets.js';
-import { createSession, endSession, findSession, SESSION_TTL_S, sameToken, signInLockout, signInSubjects } from './session.js';
+import {
+  clientAddress,
+  createSession,
+  endSession,
+  findSession,
+  SESSION_TTL_S,
+  sameToken,
+  signInLockout,
+  signInSubjects,
+} from './session.js';
 import {
   type AuditEventRow,
   DetailPage,
@@ -33,6 +42,10 @@ import {
 } from './views.js';
 
 const COOKIE = 'myca_approvals';
+
+/** The peer of the Node server's socket (undefined in workerd and for in-process requests). */
+const socketAddress = (c: Context): string | undefined =>
+  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
 
 const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 
@@ -102,32 +115,43 @@ export function createApprovals() {
     const services = c.get('services');
     const form = await readForm(c);
     const credential = String(form.credential ?? '').trim();
-    // Failed sign-ins are counted per client address and per account (shared key-value store,
+    // Attempts are counted per client address and failed JWTs per account (shared key-value store,
     // 15-minute windows); when the store is down, sign-in is refused rather than left unlimited.
-    const subjects = signInSubjects(
-      { forwardedFor: c.req.header('x-forwarded-for'), cfConnectingIp: c.req.header('cf-connecting-ip') },
-      credential,
-    );
+    const address = clientAddress({
+      trustProxy: services.config.server.trust_proxy,
+      forwardedFor: c.req.header('x-forwarded-for'),
+      cfConnectingIp: services.runtime === 'node' ? undefined : c.req.header('cf-connecting-ip'),
+      remoteAddress: socketAddress(c),
+    });
+    const subjects = signInSubjects(address, credential);
     const lockout = signInLockout(services.kv, services.clock.now(), subjects);
-    const state = await lockout.check();
+    const state = await lockout.begin();
     if (state === 'unavailable') {
       c.get('logger').error('approvals sign-in refused: the failure counter cannot be read', { client: subjects.address });
       return c.html(<LoginPage error="Sign-in is unavailable right now (its guard cannot be checked); try again shortly." />, 503, {
         'retry-after': '30',
       });
     }
-    if (state === 'locked') {
-      c.get('logger').warn('approvals sign-in locked out', { client: subjects.address, account: subjects.account });
+    const tooMany = () => {
+      c.get('logger').warn('approvals sign-in locked out', { client: subjects.address, account: subjects.account ?? null });
       return c.html(<LoginPage error="Too many failed sign-ins from here or for this account; wait 15 minutes." />, 429, {
         'retry-after': '900',
       });
-    }
+    };
+    if (state === 'locked') return tooMany();
     const principal = await verifyCredential(services, credential);
     if (!principal) {
-      await lockout.fail().catch((error: unknown) => c.get('logger').error('counting a failed sign-in failed', { error: error as Error }));
+      const counted = await lockout.failed().catch((error: unknown) => {
+        c.get('logger').error('counting a failed sign-in failed', { error: error as Error });
+        return 'counted' as const;
+      });
+      if (counted === 'locked') return tooMany();
       c.get('logger').warn('approvals sign-in failed', { client: subjects.address });
       return c.html(<LoginPage error="That key or token is not valid." />, 401);
     }
+    await lockout
+      .succeeded()
+      .catch((error: unknown) => c.get('logger').error('releasing a sign-in attempt failed', { error: error as Error }));
     if (principal.role === 'agent') {
       c.get('logger').warn('an agent key tried to sign in to the approvals page', { principal: principal.id });
       return c.html(<LoginPage error="Agent keys cannot sign in: this page is for approvers. Use an approver key." />, 403);

@@ -50,58 +50,80 @@ export function sameToken(a: string, b: string): boolean {
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 const MAX_FAILURES_PER_ADDRESS = 10;
 const MAX_FAILURES_PER_ACCOUNT = 10;
-/** All API-key guesses share one count (a wrong key names no account): a ceiling on guessing from many addresses. */
-const MAX_FAILURES_OF_KEYS = 100;
 
 /**
- * Who a sign-in attempt is counted against: the client address (the last `X-Forwarded-For` entry,
- * which your proxy — or Cloudflare — appended; the ones before it are the client's to invent; else
- * `CF-Connecting-IP`)
- * and the account the credential names: a JWT's subject (read without trusting it), or, for API
- * keys, which carry no name, all of them together.
+ * The client address a sign-in attempt is counted against. X-Forwarded-For only when `trustProxy`
+ * proxies append to it: the entry the nearest of them wrote (`trustProxy` from the right; the ones
+ * before are the client's to invent). Else workerd's CF-Connecting-IP (Cloudflare sets it), else
+ * the socket's address (Node), else `unknown`.
  */
-export function signInSubjects(headers: { forwardedFor?: string; cfConnectingIp?: string }, credential: string) {
-  const address = headers.forwardedFor?.split(',').at(-1)?.trim() || headers.cfConnectingIp?.trim() || 'direct';
-  let account = 'api-keys';
-  let accountLimit = MAX_FAILURES_OF_KEYS;
+export function clientAddress(source: {
+  trustProxy: number;
+  forwardedFor?: string | undefined;
+  cfConnectingIp?: string | undefined;
+  remoteAddress?: string | undefined;
+}): string {
+  if (source.trustProxy > 0 && source.forwardedFor) {
+    const hops = source.forwardedFor
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const entry = hops.at(-Math.min(source.trustProxy, hops.length));
+    if (entry) return entry.slice(0, 64);
+  }
+  return (source.cfConnectingIp?.trim() || source.remoteAddress || 'unknown').slice(0, 64);
+}
+
+/**
+ * Who a sign-in attempt is counted against: the client address, and for a JWT the account its
+ * subject names (read without trusting it). An API key names no account: a wrong key is counted
+ * against its address only, so failures elsewhere never lock out a right key.
+ */
+export function signInSubjects(address: string, credential: string) {
+  let account: string | undefined;
   const parts = credential.split('.');
   if (parts.length === 3) {
     try {
       const sub = (JSON.parse(atob((parts[1] ?? '').replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown }).sub;
-      if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256) {
-        account = `jwt:${sha256Hex(sub).slice(0, 32)}`;
-        accountLimit = MAX_FAILURES_PER_ACCOUNT;
-      }
+      if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256) account = `jwt:${sha256Hex(sub).slice(0, 32)}`;
     } catch {
-      // not a JWT after all: counted with the keys
+      // not a JWT after all: the address alone counts
     }
   }
-  return { address, account, accountLimit };
+  return { address, account };
 }
 
 /**
- * The sign-in lockout over the shared key-value store: 429 after too many failures from one address
- * or against one account within the window. Fails closed: when the store cannot be read, sign-in
- * is refused (503) rather than left unlimited.
+ * The sign-in lockout over the shared key-value store, race-free: every attempt first takes a slot
+ * of its address's count (an atomic increment) and is refused (429) when that goes over the limit,
+ * so parallel guesses cannot all pass a check made before any of them counted. A successful
+ * sign-in gives its slot back. A failed JWT also counts against the account it names; over that
+ * limit the failure answers 429, but a valid credential is never refused by others' failures.
+ * Fails closed: when the store cannot count, sign-in is refused (503) rather than left unlimited.
  */
 export function signInLockout(kv: KeyValueStore, now: number, subjects: ReturnType<typeof signInSubjects>) {
   const window = Math.floor(now / LOGIN_WINDOW_MS);
-  const keys = [
-    { key: `myca:login-failures:addr:${subjects.address}:${window}`, limit: MAX_FAILURES_PER_ADDRESS },
-    { key: `myca:login-failures:acct:${subjects.account}:${window}`, limit: subjects.accountLimit },
-  ];
+  const addressKey = `myca:login-failures:addr:${subjects.address}:${window}`;
+  const accountKey = subjects.account ? `myca:login-failures:acct:${subjects.account}:${window}` : undefined;
   return {
-    /** 'locked' when a limit is reached, 'unavailable' when the store cannot say, else 'open'. */
-    check: async (): Promise<'open' | 'locked' | 'unavailable'> => {
+    /** Takes the attempt's slot: 'locked' over the limit, 'unavailable' when the store cannot count, else 'open'. */
+    begin: async (): Promise<'open' | 'locked' | 'unavailable'> => {
       try {
-        const counts = await Promise.all(keys.map(({ key }) => kv.get(key)));
-        return counts.some((count, index) => Number(count ?? 0) >= (keys[index]?.limit ?? 0)) ? 'locked' : 'open';
+        const count = await kv.incr(addressKey, { ttlMs: LOGIN_WINDOW_MS });
+        return count > MAX_FAILURES_PER_ADDRESS ? 'locked' : 'open';
       } catch {
         return 'unavailable';
       }
     },
-    fail: async () => {
-      await Promise.all(keys.map(({ key }) => kv.incr(key, { ttlMs: LOGIN_WINDOW_MS })));
+    /** A valid credential: its slot is given back (successes do not count). */
+    succeeded: async () => {
+      await kv.incr(addressKey, { by: -1, ttlMs: LOGIN_WINDOW_MS });
+    },
+    /** A wrong credential: the address keeps its slot; a JWT's account counts it. 'locked' when the account is over its limit. */
+    failed: async (): Promise<'locked' | 'counted'> => {
+      if (!accountKey) return 'counted';
+      const count = await kv.incr(accountKey, { ttlMs: LOGIN_WINDOW_MS });
+      return count > MAX_FAILURES_PER_ACCOUNT ? 'locked' : 'counted';
     },
   };
 }

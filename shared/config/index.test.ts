@@ -33,6 +33,17 @@ describe('interpolate', () => {
 });
 
 describe('loadConfig', () => {
+  it('refuses an action lease that does not outlast the action timeouts, naming the settings', () => {
+    const error = errorOf(() => load({ ACTION_LEASE_S: '1' }));
+    expect(error.issues[0]).toMatchObject({ key: 'actions.lease_s', env: ['ACTION_LEASE_S'] });
+    expect(error.message).toMatch(/ACTION_TIMEOUT_MS 60000, ACTION_HTTP_TIMEOUT_MS 10000/);
+    expect(() => load({ ACTION_LEASE_S: '60' })).toThrow(ConfigError);
+    expect(() => load({ ACTION_LEASE_S: '70' })).not.toThrow();
+    expect(() => load({ ACTION_LEASE_S: '11', ACTION_TIMEOUT_MS: '10000' })).not.toThrow();
+    expect(() => load({ ACTION_LEASE_S: '1', ACTION_TIMEOUT_MS: '400', ACTION_HTTP_TIMEOUT_MS: '400' })).not.toThrow();
+    expect(load({ ACTION_TIMEOUT_MS: '5000' }).actions.timeout_ms).toBe(5000);
+  });
+
   it('gives sane defaults with an empty environment', () => {
     const config = load({});
     expect(config).toMatchObject({

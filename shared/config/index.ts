@@ -5,7 +5,7 @@ import { type AgentsConfig, AgentsConfigSchema } from './agents.js';
 import { type EnvSource, interpolate } from './interpolate.js';
 import { type ModelsConfig, ModelsConfigSchema } from './models.js';
 import { type Policy, PolicySchema } from './policy.js';
-import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema } from './schema.js';
+import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema, LEASE_MARGIN_MS } from './schema.js';
 
 export type { AgentConfig, AgentsConfig } from './agents.js';
 export type { EnvSource } from './interpolate.js';
@@ -93,6 +93,18 @@ export function loadConfig(input: { env: EnvSource; files: ConfigFiles }): Confi
   const agents = input.files['agents.yaml']
     ? parseFile('agents.yaml', input.files['agents.yaml'], input.env, AgentsConfigSchema)
     : AgentsConfigSchema.parse({});
+  // A lease shorter than an action may run lets the recovery sweep take over a live execution.
+  const longest = Math.max(app.actions.timeout_ms, policy.http.timeout_ms);
+  if (app.actions.lease_s * 1000 <= longest + LEASE_MARGIN_MS) {
+    throw new ConfigError('app.yaml', [
+      {
+        key: 'actions.lease_s',
+        env: ['ACTION_LEASE_S'],
+        message: `must be more than the longest action timeout (${longest} ms: ACTION_TIMEOUT_MS ${app.actions.timeout_ms}, ACTION_HTTP_TIMEOUT_MS ${policy.http.timeout_ms}) plus ${LEASE_MARGIN_MS} ms, or the recovery sweep takes over actions still running; raise it or lower those timeouts`,
+        value: String(app.actions.lease_s),
+      },
+    ]);
+  }
   return { ...app, apiKeys, llm, policy, agents };
 }
 

@@ -80,6 +80,11 @@ export const AppConfigSchema = z
         headers_timeout_ms: z.coerce.number().int().min(100).max(600_000),
         /** Node: the whole request, head and body, must arrive within this (ms). */
         request_timeout_ms: z.coerce.number().int().min(100).max(3_600_000),
+        /**
+         * Proxies in front of the server that append to X-Forwarded-For (0: none, the header is the
+         * client's to invent and is ignored; the socket's address, or workerd's CF-Connecting-IP, counts).
+         */
+        trust_proxy: z.coerce.number({ error: 'expected the number of proxies (0 for none)' }).int().min(0).max(10).default(0),
       })
       .refine((server) => server.headers_timeout_ms <= server.request_timeout_ms, {
         message: 'SERVER_HEADERS_TIMEOUT_MS must not exceed SERVER_REQUEST_TIMEOUT_MS',
@@ -143,7 +148,12 @@ export const AppConfigSchema = z
         .int()
         .min(1)
         .max(100 * 1024 * 1024),
-      /** Seconds an approved or executing action stays its worker's before the recovery sweep takes it over. */
+      /** Milliseconds an action other than http.request may run (http.request: policy.yaml http.timeout_ms). */
+      timeout_ms: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+      /**
+       * Seconds an approved or executing action stays its worker's before the recovery sweep takes it
+       * over: more than the longest action timeout plus {@link LEASE_MARGIN_MS} (checked in loadConfig).
+       */
       lease_s: z.coerce
         .number()
         .int()
@@ -169,5 +179,8 @@ export const AppConfigSchema = z
   });
 
 export type AppConfig = z.output<typeof AppConfigSchema>;
+
+/** What an action's lease must leave beyond its timeout: recording the outcome after it. */
+export const LEASE_MARGIN_MS = 500;
 
 export const AuthFileSchema = z.object({ keys: z.array(ApiKeyEntrySchema).default([]) });

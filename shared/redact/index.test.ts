@@ -85,4 +85,95 @@ describe('redact', () => {
     expect(out.input?.self).toBe('[cycle]');
     expect(JSON.stringify(out)).not.toContain(canary.openai);
   });
+
+  it('masks credential header names ending in a bare key, token, secret, signature or session word', () => {
+    for (const name of [
+      'x-auth-key',
+      'Ocp-Apim-Subscription-Key',
+      'subscriptionKey',
+      'X-Vault-Token',
+      'x-amz-security-token',
+      'webhook_secret',
+      'X-Hub-Signature',
+      'x-session',
+      'pwd',
+      'pass',
+      'PIN',
+    ])
+      expect(isSecretKey(name), name).toBe(true);
+    for (const name of [
+      'keyboard',
+      'monkey',
+      'turkey',
+      'keys',
+      'max_tokens',
+      'idempotency_key',
+      'cache_key',
+      'x-auth-email',
+      'passage',
+      'compass',
+      'spin',
+    ])
+      expect(isSecretKey(name), name).toBe(false);
+  });
+
+  it('masks what the review found leaking by value: Token/Digest schemes, GitHub/GitLab/SendGrid/Slack/AWS keys, PGP and cut-short PEM keys, quoted and short names', () => {
+    const t = (parts: string[]) => parts.join('');
+    const secrets: Array<[string, string]> = [
+      [t(['Authorization: Token ', '9f8e7d6c5b4a39281706f5e4d3c2b1a0']), '9f8e7d6c5b4a39281706f5e4d3c2b1a0'],
+      [t(['Authorization: Digest username="a", response="', '6629fae49393a05397450978507c4ef1"']), '6629fae49393a05397450978507c4ef1'],
+      [t(['github_pat_', '11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEF']), 'abcdefghijklmnopqrstuvwxyz'],
+      [t(['token ghp_', 'aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789']), 'aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789'],
+      [t(['glpat-', 'abcdefghij1234567890']), 'abcdefghij1234567890'],
+      [t(['SG.', 'abcdefghijklmnopqrstuv', '.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG']), 'abcdefghijklmnopqrstuv'],
+      [t(['xoxb-', '123456789012-abcdefghij']), '123456789012-abcdefghij'],
+      [t(['xoxp-', '123456789012-abcdefghij']), '123456789012-abcdefghij'],
+      [t(['AKIA', 'IOSFODNN7EXAMPLE']), 'IOSFODNN7EXAMPLE'],
+      [t(['aws_secret_access_key = ', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']), 'wJalrXUtnFEMI/K7MDENG'],
+      [t(['-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBFsecretbody\n', '-----END PGP PRIVATE KEY BLOCK-----']), 'lQOYBFsecretbody'],
+      [t(['-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretbody\n', 'more-secret-lines']), 'more-secret-lines'],
+      [t(["{'password': '", "hunter2hunter2'}"]), 'hunter2hunter2'],
+      [t(['pass: ', 'hunter2hunter2']), 'hunter2hunter2'],
+      [t(['pwd=', 'hunter2hunter2']), 'hunter2hunter2'],
+    ];
+    for (const [text, secret] of secrets) expect(redactString(`before ${text} after`), text).not.toContain(secret);
+    expect(redactString('Authorization: Token abcdefghij1234567890')).toBe('Authorization: Token ***');
+    expect(redactString('-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\nafter')).toBe('***\nafter');
+  });
+
+  it('leaves look-alike prose alone', () => {
+    for (const text of [
+      'the token verification failed; retry later',
+      'Token budget: 4000 of 8000 used',
+      'the monkey pressed the keyboard',
+      'Digest of the week: fungi',
+      'SG.1 is a section number',
+      'passage: read chapter 3',
+      'compass=north',
+    ])
+      expect(redactString(text), text).toBe(text);
+  });
+
+  it('stays linear on adversarial input: 1 MB strings built to backtrack finish fast', () => {
+    const mb = 1_048_576;
+    const inputs = [
+      `-----BEGIN PRIVATE KEY-----${'-'.repeat(mb)}`,
+      `-----BEGIN ${'A '.repeat(mb / 2)}`,
+      `Token ${'a'.repeat(mb)}`,
+      `Digest ${'a'.repeat(mb)}`,
+      `"${'a'.repeat(60)}":"${'\\'.repeat(mb / 2)}`,
+      `'${'a'.repeat(60)}':'${"\\'".repeat(mb / 3)}`,
+      `${'a'.repeat(63)}=`.repeat(mb / 64),
+      `aws_secret_access_key=${'A'.repeat(mb)}`,
+      `SG.${'a'.repeat(mb)}`,
+      `https://${'a:'.repeat(mb / 2)}`,
+      'password: x '.repeat(mb / 12),
+    ];
+    for (const input of inputs) {
+      const started = performance.now();
+      redactString(input);
+      // Linear work on 1 MB is a few ms; catastrophic backtracking would take minutes. A loose bound for loaded machines.
+      expect(performance.now() - started, input.slice(0, 40)).toBeLessThan(2000);
+    }
+  });
 });

@@ -48,7 +48,23 @@ export function isSecretKey(key: string): boolean {
   return verdict;
 }
 
+/**
+ * Last words that make a name secret (`x-auth-key`, `Ocp-Apim-Subscription-Key`, `subscriptionKey`,
+ * `x-vault-token`, `webhook_secret`, `x-hub-signature`, `x-session`, `pwd`) — as a whole word, so
+ * `monkey`, `keyboard` and `max_tokens` stay readable.
+ */
+const SECRET_LAST_WORDS = new Set(['key', 'token', 'secret', 'signature', 'sig', 'session', 'pwd', 'pass', 'pin']);
+/** Names ending in such a word that are identifiers, not secrets. */
+const NOT_SECRET_FIRST_WORDS = new Set(['idempotency', 'cache', 'sort', 'partition', 'primary', 'foreign', 'public', 'route', 'dedupe']);
+
 function judgeKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[-_.\s]+/)
+    .filter(Boolean);
+  const last = words.at(-1);
+  if (last && SECRET_LAST_WORDS.has(last) && !(words.length > 1 && NOT_SECRET_FIRST_WORDS.has(words.at(-2) ?? ''))) return true;
   const k = normalizeKey(key);
   // Token counts (prompt_tokens, prompt_tokens_details, …) are usage, not credentials.
   if (NOT_SECRET_KEYS.has(k) || k.includes('tokens')) return false;
@@ -63,12 +79,19 @@ function judgeKey(key: string): boolean {
  * around it stays readable ("Bearer ***", "postgres://user:***@host").
  */
 const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
-  // PEM private keys (multi-line).
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
+  // PEM and PGP private keys (multi-line); one cut short (no END line) is masked to the end of the text.
+  [
+    /-----BEGIN [A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----END ))*(?:-----END [A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?/g,
+    REDACTED,
+  ],
   // JWTs: three base64url parts, the first starting with a JSON header.
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g, REDACTED],
-  // Bearer / Basic credentials in free text.
+  // Bearer / Basic / Token credentials in free text.
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  // `Token …` (Django REST, GitHub): only a word with a digit, so prose ("token verification") stays.
+  [/\b(Token)\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  // Digest credentials: everything after the scheme word up to the end of the line.
+  [/\b(Digest)\s+(?=[A-Za-z]+=)[^\r\n]*/g, `$1 ${REDACTED}`],
   // OpenAI / Anthropic style keys (sk-..., sk-proj-..., sk-ant-...), MYCA keys (myca_...).
   [/\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, REDACTED],
   [/\bmyca_[A-Za-z0-9]{16,}/g, REDACTED],
@@ -76,18 +99,24 @@ const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED],
   // AWS access key ids.
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
-  // GitHub, Slack, Stripe tokens.
+  // AWS secret access keys next to their name, in any spelling (`aws_secret_access_key = …`).
+  [/\b(aws_?secret_?access_?key|secret_?access_?key)(["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{30,}/gi, `$1$2${REDACTED}`],
+  // GitHub (classic and fine-grained), GitLab, SendGrid, Slack, Stripe tokens.
   [/\bgh[pousr]_[A-Za-z0-9]{30,}/g, REDACTED],
-  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/g, REDACTED],
+  [/\bgithub_pat_[A-Za-z0-9_]{30,}/g, REDACTED],
+  [/\bglpat-[A-Za-z0-9_-]{20,}/g, REDACTED],
+  [/\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g, REDACTED],
+  [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, REDACTED],
   [/\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}/g, REDACTED],
   // Credentials inside URLs: scheme://user:password@host
-  [/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/\s]+@/gi, `$1${REDACTED}@`],
+  // (The scheme starts a word and is short: a long run of letters is not tried at every position.)
+  [/((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#\s@]*:)[^@/\s]+@/gi, `$1${REDACTED}@`],
   // key=value pairs in query strings or free text.
-  [/\b(api[_-]?key|access[_-]?token|token|password|secret|sig|signature)=([^&\s"']+)/gi, `$1=${REDACTED}`],
+  [/\b(api[_-]?key|access[_-]?token|token|password|passwd|pwd|pass|secret|sig|signature)=([^&\s"']+)/gi, `$1=${REDACTED}`],
 ];
 
 /** A word one of the named-secret patterns below needs (`"password":"…"`, `OPENAI_API_KEY=…`, `x-auth: …`). */
-const MAY_NAME_SECRET = /auth|key|token|pass|secret|cookie|credential|session|signature/i;
+const MAY_NAME_SECRET = /auth|key|token|pass|pwd|pin|sig|secret|cookie|credential|session/i;
 
 /**
  * Secrets written as a name and a value inside text: JSON members in a string (`"password":"…"`),
@@ -99,11 +128,16 @@ const NAMED_PATTERNS: ReadonlyArray<[RegExp, (match: string, ...groups: string[]
     /"([^"\\\n]{1,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g,
     (match, name = '', colon = '', value = '') => (value && isSecretKey(name) ? `"${name}"${colon}"${REDACTED}"` : match),
   ],
+  // Single-quoted members (Python reprs, JS literals): {'password': '…'}.
+  [
+    /'([^'\\\n]{1,64})'(\s*:\s*)'((?:[^'\\]|\\.)*)'/g,
+    (match, name = '', colon = '', value = '') => (value && isSecretKey(name) ? `'${name}'${colon}'${REDACTED}'` : match),
+  ],
   [
     /(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]{0,63})([ \t]*[=:][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s&"',;]+)/g,
     (match, name = '', sep = '', value = '') =>
       // `Authorization: Bearer …` keeps its scheme word; the token after it is the Bearer pattern's.
-      isSecretKey(name) && value !== REDACTED && !/^(Bearer|Basic)$/i.test(value) ? `${name}${sep}${REDACTED}` : match,
+      isSecretKey(name) && value !== REDACTED && !/^(Bearer|Basic|Token|Digest)$/i.test(value) ? `${name}${sep}${REDACTED}` : match,
   ],
 ];
 
@@ -111,7 +145,8 @@ const NAMED_PATTERNS: ReadonlyArray<[RegExp, (match: string, ...groups: string[]
  * One cheap test that every value pattern needs to pass: most strings (paths, routes, ids, prose)
  * fail it, and skip the dozen patterns. Keep it in step with VALUE_PATTERNS (the tests hold it).
  */
-const MAY_HOLD_SECRET = /PRIVATE KEY|eyJ|Bearer|Basic|sk-|pk-|rk-|myca_|AIza|AKIA|ASIA|gh[pousr]_|xox|_live_|_test_|:\/\/[^\s]*@|=/i;
+const MAY_HOLD_SECRET =
+  /PRIVATE KEY|eyJ|Bearer|Basic|Token|Digest|sk-|pk-|rk-|myca_|AIza|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|SG\.|xox|_live_|_test_|secret_?access|:\/\/[^\s]*@|=/i;
 
 /** Masks every secret-looking part of a string. */
 export function redactString(value: string): string {

@@ -69,16 +69,37 @@ export function checkUrl(raw: string, policy: ActionContext['http']): URL {
   return url;
 }
 
-/** Headers that carry credentials: never sent on to another origin after a redirect. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+/**
+ * Headers that go on to another origin after a redirect: content negotiation and caching only.
+ * Everything else the caller set (Authorization, Cookie, X-Api-Key, X-Auth-Key, X-Auth-Email,
+ * Ocp-Apim-Subscription-Key, any vendor header whose name nobody can tell is a credential) was
+ * meant for the first origin and is dropped.
+ */
+const CROSS_ORIGIN_SAFE = new Set([
+  'accept',
+  'accept-language',
+  'accept-encoding',
+  'content-type',
+  'content-language',
+  'user-agent',
+  'cache-control',
+  'pragma',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+]);
 
-/** The headers without credentials: the standard ones, any the redactor deems secret (x-api-key, x-auth-token, …) and `extra`. */
+/**
+ * The headers a redirect to another origin may carry: only the safe list above, and never one
+ * configured as secret (`http.secret_headers`) or named like a secret.
+ */
 export function withoutCredentials(headers: Record<string, string>, extra: ReadonlyArray<string> = []): Record<string, string> {
   const configured = new Set(extra.map((name) => name.toLowerCase()));
   return Object.fromEntries(
     Object.entries(headers).filter(([name]) => {
       const lower = name.toLowerCase();
-      return !CREDENTIAL_HEADERS.has(lower) && !configured.has(lower) && !isSecretKey(lower);
+      return CROSS_ORIGIN_SAFE.has(lower) && !configured.has(lower) && !isSecretKey(lower);
     }),
   );
 }
