@@ -112,7 +112,7 @@ describe('owner and runtime roles (MIGRATE_DATABASE_URL, DATABASE_RUNTIME_ROLE)'
 
   it('a server given only the runtime role (no MIGRATE_DATABASE_URL) starts on the current schema and serves', async () => {
     const second = await start(
-      { DATABASE_URL: urlAs(runtime), DATABASE_RUNTIME_ROLE: runtime, MYCA_API_KEYS: apiKeys, MYCA_ENV: 'test' },
+      { DATABASE_URL: urlAs(runtime), DATABASE_RUNTIME_ROLE: runtime, MYCA_API_KEYS: apiKeys, MYCA_ENV: 'test', LOG_LEVEL: 'debug' },
       { direct: true },
     );
     try {

@@ -33,7 +33,7 @@ describe('the start-up log', () => {
         kv: expect.stringContaining('in memory'),
         providers: [],
         url: server.url,
-        keys: 'configured: 5 (MYCA_API_KEYS / auth.yaml)',
+        keys: `configured: ${apiKeys.split(',').length} (MYCA_API_KEYS / auth.yaml)`,
       });
       expect(lines[1]?.parsed).toMatchObject({ level: 'warn', providers: { openai: 'no API key' } });
       expect(lines[1]?.parsed.msg).toContain('OPENAI_API_KEY');

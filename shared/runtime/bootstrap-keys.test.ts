@@ -30,19 +30,22 @@ describe('development API keys', () => {
     return { keys, printed, log: lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
   };
 
-  it('a first start prints an agent, an approver and an admin key; a restart prints none and keeps them', async () => {
+  it('a first start prints one key per agent (named after it), an approver and an admin key; a restart prints none and keeps them', async () => {
     const first = await run({});
     expect(first.keys.map((key) => [key.id, key.role])).toEqual([
+      ['corporate', 'agent'],
       ['dev-admin', 'admin'],
-      ['dev-agent', 'agent'],
       ['dev-approver', 'approver'],
+      ['financial', 'agent'],
+      ['mycology', 'agent'],
     ]);
+    expect(first.printed).toMatch(/agent\s+mycology\s+myca_[0-9a-f]{48}/);
     expect(first.printed).toMatch(/admin\s+dev-admin\s+myca_[0-9a-f]{48}/);
     const second = await run({});
     expect(second.printed).toBe('');
     expect(second.keys.map((key) => key.secret_sha256)).toEqual(first.keys.map((key) => key.secret_sha256));
     expect(second.log.find((line) => String(line.msg).startsWith('API keys in force'))).toMatchObject({
-      ids: ['dev-admin', 'dev-agent', 'dev-approver'],
+      ids: ['corporate', 'dev-admin', 'dev-approver', 'financial', 'mycology'],
     });
   });
 
@@ -53,7 +56,7 @@ describe('development API keys', () => {
     expect(log.find((line) => String(line.msg).startsWith('API keys in force'))).toMatchObject({
       msg: 'API keys in force: the configured ones only (MYCA_API_KEYS / auth.yaml)',
       ids: ['ops'],
-      not_accepted: ['dev-admin', 'dev-agent', 'dev-approver'],
+      not_accepted: ['corporate', 'dev-admin', 'dev-approver', 'financial', 'mycology'],
     });
     expect(JSON.stringify(log)).not.toContain('q'.repeat(24));
   });
