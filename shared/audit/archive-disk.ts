@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ArchiveStore } from './archive-store.js';
 
 /**
@@ -48,3 +48,7 @@ export function createDiskArchiveStore(root: string): ArchiveStore {
     },
   };
 }
+
+/** The Node archive folder of a configuration: AUDIT_ARCHIVE_DIR, or `<data_dir>/audit-archive`. */
+export const archiveDir = (config: { data_dir: string; audit: { archive_dir?: string | undefined } }) =>
+  resolve(config.audit.archive_dir ?? join(config.data_dir, 'audit-archive'));

@@ -99,7 +99,7 @@ export async function archiveAuditEvents(options: {
   policy: RetentionPolicy;
   now?: number;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Test seam: runs after the segment is written and before the transaction that checkpoints it. */
+  /** Test seam: runs after the segment is written, before the statement that checkpoints it (a throw is a crash there). */
   afterWrite?: (manifest: SegmentManifest) => Promise<void>;
 }): Promise<ArchiveResult> {
   const { sql, store, policy, logger } = options;
@@ -107,7 +107,7 @@ export async function archiveAuditEvents(options: {
   if (policy.eventsDays <= 0) return result;
   const cutoff = new Date((options.now ?? Date.now()) - policy.eventsDays * 86_400_000);
   for (let index = 0; index < (policy.maxSegments ?? 10); index++) {
-    const outcome = await sql.begin(async (tx) => {
+    const outcome = await sql.begin(async (tx): Promise<{ stop: string } | { manifest: SegmentManifest }> => {
       const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${ARCHIVE_LOCK_ID}) as locked`;
       if (!lock?.locked) return { stop: 'another archive run holds the lock' };
       const segment = await readSegment(tx, cutoff, policy.segmentMaxEvents);

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
+import { archiveDir, createDiskArchiveStore } from '../audit/archive-disk.js';
+import { createArchiveSchedule } from '../audit/schedule.js';
 import type { Config } from '../config/index.js';
 import { migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
@@ -90,7 +92,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // decided, or the instance advancing them stopped) are resumed, actions whose worker is gone are
   // recovered: a sweep every ACTION_SWEEP_INTERVAL_S (30 s), and once now.
   let sweeping = false;
+  // Audit retention (AUDIT_RETENTION_DAYS): at most once per AUDIT_ARCHIVE_INTERVAL_S, from the sweep.
+  const archive = createArchiveSchedule({ sql: db.sql, store: createDiskArchiveStore(archiveDir(config)), config, logger });
   const runSweep = () => {
+    void archive.tick();
     if (sweeping) return;
     sweeping = true;
     void resumeDueRuns({ services, logger })
