@@ -60,7 +60,6 @@ export interface ArchiveResult {
 
 export const SEGMENT_PREFIX = 'segments/';
 const ARCHIVE_LOCK_ID = 727_361_003;
-const TERMINAL = ['rejected', 'expired', 'executed', 'failed', 'denied'];
 
 export const segmentKey = (first: number, last: number) =>
   `${SEGMENT_PREFIX}${String(first).padStart(20, '0')}-${String(last).padStart(20, '0')}.jsonl.gz`;
@@ -172,7 +171,7 @@ async function readSegment(tx: TransactionSql, cutoff: Date, max: number): Promi
   const [checkpoint] = await tx<{ last_hash: string }[]>`select last_hash from audit_checkpoints order by last_seq desc limit 1`;
   const [blocker] = await tx<{ seq: string | null }[]>`
     select min(e.seq) as seq from action_audit_events e join action_audit_logs a on a.id = e.action_id
-    where a.status <> all(${TERMINAL}::text[])`;
+    where a.status not in ('rejected', 'expired', 'executed', 'failed', 'denied')`;
   const limit = blocker?.seq ?? null;
   const rows = await tx<EventRow[]>`
     select seq, action_id, event, actor, correlation_id, data, created_at, prev_hash, hash from action_audit_events
@@ -194,7 +193,7 @@ async function readSegment(tx: TransactionSql, cutoff: Date, max: number): Promi
   const actionRows = await tx<Record<string, unknown>[]>`
     select * from action_audit_logs a
     where a.id in (select action_id from action_audit_events where seq between ${first.seq} and ${last.seq})
-      and a.status = any(${TERMINAL}::text[])
+      and a.status in ('rejected', 'expired', 'executed', 'failed', 'denied')
       and not exists (select 1 from action_audit_events e where e.action_id = a.id and e.seq > ${last.seq})
     order by a.id::text`;
   const lines: SegmentLine[] = [
