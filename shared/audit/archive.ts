@@ -169,13 +169,13 @@ type ReadOutcome = { stop: string } | { lines: SegmentLine[]; manifest: Omit<Seg
 /** The oldest events due for archiving, checked link by link, and the action rows that go with them. */
 async function readSegment(tx: TransactionSql, cutoff: Date, max: number): Promise<ReadOutcome> {
   const [checkpoint] = await tx<{ last_hash: string }[]>`select last_hash from audit_checkpoints order by last_seq desc limit 1`;
-  const [blocker] = await tx<{ seq: string | null }[]>`
-    select min(e.seq) as seq from action_audit_events e join action_audit_logs a on a.id = e.action_id
-    where a.status not in ('rejected', 'expired', 'executed', 'failed', 'denied')`;
-  const limit = blocker?.seq ?? null;
+  // One statement, one snapshot: an unfinished action's events are never visible without its row.
   const rows = await tx<EventRow[]>`
+    with blocker as (
+      select min(e.seq) as seq from action_audit_events e join action_audit_logs a on a.id = e.action_id
+      where a.status not in ('rejected', 'expired', 'executed', 'failed', 'denied'))
     select seq, action_id, event, actor, correlation_id, data, created_at, prev_hash, hash from action_audit_events
-    where ${limit === null ? tx`true` : tx`seq < ${limit}`}
+    where seq < coalesce((select seq from blocker), 9223372036854775807)
     order by seq limit ${max}`;
   // Only a prefix of the chain can go: stop at the first event younger than the cutoff.
   const due = rows.findIndex((row) => row.created_at >= cutoff);
