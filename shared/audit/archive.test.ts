@@ -108,12 +108,27 @@ describe('audit retention: archived, checkpointed segments (real Postgres)', () 
   });
 
   it('keeps the history of unfinished actions and everything after it; a finished action split across the cut keeps its row', async () => {
-    await action('executed');
+    const split = await action('executed');
     const held = await action('pending');
     await action('executed');
+    // One segment of 3: the first action's row stays with its 2 newest events, and still agrees with them.
+    const first = await archiveAuditEvents({ sql, store, policy: { eventsDays: 1, segmentMaxEvents: 3, maxSegments: 1 }, now: later() });
+    expect(first).toMatchObject({ segments: 1, events: 3, actions: 0 });
+    expect((await sql`select id from action_audit_logs`).map((row) => row.id)).toContain(split);
+    expect(await verifyChain(sql)).toMatchObject({ ok: true, events: 9 });
+    // A transition made without its event is still caught on such a row.
+    await sql.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`update action_audit_logs set status = 'failed' where id = ${split}`;
+    });
+    expect(await verifyChain(sql)).toMatchObject({ ok: false, broken: { action_id: split } });
+    await sql.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`update action_audit_logs set status = 'executed' where id = ${split}`;
+    });
+    // Then only the 2 events left before the held action's first.
     const result = await archiveAuditEvents({ sql, store, policy: { eventsDays: 1, segmentMaxEvents: 3 }, now: later() });
-    // Only the 5 events before the held action's first: a segment of 3, then one of 2.
-    expect(result).toMatchObject({ segments: 2, events: 5, actions: 1 });
+    expect(result).toMatchObject({ segments: 1, events: 2, actions: 1 });
     expect((await sql`select id from action_audit_logs`).map((row) => row.id)).toContain(held);
     expect(await count('action_audit_logs')).toBe(2);
     expect(await verifyChain(sql)).toMatchObject({ ok: true, events: 7 });
