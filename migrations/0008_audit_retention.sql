@@ -34,46 +34,38 @@ create trigger audit_checkpoints_no_truncate before truncate on audit_checkpoint
   for each statement execute function audit_checkpoints_guard();
 
 -- The append-only guards allow one path: the archive function deletes events a checkpoint covers,
--- and the rows of terminal actions whose every event it archived.
-create or replace function action_audit_events_append_only() returns trigger language plpgsql as $$
+-- and the rows of terminal actions whose every event it archived. DELETE gets its own triggers, so
+-- the UPDATE guards (0002, 0006/0007's transitions) stay exactly as they are.
+create function action_audit_events_archive_only() returns trigger language plpgsql as $$
 begin
-  if tg_op = 'DELETE' and current_setting('myca.audit_archiving', true) = 'on'
+  if current_setting('myca.audit_archiving', true) = 'on'
      and old.seq <= (select max(last_seq) from audit_checkpoints) then
     return old;
   end if;
   raise exception 'action_audit_events is append-only (% refused)', tg_op using errcode = 'insufficient_privilege';
 end;
 $$;
+drop trigger action_audit_events_no_update on action_audit_events;
+create trigger action_audit_events_no_update before update on action_audit_events
+  for each row execute function action_audit_events_append_only();
+create trigger action_audit_events_archive_only before delete on action_audit_events
+  for each row execute function action_audit_events_archive_only();
 
-create or replace function action_audit_logs_transitions_only() returns trigger language plpgsql as $$
+create function action_audit_logs_archive_only() returns trigger language plpgsql as $$
 begin
-  if tg_op = 'DELETE' and current_setting('myca.audit_archiving', true) = 'on'
+  if current_setting('myca.audit_archiving', true) = 'on'
      and old.status in ('rejected', 'expired', 'executed', 'failed', 'denied')
      and not exists (select 1 from action_audit_events where action_id = old.id) then
     return old;
   end if;
-  if tg_op <> 'UPDATE' then
-    raise exception 'action_audit_logs rows are never removed (% refused)', tg_op using errcode = 'insufficient_privilege';
-  end if;
-  if (old.status, new.status) not in (
-    ('pending', 'approved'), ('pending', 'rejected'), ('pending', 'expired'),
-    ('approved', 'executing'), ('approved', 'failed'),
-    ('executing', 'executed'), ('executing', 'failed')
-  ) then
-    raise exception 'action_audit_logs: % -> % is not a transition', old.status, new.status using errcode = 'insufficient_privilege';
-  end if;
-  if (new.id, new.correlation_id, new.traceparent, new.agent_id, new.agent_run_id, new.requested_by, new.action_type,
-      new.action_category, new.inputs, new.approval_required, new.created_at, new.digest, new.idempotency_key,
-      new.request_hash, new.expires_at, new.policy_version, new.policy_rule)
-     is distinct from
-     (old.id, old.correlation_id, old.traceparent, old.agent_id, old.agent_run_id, old.requested_by, old.action_type,
-      old.action_category, old.inputs, old.approval_required, old.created_at, old.digest, old.idempotency_key,
-      old.request_hash, old.expires_at, old.policy_version, old.policy_rule) then
-    raise exception 'action_audit_logs: only the outcome columns change in a transition' using errcode = 'insufficient_privilege';
-  end if;
-  return new;
+  raise exception 'action_audit_logs rows are never removed (% refused)', tg_op using errcode = 'insufficient_privilege';
 end;
 $$;
+drop trigger action_audit_logs_transitions_only on action_audit_logs;
+create trigger action_audit_logs_transitions_only before update on action_audit_logs
+  for each row execute function action_audit_logs_transitions_only();
+create trigger action_audit_logs_archive_only before delete on action_audit_logs
+  for each row execute function action_audit_logs_archive_only();
 
 -- When every event was archived, the chain continues from the latest checkpoint, not from genesis.
 create or replace function myca_append_audit_events(events jsonb) returns text language plpgsql as $$
