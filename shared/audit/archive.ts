@@ -56,6 +56,8 @@ export interface ArchiveResult {
   removed: number;
   /** Why the run stopped early (the chain does not verify, another run holds the lock). */
   stopped?: string;
+  /** The longest checkpoint statement (it holds the chain lock, so appends wait up to this long). */
+  max_checkpoint_ms: number;
 }
 
 export const SEGMENT_PREFIX = 'segments/';
@@ -102,11 +104,11 @@ export async function archiveAuditEvents(options: {
   afterWrite?: (manifest: SegmentManifest) => Promise<void>;
 }): Promise<ArchiveResult> {
   const { sql, store, policy, logger } = options;
-  const result: ArchiveResult = { segments: 0, events: 0, actions: 0, reused: 0, removed: 0 };
+  const result: ArchiveResult = { segments: 0, events: 0, actions: 0, reused: 0, removed: 0, max_checkpoint_ms: 0 };
   if (policy.eventsDays <= 0) return result;
   const cutoff = new Date((options.now ?? Date.now()) - policy.eventsDays * 86_400_000);
   for (let index = 0; index < (policy.maxSegments ?? 10); index++) {
-    const outcome = await sql.begin(async (tx): Promise<{ stop: string } | { manifest: SegmentManifest }> => {
+    const outcome = await sql.begin(async (tx): Promise<{ stop: string } | { manifest: SegmentManifest; ms: number }> => {
       const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${ARCHIVE_LOCK_ID}) as locked`;
       if (!lock?.locked) return { stop: 'another archive run holds the lock' };
       const segment = await readSegment(tx, cutoff, policy.segmentMaxEvents);
@@ -128,8 +130,9 @@ export async function archiveAuditEvents(options: {
       }
       await store.put(manifestKey(key), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
       await options.afterWrite?.(manifest);
+      const started = performance.now();
       await tx`select myca_archive_audit_segment(${tx.json(manifest as never)})`;
-      return { manifest };
+      return { manifest, ms: performance.now() - started };
     });
     if ('stop' in outcome) {
       if (outcome.stop !== 'nothing to archive') {
@@ -139,6 +142,7 @@ export async function archiveAuditEvents(options: {
       break;
     }
     const { manifest } = outcome;
+    result.max_checkpoint_ms = Math.max(result.max_checkpoint_ms, Math.round(outcome.ms));
     result.segments++;
     result.events += manifest.count;
     result.actions += manifest.actions;
@@ -149,6 +153,7 @@ export async function archiveAuditEvents(options: {
       events: manifest.count,
       actions: manifest.actions,
       bytes: manifest.bytes,
+      checkpoint_ms: Math.round(outcome.ms),
     });
   }
   result.removed = await removeOrphans(sql, store);
