@@ -11,6 +11,9 @@ import natureosContract from '../config/contracts/natureos.openapi.yaml';
 import websiteContract from '../config/contracts/website.openapi.yaml';
 import modelsYaml from '../config/models.yaml';
 import policyYaml from '../config/policy.yaml';
+import { archiveAuditEvents } from '../shared/audit/archive.js';
+import { createR2ArchiveStore, isR2ArchiveBucket } from '../shared/audit/archive-store.js';
+import { archiveDue, retentionPolicy } from '../shared/audit/schedule.js';
 import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
 import { createHttpFiles } from '../shared/files/http.js';
@@ -179,16 +182,32 @@ export default {
     return response;
   },
 
-  /** The Cron Trigger (wrangler.toml): expires overdue approvals and resumes runs that can move on. */
-  async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
+  /**
+   * The Cron Trigger (wrangler.toml): expires overdue approvals and resumes runs that can move on;
+   * every AUDIT_ARCHIVE_INTERVAL_S, archives audit events past AUDIT_RETENTION_DAYS to the
+   * AUDIT_ARCHIVE R2 bucket (docs/ACTION_AUDIT.md, "Retention and archive").
+   */
+  async scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
     const base = await isolateFor(env);
     if (typeof base === 'string') return;
     const services = withRequestDatabase(base.services);
     if (!services.db) return;
     const db = services.db;
+    const archive =
+      archiveDue(services.config, controller.scheduledTime) && isR2ArchiveBucket(env.AUDIT_ARCHIVE)
+        ? () =>
+            archiveAuditEvents({
+              sql: db.sql,
+              store: createR2ArchiveStore(env.AUDIT_ARCHIVE as never),
+              policy: retentionPolicy(services.config),
+              logger: services.logger,
+            })
+        : async () => undefined;
     ctx.waitUntil(
       resumeDueRuns({ services, logger: services.logger })
         .catch((error: unknown) => services.logger.error('sweep failed', { error: error as Error }))
+        .then(archive)
+        .catch((error: unknown) => services.logger.error('audit archive failed', { error: error as Error }))
         .finally(() => Promise.all([db.close(), base.telemetry.flush()])),
     );
   },

@@ -119,6 +119,8 @@ export interface VerifyResult {
   head?: string;
   /** The head anchored outside the database that this check held the chain to (null: none yet or no store). */
   anchored?: { seq: number; hash: string } | null;
+  /** The latest checkpoint the check started from (null: nothing archived), and how many events the segments hold. */
+  checkpoint?: { last_seq: number; last_hash: string; segments: number; archived_events: number } | null;
 }
 
 /**
@@ -131,10 +133,15 @@ export async function verifyChain(sql: Sql, options: { kv?: KeyValueStore; logge
   // Read before the snapshot is taken: whatever was anchored by now was committed before it.
   const anchored = options.kv ? ((await readAnchor(options.kv, sql)) ?? null) : null;
   const result = await sql.begin('isolation level repeatable read read only', async (tx) => {
-    let prev = GENESIS_HASH;
+    // Archived events (shared/audit/archive.ts) left a checkpoint chain: genesis -> ... -> the latest,
+    // from which the events in Postgres continue. npm run audit:verify-archive re-checks the segments.
+    const checkpoints = await checkpointChain(tx);
+    const checkpoint = checkpoints.latest;
+    let prev = checkpoint?.last_hash ?? GENESIS_HASH;
     let count = 0;
-    let lastSeq = 0;
-    let broken: VerifyResult['broken'];
+    let lastSeq = checkpoint?.last_seq ?? 0;
+    let broken: VerifyResult['broken'] = checkpoints.broken;
+    if (broken) return { ok: false, events: 0, broken, anchored, checkpoint };
     await tx<
       EventRow[]
     >`select seq, action_id, event, actor, correlation_id, data, created_at, prev_hash, hash from action_audit_events order by seq`.cursor(
@@ -144,7 +151,10 @@ export async function verifyChain(sql: Sql, options: { kv?: KeyValueStore; logge
           count++;
           const seq = Number(row.seq);
           if (row.prev_hash !== prev) {
-            broken = { seq, reason: 'prev_hash does not match the hash of the row before it (a row was deleted, inserted or reordered)' };
+            broken =
+              count === 1 && checkpoint
+                ? { seq, reason: `the oldest event does not continue the latest checkpoint (ending at ${checkpoint.last_seq})` }
+                : { seq, reason: 'prev_hash does not match the hash of the row before it (a row was deleted, inserted or reordered)' };
             return sql.CLOSE;
           }
           const expected = eventHash(prev, row);
@@ -168,14 +178,53 @@ export async function verifyChain(sql: Sql, options: { kv?: KeyValueStore; logge
         reason: `the chain ends at ${lastSeq}, before its anchored head ${anchored.seq} (events were deleted from the end)`,
       };
     }
+    if (!broken && anchored && checkpoint && anchored.seq === checkpoint.last_seq && anchored.hash !== checkpoint.last_hash) {
+      broken = { seq: anchored.seq, reason: 'the checkpoint at the anchored head has another hash (the chain was rewritten)' };
+    }
     broken ??= await rowDisagreement(tx);
-    return broken ? { ok: false, events: count, broken, anchored } : { ok: true, events: count, head: prev, lastSeq, anchored };
+    return broken
+      ? { ok: false, events: count, broken, anchored, checkpoint }
+      : { ok: true, events: count, head: prev, lastSeq, anchored, checkpoint };
   });
   const lastSeq = 'lastSeq' in result ? (result.lastSeq ?? 0) : 0;
   if (result.ok && options.kv && lastSeq > 0)
     await anchorHead(options.kv, sql, { seq: lastSeq, hash: result.head as string }, options.logger);
   const { lastSeq: _lastSeq, ...shown } = result as VerifyResult & { lastSeq?: number };
   return shown;
+}
+
+interface CheckpointRow {
+  first_seq: string;
+  last_seq: string;
+  prev_hash: string;
+  last_hash: string;
+  events: number;
+}
+
+/** The checkpoints must link to one another from genesis (migration 0008 writes them in order). */
+async function checkpointChain(tx: TransactionSql): Promise<{
+  latest: NonNullable<VerifyResult['checkpoint']> | null;
+  broken?: VerifyResult['broken'];
+}> {
+  const rows = await tx<CheckpointRow[]>`select first_seq, last_seq, prev_hash, last_hash, events from audit_checkpoints order by last_seq`;
+  let prev = GENESIS_HASH;
+  let archived = 0;
+  for (const row of rows) {
+    if (row.prev_hash !== prev)
+      return {
+        latest: null,
+        broken: {
+          seq: Number(row.first_seq),
+          reason: 'the checkpoint does not continue the one before it (a checkpoint was deleted or edited)',
+        },
+      };
+    prev = row.last_hash;
+    archived += row.events;
+  }
+  const last = rows[rows.length - 1];
+  return {
+    latest: last ? { last_seq: Number(last.last_seq), last_hash: last.last_hash, segments: rows.length, archived_events: archived } : null,
+  };
 }
 
 /**

@@ -17,3 +17,8 @@ export function canonicalJson(value: unknown): string {
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/** SHA-256 of bytes (a segment file's checksum). */
+export function sha256Bytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

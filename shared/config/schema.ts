@@ -162,6 +162,24 @@ export const AppConfigSchema = z
       /** Seconds between two runs of the sweep (expiry, stuck actions, runs to resume) on the Node server. */
       sweep_interval_s: z.coerce.number().int().min(1).max(3600),
     }),
+    /** Audit retention (shared/audit/archive.ts): old events move to archived, checkpointed segments. */
+    audit: z
+      .object({
+        /** Events older than this many days leave Postgres for the archive; 0 keeps everything. */
+        retention_days: z.coerce.number().int().min(0).max(36_500).default(0),
+        /** At most this many events per segment file. */
+        segment_max_events: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+        /** Node: where segments are written (default `<data_dir>/audit-archive`); Workers use the AUDIT_ARCHIVE R2 bucket. */
+        archive_dir: z.string().min(1).optional(),
+        /** Seconds between two archive runs (Node interval; on Workers the per-minute Cron Trigger runs it this often). */
+        archive_interval_s: z.coerce
+          .number()
+          .int()
+          .min(60)
+          .max(30 * 86400)
+          .default(3600),
+      })
+      .default({ retention_days: 0, segment_max_events: 10_000, archive_interval_s: 3600 }),
     integrations: z
       .object({
         timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),

@@ -7,6 +7,8 @@ import { serve } from '@hono/node-server';
 import type { Sql } from 'postgres';
 import { resumeDueRuns } from '../../functions/agent-run/loop.js';
 import { createApp } from '../../functions/app.js';
+import { archiveDir, createDiskArchiveStore } from '../audit/archive-disk.js';
+import { createArchiveSchedule } from '../audit/schedule.js';
 import type { Config } from '../config/index.js';
 import { createDatabase } from '../db/index.js';
 import { grantRuntimeRole, migrate, readMigrations } from '../db/migrate.js';
@@ -112,7 +114,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // decided, or the instance advancing them stopped) are resumed, actions whose worker is gone are
   // recovered: a sweep every ACTION_SWEEP_INTERVAL_S (30 s), and once now.
   let sweeping = false;
+  // Audit retention (AUDIT_RETENTION_DAYS): at most once per AUDIT_ARCHIVE_INTERVAL_S, from the sweep.
+  const archive = createArchiveSchedule({ sql: db.sql, store: createDiskArchiveStore(archiveDir(config)), config, logger });
   const runSweep = () => {
+    void archive.tick();
     if (sweeping) return;
     sweeping = true;
     void resumeDueRuns({ services, logger })
