@@ -100,6 +100,10 @@ describe('owner and runtime roles (MIGRATE_DATABASE_URL, DATABASE_RUNTIME_ROLE)'
       await refused(`truncate ${table}`);
       await refused(`drop table ${table}`);
     }
+    // Checkpoints are the archive's (run as the owner): a forged one could cover deleted events.
+    await refused(`delete from audit_checkpoints`);
+    await refused(`update audit_checkpoints set events = events`);
+    await refused(`insert into audit_checkpoints default values`);
     await refused(`drop trigger action_audit_logs_transitions_only on action_audit_logs`);
     await refused(`update action_audit_events set hash = repeat('0', 64)`);
     await refused(

@@ -65,6 +65,7 @@ export async function migrate(sql: Sql, migrations: ReadonlyArray<Migration>, lo
 const AUDIT_GRANTS: ReadonlyArray<[table: string, privileges: string]> = [
   ['action_audit_logs', 'select, insert, update'], // updates pass the transitions-only trigger
   ['action_audit_events', 'select, insert'],
+  ['audit_checkpoints', 'select'], // written only by the archive, which runs as the owner
   ['schema_migrations', 'select'],
 ];
 

@@ -115,9 +115,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // recovered: a sweep every ACTION_SWEEP_INTERVAL_S (30 s), and once now.
   let sweeping = false;
   // Audit retention (AUDIT_RETENTION_DAYS): at most once per AUDIT_ARCHIVE_INTERVAL_S, from the sweep.
-  const archive = createArchiveSchedule({ sql: db.sql, store: createDiskArchiveStore(archiveDir(config)), config, logger });
+  // A runtime role (DATABASE_RUNTIME_ROLE) may not delete audit events nor write checkpoints: then the
+  // owner archives (`npm run audit:archive` with the owner's DATABASE_URL), not the server.
+  const archive = config.database.runtime_role
+    ? undefined
+    : createArchiveSchedule({ sql: db.sql, store: createDiskArchiveStore(archiveDir(config)), config, logger });
+  if (!archive && config.audit.retention_days > 0)
+    logger.info('audit archive: not run by the server under a runtime role; run npm run audit:archive as the owner');
   const runSweep = () => {
-    void archive.tick();
+    void archive?.tick();
     if (sweeping) return;
     sweeping = true;
     void resumeDueRuns({ services, logger })
