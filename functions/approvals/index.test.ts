@@ -256,6 +256,7 @@ describe.each(RUNTIMES)('the approvals page on %s, in Chromium', (runtime) => {
       body: `digest=${held.digest}`,
     });
     expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ hint: expect.stringContaining('Origin header naming this host') });
     expect((await status(held.id))?.status).toBe('pending');
     await page.context().close();
   });

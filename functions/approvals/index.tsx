@@ -98,10 +98,22 @@ export function createApprovals() {
   app.use('/approvals', headers);
   app.use('/approvals/*', headers);
   // Origin check on every state change (the per-session token below is the second net).
-  app.use(
-    '/approvals/*',
-    csrf({ origin: (origin, c) => URL.canParse(origin) && new URL(origin).host === (c.req.header('host') ?? new URL(c.req.url).host) }),
-  );
+  const sameOrigin = csrf({
+    origin: (origin, c) => URL.canParse(origin) && new URL(origin).host === (c.req.header('host') ?? new URL(c.req.url).host),
+  });
+  app.use('/approvals/*', async (c, next) => {
+    try {
+      return await sameOrigin(c, next);
+    } catch (error) {
+      // Hono's csrf refuses with a bare 403; say why (a valid key was not the problem).
+      if (error instanceof Error && 'status' in error && error.status === 403 && !(error instanceof ApiError))
+        throw new ApiError('FORBIDDEN', {
+          detail: 'This form did not come from this page: its Origin header is missing or names another site',
+          hint: 'submit it from the approvals page in a browser, or send an Origin header naming this host (e.g. -H "Origin: http://127.0.0.1:8080")',
+        });
+      throw error;
+    }
+  });
 
   app.get('/approvals/assets/app.css', (c) =>
     c.body(CSS, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' }),

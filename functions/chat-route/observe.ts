@@ -12,7 +12,7 @@ export function modelLabel(config: ModelsConfig, model: string): string {
 }
 
 export function providerLabel(config: ModelsConfig, provider: string): string {
-  return config.providers[provider] ? provider : 'other';
+  return Object.hasOwn(config.providers, provider) ? provider : 'other';
 }
 
 /** USD for this usage at the model's configured price, or undefined without a price. */

@@ -30,6 +30,15 @@ describe('planAttempts', () => {
     );
   });
 
+  it('names only configured models and providers: inherited names are unknown models', () => {
+    const { config, registry } = setup();
+    for (const target of ['toString', '__proto__', 'constructor', 'constructor/gpt-4o', '__proto__/gpt-4o', 'hasOwnProperty/x']) {
+      const result = planAttempts(config, registry, { target, kind: 'chat' });
+      expect(result.ok, target).toBe(false);
+      expect(labels(result), target).toMatch(/Unknown model/);
+    }
+  });
+
   it('cost: the requested model first, its fallbacks cheapest first, only models that can serve the request', () => {
     const { config, registry } = setup({ LLM_ROUTING_STRATEGY: 'cost' });
     // "planning" was served by gemini-2.0-flash when cost ordered the whole chain.

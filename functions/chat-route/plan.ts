@@ -33,7 +33,8 @@ export function resolveTarget(
   target: string,
   kind: ModelConfig['kind'] = 'chat',
 ): { alias: string | null; model: ModelConfig } | null {
-  const byAlias = config.models[target];
+  // Own properties only: `toString`, `constructor/gpt-4o` or `__proto__` name no model.
+  const byAlias = Object.hasOwn(config.models, target) ? config.models[target] : undefined;
   if (byAlias) return { alias: target, model: byAlias };
   const byName = Object.entries(config.models).find(([, model]) => model.model === target);
   if (byName) return { alias: byName[0], model: byName[1] };
@@ -41,7 +42,7 @@ export function resolveTarget(
   if (slash > 0) {
     const provider = target.slice(0, slash);
     const model = target.slice(slash + 1);
-    if (config.providers[provider] && model) {
+    if (Object.hasOwn(config.providers, provider) && model) {
       const configured = Object.entries(config.models).find(([, entry]) => entry.provider === provider && entry.model === model);
       if (configured) return { alias: configured[0], model: configured[1] };
       return {
@@ -102,7 +103,7 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
   const candidates: Array<{ alias: string | null; model: ModelConfig }> = [primary];
   if (config.routing.fallback_enabled && input.kind === 'chat') {
     for (const alias of config.routing.fallback_chain) {
-      const model = config.models[alias];
+      const model = Object.hasOwn(config.models, alias) ? config.models[alias] : undefined;
       if (model && model.kind === 'chat' && !candidates.some((c) => c.model.provider === model.provider && c.model.model === model.model)) {
         candidates.push({ alias, model });
       }

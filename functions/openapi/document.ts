@@ -25,6 +25,8 @@ export interface RouteDoc {
   tag: string;
   request?: { schema: z.ZodType; example: unknown; contentType?: string };
   response?: { status: number; schema?: z.ZodType; contentType?: string; description: string };
+  /** Other success statuses of the same route (a held action's 202). */
+  also?: Array<{ status: number; description: string }>;
   query?: Array<{ name: string; description: string; schema: Record<string, unknown> }>;
   headers?: Array<{ name: string; required: boolean; description: string }>;
 }
@@ -120,9 +122,10 @@ export const ROUTES: RouteDoc[] = [
     headers: [IDEMPOTENCY],
     request: {
       schema: SubmitActionSchema,
-      example: { type: 'file.write', input: { path: 'notes/turkey-tail.md', content: '# Trametes versicolor\n' }, agent_id: 'mycology' },
+      example: { type: 'file.write', input: { path: 'finance/ledger.csv', content: 'date,account,amount,memo\n' }, agent_id: 'financial' },
     },
-    response: { status: 200, description: 'the action (status executed with output, or pending with digest and links)' },
+    response: { status: 200, description: 'the action, executed at once (status executed, with its output)' },
+    also: [{ status: 202, description: 'the action, held for an approver (status pending, with its digest and links)' }],
   },
   {
     method: 'get',
@@ -185,7 +188,8 @@ export const ROUTES: RouteDoc[] = [
     auth: 'agent',
     tag: 'agents',
     request: { schema: StartRunSchema, example: { input: 'What is turkey tail?' } },
-    response: { status: 200, description: 'the run' },
+    response: { status: 200, description: 'the run, ended' },
+    also: [{ status: 202, description: 'the run, still going after AGENT_RUN_WAIT_MS (follow GET /v1/runs/{id}/events)' }],
   },
   {
     method: 'get',
@@ -410,6 +414,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
           description: response.description,
           content: { [response.contentType ?? 'application/json']: { schema: response.schema ? jsonSchema(response.schema) : {} } },
         },
+        ...Object.fromEntries(
+          (route.also ?? []).map((other) => [
+            String(other.status),
+            { description: other.description, content: { 'application/json': { schema: {} } } },
+          ]),
+        ),
         default: { description: 'an error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
       },
     };

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
+import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
+import type { TestDatabase } from '../../test/support/databases.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 import { createApp } from '../app.js';
 import { openApiPath, ROUTES } from './document.js';
@@ -11,15 +13,20 @@ type Document = { openapi: string; paths: Record<string, Record<string, Operatio
 
 describe.each(RUNTIMES)('GET /openapi.json on %s', (runtime) => {
   let app: RuntimeHandle;
+  let database: TestDatabase;
   let document: Document;
   beforeAll(async () => {
-    app = await startRuntime(runtime, {});
+    database = await migratedDatabase();
+    app = await startRuntime(runtime, { DATABASE_URL: database.url, MYCA_API_KEYS: apiKeys });
     const response = await app.fetch('/openapi.json');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('application/json');
     document = (await response.json()) as Document;
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
 
   it('is OpenAPI 3.1 and lists every route the app registers (method and path), and no other', async (ctx) => {
     expect(document.openapi).toBe('3.1.0');
@@ -44,6 +51,19 @@ describe.each(RUNTIMES)('GET /openapi.json on %s', (runtime) => {
       expect(Object.values(operation?.requestBody?.content ?? {})[0]?.example).toEqual(route.request.example);
       expect(operation?.responses).toHaveProperty('default');
     }
+  });
+
+  it("answers the documented example of POST /v1/actions, sent with the financial agent's key, with a documented status", async () => {
+    const route = ROUTES.find((entry) => entry.method === 'post' && entry.path === '/v1/actions');
+    const response = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.financial, `openapi-${runtime}`),
+      body: JSON.stringify(route?.request?.example),
+    });
+    const body = (await response.json()) as { status: string };
+    expect(response.status, JSON.stringify(body)).toBe(202); // a ledger write waits for an approver
+    expect(body.status).toBe('pending');
+    expect(Object.keys(document.paths['/v1/actions']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202']));
   });
 
   it('is what docs/API.md gives a copy-paste request for, endpoint by endpoint', () => {
