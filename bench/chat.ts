@@ -25,7 +25,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const KEY = `myca_${'b'.repeat(40)}`;
-/** Chunks of the long stream (bench/upstream.ts streams a long answer for `max_tokens` > 10). */
+/** Chunks of the long stream (bench/upstream.ts streams a long answer for `user: "bench-chunks-N"`). */
 const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
 const SHORT_CHUNKS = 5;
 type Mode = 'json' | 'stream' | 'stream-200';
@@ -156,7 +156,7 @@ async function load(url: string, mode: Mode, pids: number[]): Promise<Omit<Row, 
     model: 'execution',
     messages: [{ role: 'user', content: 'hello' }],
     ...(mode === 'json' ? {} : { stream: true }),
-    ...(mode === 'stream-200' ? { max_tokens: LONG_CHUNKS } : {}),
+    ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
   });
   if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS);
   const before = pids.map(cpuMs);

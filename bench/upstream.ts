@@ -1,7 +1,7 @@
 /**
  * The fake upstream of the chat benchmark: answers OpenAI chat completions (JSON or SSE) at once.
- * A stream is a few chunks in one write; a request with `max_tokens: N` (N > 10) streams a long answer
- * instead: N chunks in all (the role, N − 3 of a few tokens each, the finish reason, the usage last),
+ * A stream is a few chunks in one write; a request with `user: "bench-chunks-N"` streams a long answer
+ * instead (a field the gateway passes on as it is; it adds its own `max_tokens`): N chunks in all (the role, N − 3 of a few tokens each, the finish reason, the usage last),
  * each written on its own turn of the event loop, as a provider trickles tokens.
  */
 import { createServer, type ServerResponse } from 'node:http';
@@ -65,8 +65,8 @@ const server = createServer((request, response) => {
   request.on('end', () => {
     if (body.includes('"stream":true')) {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
-      const count = Number(/"max_tokens":(\d+)/.exec(body)?.[1] ?? 0);
-      if (count <= 10) response.end(stream);
+      const count = Number(/"user":"bench-chunks-(\d+)"/.exec(body)?.[1] ?? 0);
+      if (count < 4) response.end(stream);
       else {
         if (!longStreams.has(count)) longStreams.set(count, longStream(count));
         trickle(response, longStreams.get(count) as string[]);
