@@ -3,9 +3,12 @@
  *   (a) the fake upstream alone, (b) a bare node:http keep-alive pass-through proxy (the floor),
  *   (b2) the smallest Hono app forwarding with undici (MYCA Edge's stack with none of its work),
  *   (c) MYCA Edge's /v1/chat/completions on the Node server,
- * non-stream and stream, 50 connections, everything on 127.0.0.1, each server and the load
- * generator (autocannon) in its own process, each row measured after a warm-up at the same load
- * (BENCH_WARMUP_SECONDS, default 2). Prints one table.
+ * non-stream (`json`), a short stream of 5 chunks in one network write (`stream`) and a long one
+ * (`stream-200`: BENCH_STREAM_CHUNKS chunks, default 200, each of a few tokens and written on its
+ * own, the usage last; CPU is given a chunk too), 50 connections, everything on 127.0.0.1, each
+ * server and the load generator (autocannon) in its own process, each row measured after a warm-up at
+ * the same load (BENCH_WARMUP_SECONDS, default 2). Prints one table. BENCH_MODES=stream-200 (a comma
+ * list of json, stream, stream-200) measures only those; BENCH_TARGETS=b,c only those targets.
  *
  * BENCH_NODE=/path/to/node runs every server of the table (upstream, (b), (b2), (c)) on that Node
  * binary instead of the one running this script, so that runtimes compare on the same work, e.g. the
@@ -22,6 +25,12 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const KEY = `myca_${'b'.repeat(40)}`;
+/** Chunks of the long stream (bench/upstream.ts streams a long answer for `user: "bench-chunks-N"`). */
+const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
+const SHORT_CHUNKS = 5;
+type Mode = 'json' | 'stream' | 'stream-200';
+const MODES = (process.env.BENCH_MODES ?? 'json,stream,stream-200').split(',') as Mode[];
+const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c').split(',');
 const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
 /** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
 const NODE = process.env.BENCH_NODE || process.execPath;
@@ -110,6 +119,8 @@ interface Row {
   p50: number;
   p99: number;
   cpuPerRequest: number;
+  /** Chunks of each answer (0 for JSON). */
+  chunks: number;
   rssMb: number;
   errors: number;
 }
@@ -140,8 +151,13 @@ function autocannon(url: string, body: string, seconds: number): Promise<Autocan
  * One row: a warm-up at the same load, not counted (the JIT compiles the hot path then, as it has in
  * any server that has run for a minute), then the measured run.
  */
-async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<Row, 'target' | 'mode'>> {
-  const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }], ...(stream ? { stream: true } : {}) });
+async function load(url: string, mode: Mode, pids: number[]): Promise<Omit<Row, 'target' | 'mode'>> {
+  const body = JSON.stringify({
+    model: 'execution',
+    messages: [{ role: 'user', content: 'hello' }],
+    ...(mode === 'json' ? {} : { stream: true }),
+    ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
+  });
   if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS);
   const before = pids.map(cpuMs);
   const result = await autocannon(url, body, SECONDS);
@@ -151,6 +167,7 @@ async function load(url: string, stream: boolean, pids: number[]): Promise<Omit<
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0,
+    chunks: mode === 'json' ? 0 : mode === 'stream' ? SHORT_CHUNKS : LONG_CHUNKS,
     rssMb: Math.max(...pids.map(peakRssMb)),
     errors: result.errors + result.non2xx,
   };
@@ -217,35 +234,43 @@ try {
   );
 
   const upstreamPid = upstream.child.pid as number;
-  const targets: Array<[string, string, number[]]> = [
-    ['(a) upstream direct', `${upstream.url}/v1/chat/completions`, [upstreamPid]],
-    ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
-    ['(b2) Hono + undici forwarder', `${forwarder.url}/v1/chat/completions`, [forwarder.child.pid as number]],
-    ['(c) MYCA Edge', `${myca.url}/v1/chat/completions`, [myca.child.pid as number]],
-  ];
-  for (const stream of [false, true]) {
-    for (const [name, url, pids] of targets)
-      rows.push({ target: name, mode: stream ? 'stream' : 'json', ...(await load(url, stream, pids)) });
+  const targets = (
+    [
+      ['(a) upstream direct', `${upstream.url}/v1/chat/completions`, [upstreamPid]],
+      ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
+      ['(b2) Hono + undici forwarder', `${forwarder.url}/v1/chat/completions`, [forwarder.child.pid as number]],
+      ['(c) MYCA Edge', `${myca.url}/v1/chat/completions`, [myca.child.pid as number]],
+    ] as Array<[string, string, number[]]>
+  ).filter(([name]) => TARGETS.includes(/^\((\w+)\)/.exec(name)?.[1] ?? ''));
+  for (const mode of MODES) {
+    for (const [name, url, pids] of targets) rows.push({ target: name, mode, ...(await load(url, mode, pids)) });
   }
   // After the load: a long-running gateway's code is compiled by then, as it would be in service
   // (measured first, the JIT's warm-up counted as "added latency").
   const unloaded = new Map<string, number>();
-  for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
+  // BENCH_UNLOADED=0 leaves it out (when comparing rows only).
+  if (process.env.BENCH_UNLOADED !== '0') for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
   console.log(
     `\nchat benchmark on Node ${nodeVersion()} (MYCA Edge with NODE_OPTIONS=${SERVER_NODE_OPTIONS || '(none)'}, as in the image): ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
   );
-  console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| target | mode | req/s | p50 ms | p99 ms | CPU ms/req | CPU µs/chunk | × (b) | peak RSS MB | errors |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
+    const perChunk = row.chunks ? ((row.cpuPerRequest * 1000) / row.chunks).toFixed(1) : '';
+    // Against the bare pass-through in the same run and mode: the ratio noise on this machine leaves.
+    const floor = rows.find((other) => other.mode === row.mode && other.target.startsWith('(b) '))?.cpuPerRequest;
+    const ratio = floor && !row.target.startsWith('(a)') ? (row.cpuPerRequest / floor).toFixed(2) : '';
     console.log(
-      `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
+      `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${perChunk} | ${ratio} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
     );
   }
   const direct = unloaded.get('(a) upstream direct') ?? 0;
-  console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);
-  console.log(
-    `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms; by the Hono forwarder: ${((unloaded.get('(b2) Hono + undici forwarder') ?? 0) - direct).toFixed(3)} ms`,
-  );
+  if (unloaded.size > 0)
+    console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);
+  if (unloaded.size > 0)
+    console.log(
+      `added by MYCA Edge unloaded: ${((unloaded.get('(c) MYCA Edge') ?? 0) - direct).toFixed(3)} ms; by the bare proxy: ${((unloaded.get('(b) node:http pass-through') ?? 0) - direct).toFixed(3)} ms; by the Hono forwarder: ${((unloaded.get('(b2) Hono + undici forwarder') ?? 0) - direct).toFixed(3)} ms`,
+    );
 } finally {
   for (const server of started) server.child.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -2,6 +2,7 @@ import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import type { AttemptRecord } from './attempts.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
+import { unparsedText } from './providers/sse-chunk.js';
 import { type ChatProvider, ProviderError, wireText } from './providers/types.js';
 
 /** A provider stream whose first chunk has arrived: from here on there is no fallback. */
@@ -57,23 +58,23 @@ export interface StreamResult {
 
 const encoder = new TextEncoder();
 const frame = (data: string, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${data}\n\n`;
-
-/** What the provider's iterator gave: a chunk, its end, or its failure (never an unhandled rejection). */
-type Step = { next: IteratorResult<ChatCompletionChunk> } | { failed: unknown };
-const LATER = Symbol('later');
-/** Resolves after whatever has already arrived has been handled (the next turn of the event loop). */
-const nextTurn = () =>
-  new Promise<typeof LATER>((resolve) =>
-    typeof setImmediate === 'function' ? setImmediate(resolve, LATER) : setTimeout(resolve, 0, LATER),
-  );
+/** Runs `fn` after whatever has already arrived has been handled (the next turn of the event loop). */
+const nextTurn = (fn: () => void) => (typeof setImmediate === 'function' ? setImmediate(fn) : setTimeout(fn, 0));
+/**
+ * Framed text held for a client that reads slower than the provider writes; past it the provider is
+ * not read until the client catches up (the network's own back-pressure then holds the provider).
+ */
+const HOLD_CHARS = 64 * 1024;
 
 /**
  * Server-sent events in OpenAI's format, ending with `data: [DONE]` only on success. A provider that
  * fails or goes silent mid-stream ends it with an `error` event carrying `{"error": …}` and no
  * `[DONE]`, so no client mistakes a cut answer for a whole one.
  *
- * Chunks that are already there (several events in one network read, the common case) go out in one
- * write: waiting for them costs nothing, and each write is a system call and an HTTP chunk.
+ * The provider's chunks are read as they come and framed into one pending text; the client's pulls
+ * take all of it at once. Chunks that arrive together (several events in one network read, the common
+ * case) go out in one write: each write is a system call and an HTTP chunk. One timer a stream
+ * watches for silence (idle timeout, from the last chunk) and the cap; a chunk only notes its time.
  */
 export function sseResponse(options: {
   opened: OpenedStream;
@@ -84,91 +85,128 @@ export function sseResponse(options: {
   headers: Record<string, string>;
   onEnd: (result: StreamResult) => void;
 }): Response {
-  const { opened } = options;
+  const { opened, idleTimeoutMs, capAt } = options;
   const result: StreamResult = { chunks: 0, status: 'ok' };
+  /** The last frame is in `pending` (or the client went away): nothing more is read from the provider. */
   let finished = false;
-  let cancelled = false;
-  // The request for the next chunk, kept across pulls when it was not answered in time; at the start,
-  // the first chunk (already here).
-  let ahead: Promise<Step> | undefined = Promise.resolve({ next: { done: false, value: opened.first } });
-  const step = () => {
-    ahead ??= opened.rest.next().then(
-      (next): Step => ({ next }),
-      (failed: unknown): Step => ({ failed }),
-    );
-    return ahead;
+  /** `onEnd` has run. */
+  let ended = false;
+  /** Framed text not yet handed to the client. */
+  let pending = '';
+  let lastChunkAt = Date.now();
+  /** A pull waiting for text, and whether its wake-up is already scheduled. */
+  let waiting: (() => void) | undefined;
+  let wakeScheduled = false;
+  /** The reader waiting for the client to catch up. */
+  let held: (() => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    options.onEnd(result);
   };
-  const text = (chunk: ChatCompletionChunk) => {
+  const wake = () => {
+    if (!waiting || wakeScheduled) return;
+    wakeScheduled = true;
+    nextTurn(() => {
+      wakeScheduled = false;
+      const resolve = waiting;
+      waiting = undefined;
+      resolve?.();
+    });
+  };
+  const append = (chunk: ChatCompletionChunk) => {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
-    return frame(wireText(chunk));
+    pending += frame(unparsedText(chunk) ?? wireText(chunk));
+    wake();
   };
-  /** The last frame: `[DONE]`, or the error event. Returns its text; the caller sends and closes. */
+  /** Queues the last frame: `[DONE]`, or the error event. */
   const finish = (error?: string, status: AttemptRecord['status'] = 'network') => {
-    if (finished) return ''; // the client went away meanwhile
+    if (finished) return; // the client went away meanwhile
     finished = true;
+    clearTimeout(timer);
+    held?.();
     if (error) {
       result.error = error;
       result.status = status;
     }
-    return error
+    pending += error
       ? frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error')
       : frame('[DONE]');
+    wake();
   };
-  /** Text for one provider step; ends the stream on its end or failure. */
-  const take = (taken: Step): string => {
-    ahead = undefined;
-    if ('failed' in taken) {
-      const error = taken.failed;
+  const cut = (capped: boolean) => {
+    opened.abort(capped ? 'stream cap' : 'idle timeout');
+    finish(
+      capped
+        ? `the stream reached its cap of ${options.capMs} ms (stream_max_ms, LLM_STREAM_MAX_MS)`
+        : `the provider sent nothing for ${idleTimeoutMs} ms (idle timeout, LLM_IDLE_TIMEOUT_MS)`,
+      'timeout',
+    );
+  };
+  /** The one timer: cuts a silent stream or one past its cap, else sleeps until the next moment either could be due. */
+  const watch = () => {
+    timer = undefined;
+    if (finished) return;
+    const now = Date.now();
+    if (now >= capAt) return cut(true);
+    // Held back by a slow client, the provider is not silent.
+    if (held) lastChunkAt = now;
+    const idleAt = lastChunkAt + idleTimeoutMs;
+    if (now >= idleAt) return cut(false);
+    timer = setTimeout(watch, Math.min(idleAt, capAt) - now);
+  };
+  /** Reads the provider until its end, its failure, or the stream's. */
+  const read = async () => {
+    try {
+      for (;;) {
+        if (pending.length > HOLD_CHARS) await new Promise<void>((resolve) => (held = resolve));
+        held = undefined;
+        if (finished) return;
+        const next = await opened.rest.next();
+        if (finished) return;
+        if (next.done) return finish();
+        append(next.value);
+        lastChunkAt = Date.now();
+        // A provider that never pauses never lets the timer run: the cap is checked here too.
+        if (lastChunkAt >= capAt) return cut(true);
+      }
+    } catch (error) {
+      if (finished) return;
       const status = error instanceof ProviderError ? (error.timeout ? 'timeout' : (error.status ?? 'network')) : 'network';
-      return finish(`the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`, status);
+      finish(`the provider's stream broke off: ${error instanceof Error ? error.message : String(error)}`, status);
     }
-    return taken.next.done ? finish() : text(taken.next.value);
   };
+  append(opened.first);
+  watch();
+  void read();
 
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
-      let out: string;
-      const capLeft = Math.max(0, options.capAt - Date.now());
-      const capped = capLeft < options.idleTimeoutMs;
-      const wait = capped ? capLeft : options.idleTimeoutMs;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const silence = new Promise<'silent'>((resolve) => {
-        timer = setTimeout(() => resolve('silent'), wait);
-      });
-      // A provider that never pauses would always beat a timer of 0: the cap is checked first.
-      const taken = capLeft === 0 ? 'silent' : await Promise.race([step(), silence]);
-      clearTimeout(timer);
-      if (taken === 'silent') {
-        opened.abort(capped ? 'stream cap' : 'idle timeout');
-        ahead = undefined;
-        out = capped
-          ? finish(`the stream reached its cap of ${options.capMs} ms (stream_max_ms, LLM_STREAM_MAX_MS)`, 'timeout')
-          : finish(`the provider sent nothing for ${wait} ms (idle timeout, LLM_IDLE_TIMEOUT_MS)`, 'timeout');
-      } else out = take(taken);
-      // Whatever else has already arrived rides along in the same write.
-      while (!finished) {
-        const taken = await Promise.race([step(), nextTurn()]);
-        if (taken === LATER) break;
-        out += take(taken);
-      }
-      if (cancelled) return;
-      controller.enqueue(encoder.encode(out));
+      if (!pending && !finished) await new Promise<void>((resolve) => (waiting = resolve));
+      if (ended) return; // the client went away meanwhile
+      const out = pending;
+      pending = '';
+      held?.();
+      if (out) controller.enqueue(encoder.encode(out));
       if (finished) {
         controller.close();
-        options.onEnd(result);
+        end();
       }
     },
     cancel: () => {
       // The client went away: stop paying for tokens nobody reads.
       opened.abort('client disconnected');
-      cancelled = true;
-      if (!finished) {
-        finished = true;
+      if (!finished || !result.error) {
         result.error = 'client disconnected';
         result.status = 'client_closed';
-        options.onEnd(result);
       }
+      finished = true;
+      clearTimeout(timer);
+      held?.();
+      end();
     },
   });
   return new Response(body, {

@@ -1,6 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import type { HttpClient, HttpResponse } from '../http.js';
 import { modelNameProblem } from '../model-names.js';
+import { wireChunk } from '../sse-chunk.js';
 import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
 
@@ -107,12 +108,10 @@ async function* streamChunks(
         buffer = buffer.slice(end.index + end[0].length);
         const data = eventData(block);
         if (data && data !== '[DONE]') {
-          const chunk = parseBody<ChatCompletionChunk>(name, data);
-          const failed = errorInBody(name, chunk);
-          if (failed) throw failed;
-          if (chunk.choices?.some((choice) => choice.finish_reason)) finished = true;
-          // One line of JSON passes through as it came (a multi-line one is framed again).
-          yield data.includes('\n') ? chunk : keepWireText(chunk, data);
+          // Parsed only when it carries an error, usage or a finish reason (sse-chunk.ts).
+          const { chunk, finished: last } = wireChunk(name, data);
+          if (last) finished = true;
+          yield chunk;
         }
       }
     }

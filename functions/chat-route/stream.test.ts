@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ChatCompletionChunk, ChatRequest } from './contract.js';
+import type { HttpClient } from './providers/http.js';
+import { createOpenAIWireProvider } from './providers/openai/wire.js';
+import { wireChunk } from './providers/sse-chunk.js';
+import { type OpenedStream, type StreamResult, sseResponse } from './stream.js';
+
+const event = (body: object) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', ...body });
+/** A long answer as an OpenAI server writes it: role, `count` content chunks, finish reason, usage. */
+function longAnswer(count: number): string[] {
+  const events = [event({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })];
+  for (let i = 0; i < count; i++)
+    events.push(event({ choices: [{ index: 0, delta: { content: ` word${i} "usage": {} "error": 1` }, finish_reason: null }] }));
+  events.push(event({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+  events.push(event({ choices: [], usage: { prompt_tokens: 3, completion_tokens: count, total_tokens: 3 + count } }));
+  return events;
+}
+
+/** An HttpClient whose every POST answers with these SSE events, one network read each (`spaced`: a millisecond apart). */
+const httpOf = (events: string[], spaced = false): HttpClient => ({
+  post: async () => ({
+    status: 200,
+    header: () => undefined,
+    text: async () => '',
+    chunks: async function* () {
+      const encoder = new TextEncoder();
+      for (const data of events) {
+        if (spaced) await new Promise((resolve) => setTimeout(resolve, 1));
+        yield encoder.encode(`data: ${data}\n\n`);
+      }
+      yield encoder.encode('data: [DONE]\n\n');
+    },
+  }),
+});
+
+async function open(events: string[], spaced = false): Promise<OpenedStream & { aborted: string[] }> {
+  const provider = createOpenAIWireProvider({ name: 'p', type: 'openai', apiKey: 'k', http: httpOf(events, spaced) });
+  const request = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true } as ChatRequest;
+  const rest = provider.stream(request, { model: 'm', signal: new AbortController().signal })[Symbol.asyncIterator]();
+  const first = await rest.next();
+  const aborted: string[] = [];
+  return { first: first.value as ChatCompletionChunk, rest, abort: (reason) => aborted.push(reason), aborted };
+}
+
+function respond(opened: OpenedStream, limits: { idleTimeoutMs?: number; capMs?: number } = {}) {
+  let ended: StreamResult | undefined;
+  const capMs = limits.capMs ?? 60_000;
+  const response = sseResponse({
+    opened,
+    idleTimeoutMs: limits.idleTimeoutMs ?? 30_000,
+    capAt: Date.now() + capMs,
+    capMs,
+    headers: {},
+    onEnd: (result) => {
+      ended = result;
+    },
+  });
+  return { response, result: () => ended };
+}
+
+const dataOf = (sse: string) =>
+  sse
+    .split('\n\n')
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => block.slice(6));
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('a long stream', () => {
+  it('passes ordinary chunks through as they came, parsing only those with a finish reason, usage or an error', async () => {
+    const events = longAnswer(200);
+    const parse = vi.spyOn(JSON, 'parse');
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    const sse = await response.text();
+    const parsed = parse.mock.calls.filter(([text]) => String(text).includes('chat.completion.chunk')).length;
+    // The finish-reason chunk and the usage chunk; not the 201 others.
+    expect(parsed).toBe(2);
+    expect(dataOf(sse)).toEqual([...events, '[DONE]']);
+    expect(result()).toMatchObject({ status: 'ok', chunks: 203, usage: { completion_tokens: 200 } });
+  });
+
+  it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
+    const opened = await open(longAnswer(200), true);
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const { response, result } = respond(opened);
+    await response.text();
+    expect(result()).toMatchObject({ status: 'ok', chunks: 203 });
+    // (The fake provider's own 1 ms timers left out.)
+    expect(timers.mock.calls.filter(([, ms]) => Number(ms) > 1).length).toBeLessThanOrEqual(2);
+  });
+
+  it('is cut with an error event when the provider goes silent after some chunks, the idle time counted from the last one', async () => {
+    const events = longAnswer(3).slice(0, 3);
+    let sent = 0;
+    const opened: OpenedStream & { aborted: string[] } = {
+      first: JSON.parse(events[0] as string),
+      rest: {
+        next: () =>
+          ++sent < events.length
+            ? new Promise((resolve) => setTimeout(() => resolve({ done: false, value: JSON.parse(events[sent] as string) }), 40))
+            : new Promise(() => {}),
+      },
+      abort: (reason) => opened.aborted.push(reason),
+      aborted: [],
+    };
+    const { response, result } = respond(opened, { idleTimeoutMs: 60 });
+    const sse = await response.text();
+    expect(dataOf(sse)).toHaveLength(3);
+    expect(sse).toMatch(/event: error\ndata: .*sent nothing for 60 ms \(idle timeout/);
+    expect(sse).not.toContain('[DONE]');
+    expect(opened.aborted).toEqual(['idle timeout']);
+    expect(result()).toMatchObject({ status: 'timeout', chunks: 3 });
+  });
+});
+
+describe('wireChunk', () => {
+  it('reads an unparsed chunk when asked, and serialises it as it came', () => {
+    const text = event({ choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
+    const { chunk, finished } = wireChunk('p', text);
+    expect(finished).toBe(false);
+    expect(chunk.usage).toBeUndefined();
+    expect(chunk.choices[0]?.delta.content).toBe('hi');
+    expect(JSON.stringify(chunk)).toBe(text);
+  });
+
+  it('throws on an error in the body and on a chunk that is not one JSON object', () => {
+    expect(() => wireChunk('p', '{"error": {"message": "overloaded", "code": 529}}')).toThrow(/overloaded/);
+    expect(() => wireChunk('p', '{"id": "c", "choices": [{"delta": {"content": "cut')).toThrow(/invalid JSON/);
+  });
+
+  it('sees a finish reason and usage whatever the spacing', () => {
+    expect(wireChunk('p', '{"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}').finished).toBe(true);
+    const { chunk } = wireChunk('p', '{"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}');
+    expect(chunk.usage?.total_tokens).toBe(3);
+  });
+});
