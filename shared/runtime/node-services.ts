@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import type { HttpClient } from '../../functions/chat-route/providers/http.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
 import { createApiKeyStore, jwtVerifierFor } from '../http/auth.js';
@@ -8,6 +7,7 @@ import type { KeyValueStore } from '../kv/index.js';
 import { createMemoryStore } from '../kv/memory.js';
 import { createUpstashStore } from '../kv/upstash.js';
 import type { Logger } from '../log/index.js';
+import type { HttpClient } from '../net/http-client.js';
 import { type Services, systemClock } from '../services.js';
 import { createCorrelatedFetch } from '../telemetry/correlation.js';
 import { METRIC_FAMILIES } from '../telemetry/metrics.js';

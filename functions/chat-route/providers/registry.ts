@@ -1,6 +1,6 @@
 import { type ModelsConfig, type ProviderConfig, providerUnavailableReason } from '../../../shared/config/index.js';
+import type { HttpClient } from '../../../shared/net/http-client.js';
 import { createGeminiProvider } from './gemini/index.js';
-import type { HttpClient } from './http.js';
 import { createOpenAIProvider, type OpenAIProviderOptions } from './openai/index.js';
 import { createOpenAIWireProvider } from './openai/wire.js';
 import type { ChatProvider } from './types.js';

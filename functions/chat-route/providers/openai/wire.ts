@@ -1,5 +1,5 @@
+import type { HttpClient, HttpResponse } from '../../../../shared/net/http-client.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
-import type { HttpClient, HttpResponse } from '../http.js';
 import { modelNameProblem } from '../model-names.js';
 import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 import type { OpenAIProviderOptions } from './index.js';
