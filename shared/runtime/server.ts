@@ -4,11 +4,10 @@
  */
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { resumeDueRuns } from '../../functions/agent-run/loop.js';
-import { createApp } from '../../functions/app.js';
 import type { Config } from '../config/index.js';
 import { migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
+import type { Services } from '../services.js';
 import { activeCorrelationId } from '../telemetry/correlation.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
@@ -24,7 +23,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/** What the Node entry (functions/node.ts) hands the server: the app, and the periodic sweep. */
+export interface NodeApp {
+  createApp(services: Services): { fetch: Parameters<typeof serve>[0]['fetch'] };
+  sweep(services: Services): Promise<unknown>;
+}
+
+export async function startServer(config: Config, logger: Logger, entry: NodeApp): Promise<RunningServer> {
   const telemetry = createNodeTelemetry({
     serviceName: config.telemetry.service_name,
     version: VERSION,
@@ -48,7 +53,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
 
   const releaseGuard = guardUnhandledRejections(logger, services.metrics);
-  const app = createApp(services);
+  const app = entry.createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const created = serve(
       {
@@ -93,7 +98,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const runSweep = () => {
     if (sweeping) return;
     sweeping = true;
-    void resumeDueRuns({ services, logger })
+    void entry
+      .sweep(services)
       .catch((error: unknown) => logger.warn('sweep failed', { error: error as Error }))
       .finally(() => {
         sweeping = false;
