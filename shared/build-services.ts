@@ -8,6 +8,7 @@ import type { KeyValueStore } from './kv/index.js';
 import { createMemoryStore } from './kv/memory.js';
 import { createUpstashStore } from './kv/upstash.js';
 import type { Logger } from './log/index.js';
+import { createFetchHttp } from './net/fetch-http.js';
 import type { HttpClient } from './net/http-client.js';
 import { type Services, systemClock } from './services.js';
 import { createCorrelatedFetch } from './telemetry/correlation.js';
@@ -33,7 +34,7 @@ export interface Platform {
   files: FilesPort | null;
   /** The fetch http.request connects with (Node: one that checks every address at connect time); default `fetch`. */
   actionFetch?: typeof fetch;
-  /** The raw HTTP client for LLM providers (Node: an undici keep-alive pool). */
+  /** The raw HTTP client for LLM providers (Node: an undici keep-alive pool); default: over `fetch`. */
   llmHttp?: HttpClient;
   /** The API keys to accept (Node resolves development keys first). */
   apiKeys: Config['apiKeys'];
@@ -66,7 +67,7 @@ export async function buildServices(config: Config, platform: Platform): Promise
     tracerProvider: platform.tracerProvider,
     clock: systemClock,
     fetch: outbound,
-    ...(platform.llmHttp ? { llmHttp: platform.llmHttp } : {}),
+    llmHttp: platform.llmHttp ?? createFetchHttp(platform.fetch),
     files: platform.files,
     actionFetch: platform.actionFetch ? createCorrelatedFetch(platform.actionFetch) : outbound,
     auth: await createApiKeyStore(platform.apiKeys),

@@ -42,8 +42,8 @@ export interface Services {
   files: FilesPort | null;
   /** The fetch of http.request: refuses private addresses at connect time where it can (Node). */
   actionFetch: typeof fetch;
-  /** A faster raw HTTP client for LLM providers where the runtime has one (Node: undici). */
-  llmHttp?: HttpClient;
+  /** The raw HTTP client for LLM providers (Node: an undici keep-alive pool; workerd: fetch). */
+  llmHttp: HttpClient;
   auth: ApiKeyStore;
   /** Approver JWT verification, when MYCA_JWT_JWKS_URL is set. */
   jwt: JwtVerifier | null;
