@@ -2,7 +2,7 @@ import type { TracerProvider } from '@opentelemetry/api';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
 import type { FilesPort } from './files/port.js';
-import type { ApiKeyStore, JwtVerifier } from './http/auth.js';
+import type { ApiKeyStore, JwtVerifier } from './identity.js';
 import type { Integrations } from './integrations/index.js';
 import type { KeyValueStore } from './kv/index.js';
 import type { Logger } from './log/index.js';
