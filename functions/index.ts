@@ -1,6 +1,6 @@
 /**
- * The workerd entry point (wrangler's `main`): builds Services from bindings and serves the same app
- * as the Node server. Config is parsed once per isolate; the database client is made per request,
+ * The workerd entry point (wrangler's `main`): reads its platform (bindings) and hands it to
+ * buildServices, then serves the same app as the Node entry beside it (node.ts). Config is parsed once per isolate; the database client is made per request,
  * because workerd forbids reusing a socket across requests.
  */
 import agentsYaml from '../config/agents.yaml';
@@ -14,23 +14,16 @@ import policyYaml from '../config/policy.yaml';
 import { archiveAuditEvents } from '../shared/audit/archive.js';
 import { createR2ArchiveStore, isR2ArchiveBucket } from '../shared/audit/archive-store.js';
 import { archiveDue, retentionPolicy } from '../shared/audit/schedule.js';
-import { type Config, ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
+import { buildServices } from '../shared/build-services.js';
+import { ConfigError, effectiveLogLevel, loadConfig } from '../shared/config/index.js';
 import { createDatabase } from '../shared/db/index.js';
 import { createHttpFiles } from '../shared/files/http.js';
 import { createR2Files, type R2BucketLike } from '../shared/files/r2.js';
-import { type ApiKeyStore, createApiKeyStore, type JwtVerifier, jwtVerifierFor } from '../shared/http/auth.js';
-import { createIntegrations } from '../shared/integrations/index.js';
-import type { KeyValueStore } from '../shared/kv/index.js';
-import { createMemoryStore } from '../shared/kv/memory.js';
-import { createUpstashStore } from '../shared/kv/upstash.js';
-import { createLogger, type Logger } from '../shared/log/index.js';
-import { type Services, systemClock } from '../shared/services.js';
-import { createCorrelatedFetch } from '../shared/telemetry/correlation.js';
+import { createLogger } from '../shared/log/index.js';
+import type { Services } from '../shared/services.js';
 import { noopMetrics } from '../shared/telemetry/metrics.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from '../shared/telemetry/worker-telemetry.js';
-import { createQdrantStore } from '../shared/vector/qdrant.js';
 import { VERSION } from '../shared/version.js';
-import type { FilesPort } from './action-execute/actions/types.js';
 import { resumeDueRuns } from './agent-run/loop.js';
 import { type App, createApp } from './app.js';
 
@@ -41,19 +34,6 @@ interface Isolate {
   app: App;
   services: Services;
   telemetry: WorkerTelemetry;
-}
-
-/** What the isolate's Services are made of. */
-interface IsolateParts {
-  config: Config;
-  logger: Logger;
-  auth: ApiKeyStore;
-  jwt: JwtVerifier | null;
-  kv: KeyValueStore;
-  telemetry: WorkerTelemetry;
-  startedAt: number;
-  /** The file actions' files: the FILES R2 bucket, or (npm run dev) the Node host's folder. */
-  files: FilesPort | null;
 }
 
 let isolate: Promise<Isolate> | undefined;
@@ -73,23 +53,20 @@ async function setUp(env: Bindings): Promise<Isolate> {
   if (config.env === 'production' && config.apiKeys.length === 0) {
     throw new ConfigError('auth', [{ key: 'auth.api_keys', env: ['MYCA_API_KEYS'], message: 'production needs API keys' }]);
   }
-  const kv =
-    config.kv.upstash_url && config.kv.upstash_token
-      ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
-      : createMemoryStore();
   const telemetry = createWorkerTelemetry({
     serviceName: config.telemetry.service_name,
     version: VERSION,
     otlpEndpoint: config.telemetry.otlp_endpoint,
   });
-  const parts = {
-    config,
+  const services = await buildServices(config, {
+    runtime: 'workerd',
     logger,
-    auth: await createApiKeyStore(config.apiKeys),
-    jwt: jwtVerifierFor(config.auth.jwt),
-    kv,
-    telemetry,
-    startedAt: systemClock.now(),
+    fetch,
+    // workerd forbids reusing a socket across requests: withRequestDatabase gives each its own.
+    db: null,
+    metrics: noopMetrics,
+    tracerProvider: telemetry.tracerProvider,
+    renderMetrics: null,
     // npm run dev hands the worker the Node host's files folder, so both runtimes share it.
     files:
       typeof env.MYCA_DEV_FILES_URL === 'string' && typeof env.MYCA_DEV_FILES_TOKEN === 'string'
@@ -97,8 +74,9 @@ async function setUp(env: Bindings): Promise<Isolate> {
         : isBucket(env.FILES)
           ? createR2Files(env.FILES)
           : null,
-  };
-  const services = isolateServices(parts);
+    apiKeys: config.apiKeys,
+    contract: (name) => ({ mindex: mindexContract, natureos: natureosContract, website: websiteContract })[name],
+  });
   return { telemetry, services, app: createApp(services, () => withRequestDatabase(services)) };
 }
 
@@ -107,38 +85,6 @@ const isBucket = (value: unknown): value is R2BucketLike =>
   value !== null &&
   typeof (value as R2BucketLike).get === 'function' &&
   typeof (value as R2BucketLike).put === 'function';
-
-/** Everything but the database is shared by the isolate's requests. */
-function isolateServices(base: IsolateParts): Services {
-  const { config } = base;
-  const outbound = createCorrelatedFetch(fetch);
-  return {
-    config,
-    runtime: 'workerd',
-    version: VERSION,
-    startedAt: base.startedAt,
-    db: null,
-    kv: base.kv,
-    vector: config.vector.qdrant_url
-      ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound })
-      : null,
-    logger: base.logger,
-    metrics: noopMetrics,
-    tracerProvider: base.telemetry.tracerProvider,
-    clock: systemClock,
-    fetch: outbound,
-    files: base.files,
-    actionFetch: outbound,
-    auth: base.auth,
-    jwt: base.jwt,
-    renderMetrics: null,
-    integrations: createIntegrations(config, {
-      contract: (name) => ({ mindex: mindexContract, natureos: natureosContract, website: websiteContract })[name],
-      fetch: outbound,
-      tracerProvider: base.telemetry.tracerProvider,
-    }),
-  };
-}
 
 /** workerd forbids reusing a socket across requests: each request gets its own (lazy) client. */
 function withRequestDatabase(services: Services): Services {

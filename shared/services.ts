@@ -1,12 +1,12 @@
 import type { TracerProvider } from '@opentelemetry/api';
-import type { FilesPort } from '../functions/action-execute/actions/types.js';
-import type { HttpClient } from '../functions/chat-route/providers/http.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/index.js';
-import type { ApiKeyStore, JwtVerifier } from './http/auth.js';
+import type { FilesPort } from './files/port.js';
+import type { ApiKeyStore, JwtVerifier } from './identity.js';
 import type { Integrations } from './integrations/index.js';
 import type { KeyValueStore } from './kv/index.js';
 import type { Logger } from './log/index.js';
+import type { HttpClient } from './net/http-client.js';
 import type { Metrics } from './telemetry/metrics.js';
 import type { VectorStore } from './vector/index.js';
 
@@ -42,8 +42,8 @@ export interface Services {
   files: FilesPort | null;
   /** The fetch of http.request: refuses private addresses at connect time where it can (Node). */
   actionFetch: typeof fetch;
-  /** A faster raw HTTP client for LLM providers where the runtime has one (Node: undici). */
-  llmHttp?: HttpClient;
+  /** The raw HTTP client for LLM providers (Node: an undici keep-alive pool; workerd: fetch). */
+  llmHttp: HttpClient;
   auth: ApiKeyStore;
   /** Approver JWT verification, when MYCA_JWT_JWKS_URL is set. */
   jwt: JwtVerifier | null;

@@ -1,6 +1,6 @@
+import { checkRelativePath } from '../../shared/files/path.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
-import { checkRelativePath } from './actions/file.js';
 import { CATALOG } from './actions/index.js';
 import type { ActionDefinition } from './actions/types.js';
 import { executeClaimed, toolLabel } from './run.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { HttpClient } from '../../shared/net/http-client.js';
 import type { ChatCompletionChunk, ChatRequest } from './contract.js';
-import type { HttpClient } from './providers/http.js';
-import { createOpenAIWireProvider } from './providers/openai/wire.js';
+import { createOpenAIProvider } from './providers/openai/index.js';
 import { wireChunk } from './providers/sse-chunk.js';
 import { type OpenedStream, type StreamResult, sseResponse } from './stream.js';
 
@@ -34,7 +34,7 @@ const httpOf = (events: string[], spaced = false): HttpClient => ({
 });
 
 async function open(events: string[], spaced = false): Promise<OpenedStream & { aborted: string[] }> {
-  const provider = createOpenAIWireProvider({ name: 'p', type: 'openai', apiKey: 'k', http: httpOf(events, spaced) });
+  const provider = createOpenAIProvider({ name: 'p', type: 'openai', apiKey: 'k', http: httpOf(events, spaced) });
   const request = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true } as ChatRequest;
   const rest = provider.stream(request, { model: 'm', signal: new AbortController().signal })[Symbol.asyncIterator]();
   const first = await rest.next();

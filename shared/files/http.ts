@@ -1,4 +1,5 @@
-import { ActionError, type FilesPort } from '../../functions/action-execute/actions/types.js';
+import { ActionError } from '../errors.js';
+import type { FilesPort } from './port.js';
 
 /** One file operation as the development files bridge takes it (JSON over POST). */
 export type FilesRequest =

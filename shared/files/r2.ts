@@ -1,4 +1,5 @@
-import { ActionError, type FilesPort } from '../../functions/action-execute/actions/types.js';
+import { ActionError } from '../errors.js';
+import type { FilesPort } from './port.js';
 
 /** The part of a Workers R2 bucket binding the file actions use. */
 export interface R2BucketLike {

@@ -2,26 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyEntry, Role } from '../config/index.js';
+import type { ApiKeyStore, JwtVerifier, Principal } from '../identity.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
 
-/** Who is calling: the id of the key's owner and what it may do. */
-export interface Principal {
-  id: string;
-  role: Role;
-}
-
-/** Looks callers up by the SHA-256 of their key; raw keys are never kept in memory. */
-export interface ApiKeyStore {
-  /** The principal of this bearer secret, or null. */
-  verify(secret: string): Promise<Principal | null>;
-  readonly size: number;
-}
-
-/** Verifies approver JWTs (issuer, audience, signature against the JWKS); null where none are accepted. */
-export interface JwtVerifier {
-  verify(token: string): Promise<Principal>;
-}
+export type { ApiKeyStore, JwtVerifier, Principal } from '../identity.js';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 

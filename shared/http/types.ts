@@ -1,6 +1,6 @@
+import type { Principal } from '../identity.js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../services.js';
-import type { Principal } from './auth.js';
 import type { BodyLimit } from './validate.js';
 
 /** Hono's environment for every MYCA Edge app: what middleware puts on the context. */

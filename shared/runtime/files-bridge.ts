@@ -7,9 +7,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkRelativePath } from '../../functions/action-execute/actions/file.js';
-import { ActionError } from '../../functions/action-execute/actions/types.js';
+import { ActionError } from '../errors.js';
 import type { FilesRequest } from '../files/http.js';
+import { checkRelativePath } from '../files/path.js';
 import { createNodeFiles } from './node-files.js';
 
 export interface FilesBridge {

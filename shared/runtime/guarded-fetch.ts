@@ -1,6 +1,6 @@
 import { type LookupAddress, lookup } from 'node:dns';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { isBlockedAddress } from '../../functions/action-execute/actions/http.js';
+import { isBlockedAddress } from '../net/address-guard.js';
 
 /**
  * The fetch http.request uses on Node: names are resolved by the connection itself and every

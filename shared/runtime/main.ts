@@ -1,15 +1,16 @@
 /**
- * The Node entry point (`npm start`): loads and validates config, then runs the server until
- * SIGINT/SIGTERM. An invalid config exits 2 with a message naming each bad key.
+ * The Node process around the server (`npm start` runs functions/node.ts, which calls this): loads
+ * and validates config, then runs the server until SIGINT/SIGTERM. An invalid config exits 2 with a
+ * message naming each bad key.
  */
 import { type Config, ConfigError, effectiveLogLevel, sanitizeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { createLineBatcher } from '../log/line-batcher.js';
 import { DataDirInUseError } from './embedded-postgres.js';
 import { loadNodeConfig } from './node-config.js';
-import { type RunningServer, startServer } from './server.js';
+import { type NodeApp, type RunningServer, startServer } from './server.js';
 
-async function main(): Promise<void> {
+export async function runNode(entry: NodeApp): Promise<void> {
   let config: Config;
   try {
     config = loadNodeConfig(process.env);
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name }, write: lines.line });
   let running: RunningServer;
   try {
-    running = await startServer(config, logger);
+    running = await startServer(config, logger, entry);
   } catch (error) {
     // A data folder another process holds is the user's to sort out: one plain sentence, no stack.
     if (error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
@@ -51,5 +52,3 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
-
-await main();

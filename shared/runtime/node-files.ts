@@ -2,7 +2,8 @@ import { close, constants, fstat, open as openCallback, read as readInto, realpa
 import { lstat, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { ActionError, type FilesPort } from '../../functions/action-execute/actions/types.js';
+import { ActionError } from '../errors.js';
+import type { FilesPort } from '../files/port.js';
 
 // The hot path (file.read) uses the callback API on plain descriptors: fs/promises' FileHandle objects
 // cost ~3× the CPU per read (measured: ~100 → ~45 µs a read), and the writes are rare enough to keep them.

@@ -1,19 +1,13 @@
 import { join, resolve } from 'node:path';
-import type { HttpClient } from '../../functions/chat-route/providers/http.js';
+import { buildServices } from '../build-services.js';
 import type { Config } from '../config/index.js';
 import { createDatabase, type Database } from '../db/index.js';
-import { createApiKeyStore, jwtVerifierFor } from '../http/auth.js';
-import { createIntegrations } from '../integrations/index.js';
 import type { KeyValueStore } from '../kv/index.js';
-import { createMemoryStore } from '../kv/memory.js';
-import { createUpstashStore } from '../kv/upstash.js';
 import type { Logger } from '../log/index.js';
-import { type Services, systemClock } from '../services.js';
-import { createCorrelatedFetch } from '../telemetry/correlation.js';
+import type { HttpClient } from '../net/http-client.js';
+import type { Services } from '../services.js';
 import { METRIC_FAMILIES } from '../telemetry/metrics.js';
 import type { NodeTelemetry } from '../telemetry/node-telemetry.js';
-import { createQdrantStore } from '../vector/qdrant.js';
-import { VERSION } from '../version.js';
 import { createGuardedFetch } from './guarded-fetch.js';
 import { readContract } from './node-config.js';
 import { createNodeFiles } from './node-files.js';
@@ -32,45 +26,25 @@ export interface NodeServiceParts {
   llmHttp?: HttpClient;
 }
 
-/** Builds the Node server's Services from its parts; the app never sees how they were made. */
+/** The Node platform (metrics, the confined files folder, undici, the guarded fetch) handed to buildServices. */
 export async function createNodeServices(parts: NodeServiceParts): Promise<Services> {
   const { config } = parts;
-  const outbound = createCorrelatedFetch(parts.fetch ?? fetch);
-  const kv =
-    parts.kv ??
-    (config.kv.upstash_url && config.kv.upstash_token
-      ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
-      : createMemoryStore());
   if (parts.db) observePending(parts.telemetry, parts.db, parts.logger);
-  return {
-    config,
+  return buildServices(config, {
     runtime: 'node',
-    version: VERSION,
-    startedAt: systemClock.now(),
-    db: parts.db,
-    kv,
-    vector: config.vector.qdrant_url
-      ? createQdrantStore({ url: config.vector.qdrant_url, apiKey: config.vector.qdrant_api_key, fetch: outbound })
-      : null,
     logger: parts.logger,
+    fetch: parts.fetch ?? fetch,
+    db: parts.db,
     metrics: parts.telemetry.metrics,
     tracerProvider: parts.telemetry.tracerProvider,
-    clock: systemClock,
-    fetch: outbound,
-    llmHttp: parts.llmHttp ?? createUndiciHttp(),
-    files: createNodeFiles(resolve(config.actions.files_root ?? join(config.data_dir, 'files'))),
-    actionFetch: createCorrelatedFetch(
-      createGuardedFetch({ allowPrivate: config.policy.http.allow_private, timeoutMs: config.policy.http.timeout_ms }),
-    ),
-    auth: await createApiKeyStore(parts.apiKeys),
-    jwt: jwtVerifierFor(config.auth.jwt),
     renderMetrics: parts.telemetry.renderMetrics,
-    integrations: createIntegrations(config, {
-      contract: readContract,
-      fetch: outbound,
-      tracerProvider: parts.telemetry.tracerProvider,
-    }),
-  };
+    files: createNodeFiles(resolve(config.actions.files_root ?? join(config.data_dir, 'files'))),
+    actionFetch: createGuardedFetch({ allowPrivate: config.policy.http.allow_private, timeoutMs: config.policy.http.timeout_ms }),
+    llmHttp: parts.llmHttp ?? createUndiciHttp(),
+    apiKeys: parts.apiKeys,
+    ...(parts.kv ? { kv: parts.kv } : {}),
+    contract: readContract,
+  });
 }
 
 /** `actions_pending`, counted at scrape time (one indexed count; a failed count reports nothing). */

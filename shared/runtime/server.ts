@@ -5,14 +5,13 @@
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Sql } from 'postgres';
-import { resumeDueRuns } from '../../functions/agent-run/loop.js';
-import { createApp } from '../../functions/app.js';
 import { archiveDir, createDiskArchiveStore } from '../audit/archive-disk.js';
 import { createArchiveSchedule } from '../audit/schedule.js';
 import type { Config } from '../config/index.js';
 import { createDatabase } from '../db/index.js';
 import { grantRuntimeRole, migrate, readMigrations } from '../db/migrate.js';
 import type { Logger } from '../log/index.js';
+import type { Services } from '../services.js';
 import { activeCorrelationId } from '../telemetry/correlation.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
@@ -46,7 +45,13 @@ async function migrateAtStart(config: Config, sql: Sql, logger: Logger): Promise
   }
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/** What the Node entry (functions/node.ts) hands the server: the app, and the periodic sweep. */
+export interface NodeApp {
+  createApp(services: Services): { fetch: Parameters<typeof serve>[0]['fetch'] };
+  sweep(services: Services): Promise<unknown>;
+}
+
+export async function startServer(config: Config, logger: Logger, entry: NodeApp): Promise<RunningServer> {
   const telemetry = createNodeTelemetry({
     serviceName: config.telemetry.service_name,
     version: VERSION,
@@ -70,7 +75,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
 
   const releaseGuard = guardUnhandledRejections(logger, services.metrics);
-  const app = createApp(services);
+  const app = entry.createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const created = serve(
       {
@@ -126,7 +131,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     void archive?.tick();
     if (sweeping) return;
     sweeping = true;
-    void resumeDueRuns({ services, logger })
+    void entry
+      .sweep(services)
       .catch((error: unknown) => logger.warn('sweep failed', { error: error as Error }))
       .finally(() => {
         sweeping = false;

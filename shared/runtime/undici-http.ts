@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { HttpClient } from '../../functions/chat-route/providers/http.js';
+import type { HttpClient } from '../net/http-client.js';
 
 /**
  * The Node path to LLM providers: undici's `request` over a keep-alive agent (connection pools per

@@ -15,8 +15,8 @@ export interface Started {
  */
 export function run(env: Record<string, string>, options: { direct?: boolean } = {}) {
   const [command, args] = options.direct
-    ? [process.execPath, ['--import', 'tsx', 'shared/runtime/main.ts']]
-    : [join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['shared/runtime/main.ts']];
+    ? [process.execPath, ['--import', 'tsx', 'functions/node.ts']]
+    : [join(ROOT_DIR, 'node_modules', '.bin', 'tsx'), ['functions/node.ts']];
   const child = spawn(command, args, {
     cwd: ROOT_DIR,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },

@@ -1,14 +1,11 @@
 import type { z } from 'zod';
 import type { ActionCategory, Policy } from '../../../shared/config/index.js';
 import type { Database } from '../../../shared/db/index.js';
+import type { FilesPort } from '../../../shared/files/port.js';
 import type { Integrations } from '../../../shared/integrations/index.js';
 
-/** The files the file actions see, confined to one root (Node: a folder; Workers: the FILES R2 bucket; null without either). */
-export interface FilesPort {
-  read(path: string, maxBytes: number): Promise<{ content: string; bytes: number }>;
-  write(path: string, content: string, maxBytes: number): Promise<{ bytes: number }>;
-  delete(path: string): Promise<void>;
-}
+export { ActionError } from '../../../shared/errors.js';
+export type { FilesPort } from '../../../shared/files/port.js';
 
 /** Everything an action may touch; built per request by the handler from Services. */
 export interface ActionContext {
@@ -24,18 +21,6 @@ export interface ActionContext {
   maxFileBytes: number;
   /** Typed clients of MINDEX, NatureOS and the website (null where not configured). */
   integrations: Integrations;
-}
-
-/** A refusal an action can explain: the caller gets `status` with `message` and `hint`. */
-export class ActionError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 413 | 422 | 502 | 503 | 504,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'ActionError';
-  }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { type ModelsConfig, type ProviderConfig, providerUnavailableReason } from '../../../shared/config/index.js';
+import { createFetchHttp } from '../../../shared/net/fetch-http.js';
+import type { HttpClient } from '../../../shared/net/http-client.js';
 import { createGeminiProvider } from './gemini/index.js';
-import type { HttpClient } from './http.js';
-import { createOpenAIProvider, type OpenAIProviderOptions } from './openai/index.js';
-import { createOpenAIWireProvider } from './openai/wire.js';
+import { createOpenAIProvider } from './openai/index.js';
 import type { ChatProvider } from './types.js';
 
 export interface ProviderEntry {
@@ -15,30 +15,34 @@ export interface ProviderEntry {
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderEntry>;
 
-/** Transports the entry point may hand in: Node gives an undici pool; elsewhere the SDK uses fetch. */
+/** Transports the entry point hands in: the raw HTTP client (Node: an undici pool); without one, one over `fetch`. */
 export interface ProviderTransports {
   fetch: typeof globalThis.fetch;
   http?: HttpClient | undefined;
 }
 
-/** OpenAI-type providers: over the raw HTTP client when there is one (Node), else the official SDK. */
-const openAIType = (options: OpenAIProviderOptions, transports: ProviderTransports) =>
-  transports.http
-    ? createOpenAIWireProvider({ ...options, http: transports.http })
-    : createOpenAIProvider({ ...options, fetch: transports.fetch });
-
 /** One factory per provider type: adding a provider is a folder and a line here. */
-const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderConfig, transports: ProviderTransports) => ChatProvider> = {
-  openai: (name, config, t) => openAIType({ name, type: 'openai', apiKey: config.api_key, baseURL: config.base_url }, t),
-  azure: (name, config, t) =>
-    openAIType({ name, type: 'azure', apiKey: config.api_key, endpoint: config.endpoint, apiVersion: config.api_version }, t),
-  openai_compatible: (name, config, t) =>
-    openAIType({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url }, t),
-  gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
-};
+const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderConfig, transports: { http: HttpClient }) => ChatProvider> =
+  {
+    openai: (name, config, t) =>
+      createOpenAIProvider({ name, type: 'openai', apiKey: config.api_key, baseURL: config.base_url, http: t.http }),
+    azure: (name, config, t) =>
+      createOpenAIProvider({
+        name,
+        type: 'azure',
+        apiKey: config.api_key,
+        endpoint: config.endpoint,
+        apiVersion: config.api_version,
+        http: t.http,
+      }),
+    openai_compatible: (name, config, t) =>
+      createOpenAIProvider({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url, http: t.http }),
+    gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
+  };
 
 /** Builds every configured provider once (per process or isolate). */
-export function createProviderRegistry(config: ModelsConfig, transports: ProviderTransports): ProviderRegistry {
+export function createProviderRegistry(config: ModelsConfig, given: ProviderTransports): ProviderRegistry {
+  const transports = { http: given.http ?? createFetchHttp(given.fetch) };
   const registry = new Map<string, ProviderEntry>();
   for (const [name, providerConfig] of Object.entries(config.providers)) {
     const reason = providerUnavailableReason(providerConfig);

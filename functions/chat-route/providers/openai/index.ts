@@ -1,8 +1,9 @@
-import type OpenAI from 'openai';
 import type { ProviderType } from '../../../../shared/config/index.js';
-import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
+import type { HttpClient, HttpResponse } from '../../../../shared/net/http-client.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
-import { type CallOptions, type ChatProvider, errorInBody, ProviderError, parseRetryAfter } from '../types.js';
+import { wireChunk } from '../sse-chunk.js';
+import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -12,138 +13,170 @@ export interface OpenAIProviderOptions {
   /** Azure only. */
   endpoint?: string | undefined;
   apiVersion?: string | undefined;
-  fetch?: typeof fetch;
+  /** Node: an undici keep-alive pool; workerd: fetch (shared/net/fetch-http.ts). */
+  http: HttpClient;
 }
 
 /**
- * OpenAI, Azure OpenAI and every OpenAI-compatible server (LiteLLM, vLLM, Ollama) through the official
- * SDK. Its own retries are off: retry, fallback and timeouts belong to the attempt loop.
+ * OpenAI, Azure OpenAI and every OpenAI-compatible server (LiteLLM, vLLM, Ollama): the wire format
+ * spoken directly over an {@link HttpClient}, the same code on both runtimes (the official SDK's
+ * fetch-and-web-streams machinery would cost several times the proxying itself). No retries of
+ * its own: retry, fallback and timeouts belong to the attempt loop.
  *
  * @example
- * const local = createOpenAIProvider({ name: 'local', type: 'openai_compatible', baseURL: 'http://127.0.0.1:11434/v1' });
+ * const local = createOpenAIProvider({ name: 'local', type: 'openai_compatible', baseURL: 'http://127.0.0.1:11434/v1', http: createFetchHttp() });
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
-  const common = { maxRetries: 0, timeout: 600_000, ...(options.fetch ? { fetch: options.fetch } : {}) };
-  // The SDK loads on first use: the Node server speaks the wire format over undici (wire.ts) and
-  // never needs it; loading it at start cost the server 3–7 MB of resident memory.
-  let client: Promise<OpenAI> | undefined;
-  const clientOnce = () =>
-    (client ??= loadSdk().then(({ default: OpenAIClient, AzureOpenAI }) =>
-      options.type === 'azure'
-        ? // The base URL, not `endpoint`: given no baseURL the SDK reads OPENAI_BASE_URL from the
-          // environment (workerd's nodejs_compat exposes the bindings there) and then refuses
-          // the endpoint ("baseURL and endpoint are mutually exclusive"): every Azure call failed.
-          new AzureOpenAI({
-            ...common,
-            apiKey: options.apiKey,
-            baseURL: `${(options.endpoint ?? '').replace(/\/+$/, '')}/openai`,
-            apiVersion: options.apiVersion ?? '2024-10-21',
-          })
-        : // Ollama and vLLM accept any key; the SDK insists on one.
-          new OpenAIClient({ ...common, apiKey: options.apiKey ?? 'not-needed', baseURL: options.baseURL ?? null }),
-    ));
-  const name = options.name;
-  const requestOptions = (call: CallOptions) => {
-    // AzureOpenAI puts the deployment into the path unencoded (`/deployments/${model}/…`).
-    const problem = options.type === 'azure' ? modelNameProblem('azure', call.model) : null;
-    if (problem) throw new ProviderError(name, `deployment "${call.model}" refused: ${problem}`, 400);
-    return { signal: call.signal, ...(call.headers ? { headers: call.headers } : {}) };
+  const { name, http } = options;
+  const azure = options.type === 'azure';
+  const base = (
+    azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')
+  ) as string;
+  const apiVersion = encodeURIComponent(options.apiVersion ?? '2024-10-21');
+  const url = (path: 'chat/completions' | 'embeddings', model: string) => {
+    if (!azure) return `${base}/${path}`;
+    const problem = modelNameProblem('azure', model);
+    if (problem) throw new ProviderError(name, `deployment "${model}" refused: ${problem}`, 400);
+    return `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${apiVersion}`;
+  };
+  const headers = (call: CallOptions): Record<string, string> => ({
+    'content-type': 'application/json',
+    accept: 'application/json',
+    ...(options.apiKey ? (azure ? { 'api-key': options.apiKey } : { authorization: `Bearer ${options.apiKey}` }) : {}),
+    ...call.headers,
+  });
+  const post = async (path: 'chat/completions' | 'embeddings', call: CallOptions, body: object): Promise<HttpResponse> => {
+    const target = url(path, call.model);
+    let response: HttpResponse;
+    try {
+      response = await http.post(target, headers(call), JSON.stringify(body), call.signal);
+    } catch (error) {
+      throw networkError(name, error);
+    }
+    if (response.status >= 400) throw await statusError(name, response);
+    return response;
   };
 
   return {
     name,
     type: options.type,
     chat: async (request, call) => {
-      try {
-        const { stream: _stream, stream_options: _options, ...body } = request;
-        const completion = await (await clientOnce()).chat.completions.create(
-          { ...(body as OpenAI.ChatCompletionCreateParamsNonStreaming), model: call.model, stream: false },
-          requestOptions(call),
-        );
-        // A 200 whose body is an error is a failure, never an answer.
-        if (!Array.isArray(completion?.choices)) throw errorInBody(name, completion) ?? notAnAnswer(name);
-        return completion;
-      } catch (error) {
-        throw await mapOpenAIError(name, error);
-      }
+      // Undefined members are left out by JSON.stringify: one copy of the request, not two.
+      const response = await post('chat/completions', call, {
+        ...request,
+        model: call.model,
+        stream: undefined,
+        stream_options: undefined,
+      });
+      const text = await readText(name, response);
+      const completion = parseBody<ChatCompletion>(name, text);
+      // A 200 whose body is an error is a failure, never an answer.
+      if (!Array.isArray(completion.choices)) throw errorInBody(name, completion) ?? invalidAnswer(name, text);
+      // Passed through as it came: parsed for usage and the model's name, never serialised again.
+      return keepWireText(completion, text);
     },
-    stream: (request, call) => streamChunks(name, clientOnce, request, call, () => requestOptions(call)),
+    stream: (request, call) => streamChunks(name, request, call, post),
     embed: async (request, call) => {
-      try {
-        const embeddings = await (await clientOnce()).embeddings.create(
-          { ...(request as OpenAI.EmbeddingCreateParams), model: call.model },
-          requestOptions(call),
-        );
-        if (!Array.isArray(embeddings?.data)) throw errorInBody(name, embeddings) ?? notAnAnswer(name);
-        return embeddings;
-      } catch (error) {
-        throw await mapOpenAIError(name, error);
-      }
+      // Floats as JSON: callers get what they asked for, and nothing is decoded twice.
+      const response = await post('embeddings', call, { ...request, model: call.model });
+      const text = await readText(name, response);
+      const embeddings = parseBody<EmbeddingsResponse>(name, text);
+      if (!Array.isArray(embeddings.data)) throw errorInBody(name, embeddings) ?? invalidAnswer(name, text);
+      return embeddings;
     },
   };
 }
 
-const notAnAnswer = (name: string) => new ProviderError(name, 'the provider answered 200 without a result', 502);
+/** The blank line that ends an SSE event, whichever line endings the server writes (`\n`, `\r\n`, mixed). */
+const EVENT_END = /\r?\n\r?\n/;
 
-let sdk: Promise<typeof import('openai')> | undefined;
-const loadSdk = () => (sdk ??= import('openai'));
+/** The data of one SSE event: its `data:` lines joined; comments and other fields are left out. */
+function eventData(block: string): string {
+  // Nearly every event is one `data: {…}` line: no arrays for it.
+  if (block.startsWith('data:') && !block.includes('\n')) return block.slice(5).trimStart();
+  return block
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(5).trimStart())
+    .join('\n');
+}
 
 async function* streamChunks(
   name: string,
-  client: () => Promise<OpenAI>,
   request: ChatRequest,
   call: CallOptions,
-  options: () => { signal: AbortSignal; headers?: Record<string, string> },
+  post: (path: 'chat/completions', call: CallOptions, body: object) => Promise<HttpResponse>,
 ): AsyncIterable<ChatCompletionChunk> {
-  let stream: AsyncIterable<ChatCompletionChunk>;
-  try {
-    stream = await (await client()).chat.completions.create(
-      // Usage always comes back (in the last chunk): token accounting needs it.
-      {
-        ...(request as OpenAI.ChatCompletionCreateParamsStreaming),
-        model: call.model,
-        stream: true,
-        stream_options: { include_usage: true },
-      },
-      options(),
-    );
-  } catch (error) {
-    throw await mapOpenAIError(name, error);
-  }
-  // A connection cut mid-stream can end the SDK's iterator quietly: only a finish reason proves the
-  // answer is whole, so a stream without one is an error, never a short success.
+  const response = await post('chat/completions', call, {
+    ...request,
+    model: call.model,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  const decoder = new TextDecoder();
+  let buffer = '';
   let finished = false;
   try {
-    for await (const chunk of stream) {
-      const failed = errorInBody(name, chunk);
-      if (failed) throw failed;
-      if (!Array.isArray(chunk.choices)) throw notAnAnswer(name);
-      if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
-      yield chunk;
+    for await (const bytes of response.chunks()) {
+      buffer += decoder.decode(bytes, { stream: true });
+      for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
+        const block = buffer.slice(0, end.index);
+        buffer = buffer.slice(end.index + end[0].length);
+        const data = eventData(block);
+        if (data && data !== '[DONE]') {
+          // Parsed only when it carries an error, usage or a finish reason (sse-chunk.ts).
+          const { chunk, finished: last } = wireChunk(name, data);
+          if (last) finished = true;
+          yield chunk;
+        }
+      }
     }
   } catch (error) {
-    throw await mapOpenAIError(name, error);
+    throw error instanceof ProviderError ? error : networkError(name, error);
   }
+  // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
 }
 
-/** SDK errors to one typed error; Retry-After (and OpenAI's retry-after-ms) kept. */
-export async function mapOpenAIError(provider: string, error: unknown): Promise<ProviderError> {
+function invalidAnswer(name: string, text: string): ProviderError {
+  return new ProviderError(name, `the provider's answer is not a completion: ${text.slice(0, 120)}`, 502);
+}
+
+async function readText(name: string, response: HttpResponse): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw networkError(name, error);
+  }
+}
+
+function parseBody<T>(name: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ProviderError(name, `the provider answered with invalid JSON: ${text.slice(0, 120)}`, 502, { action: 'retry' });
+  }
+}
+
+async function statusError(name: string, response: HttpResponse): Promise<ProviderError> {
+  const text = await response.text().catch(() => '');
+  let message = `${response.status} status code`;
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string } | string };
+    const detail = typeof body.error === 'string' ? body.error : body.error?.message;
+    if (detail) message = `${response.status} ${detail}`;
+  } catch {
+    if (text) message = `${response.status} ${text.slice(0, 200)}`;
+  }
+  const retryAfterMs = Number(response.header('retry-after-ms')) || parseRetryAfter(response.header('retry-after'));
+  return new ProviderError(name, message, response.status, { retryAfterMs });
+}
+
+function networkError(name: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error;
-  const { default: OpenAI } = await loadSdk();
-  if (error instanceof OpenAI.APIUserAbortError)
-    return new ProviderError(provider, 'request aborted', undefined, { timeout: true, cause: error });
-  if (error instanceof OpenAI.APIConnectionTimeoutError)
-    return new ProviderError(provider, 'connection timed out', undefined, { timeout: true, cause: error });
-  if (error instanceof OpenAI.APIConnectionError) {
-    const cause = (error.cause as { code?: string; message?: string } | undefined) ?? {};
-    return new ProviderError(provider, `connection failed: ${cause.code ?? cause.message ?? error.message}`, undefined, { cause: error });
-  }
-  if (error instanceof OpenAI.APIError) {
-    const headers = error.headers;
-    const retryAfterMs = Number(headers?.get('retry-after-ms')) || parseRetryAfter(headers?.get('retry-after'));
-    return new ProviderError(provider, error.message, error.status, { retryAfterMs, cause: error });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new ProviderError(provider, message, undefined, { cause: error });
+  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED')
+    return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
+  const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
+  return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
 }

@@ -1,7 +1,8 @@
 /**
- * The smallest HTTP port the wire-level OpenAI adapter needs: POST a JSON body, get the status,
- * headers and a body to read as text or stream. Node injects an undici keep-alive pool (no WHATWG
- * fetch, no web streams on the hot path); elsewhere the SDK adapter runs over fetch.
+ * The smallest HTTP port the OpenAI adapter needs: POST a JSON body, get the status, headers and a
+ * body to read as text or stream. Node injects an undici keep-alive pool (no WHATWG fetch, no web
+ * streams on the hot path, shared/runtime/undici-http.ts); workerd the same port over fetch
+ * (fetch-http.ts).
  */
 export interface HttpResponse {
   status: number;

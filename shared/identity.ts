@@ -1,0 +1,22 @@
+import type { Role } from './config/index.js';
+
+// Who calls, and the ports that say so: types only, so that Services (services.ts) can name them
+// without importing the HTTP layer, which itself names Services (no import circle).
+
+/** Who is calling: the id of the key's owner and what it may do. */
+export interface Principal {
+  id: string;
+  role: Role;
+}
+
+/** Looks callers up by the SHA-256 of their key; raw keys are never kept in memory. */
+export interface ApiKeyStore {
+  /** The principal of this bearer secret, or null. */
+  verify(secret: string): Promise<Principal | null>;
+  readonly size: number;
+}
+
+/** Verifies approver JWTs (issuer, audience, signature against the JWKS); null where none are accepted. */
+export interface JwtVerifier {
+  verify(token: string): Promise<Principal>;
+}
