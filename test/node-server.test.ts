@@ -65,6 +65,15 @@ describe('npm start with a configured Postgres', () => {
     expect(output()).toContain('server.port (set by PORT)');
   });
 
+  it('stops cleanly (exit 0) on a SIGTERM that arrives while it is still starting', async () => {
+    const { child, exited, output } = run({ PORT: '0', DATABASE_URL: database.url, LOG_LEVEL: 'debug' }, { direct: true });
+    // The first debug line (migrations) comes well before "listening": the signal lands mid-start.
+    while (!output().includes('"level":"debug"') && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    child.kill('SIGTERM');
+    expect(await exited, output()).toBe(0);
+    expect(output()).toContain('"msg":"shutting down"');
+  });
+
   it('refuses to start in production without API keys', async () => {
     const { exited, output } = run({ MYCA_ENV: 'production', DATABASE_URL: database.url });
     expect(await exited).toBe(1);

@@ -23,9 +23,32 @@ export async function runNode(entry: NodeApp): Promise<void> {
   const lines = createLineBatcher((text) => process.stdout.write(text));
   process.on('exit', lines.flush);
   const logger = createLogger({ level: effectiveLogLevel(config), base: { service: config.telemetry.service_name }, write: lines.line });
-  let running: RunningServer;
+  // The signal handlers come first: a SIGTERM sent the moment "listening" is logged (a supervisor,
+  // a test) must stop the server cleanly, not meet Node's default action (exit 143).
+  let started: Promise<RunningServer> | undefined;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    if (!started) process.exit(0);
+    started
+      .then((running) => running.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error('shutdown failed', { error: error as Error });
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
   try {
-    running = await startServer(config, logger, entry);
+    started = startServer(config, logger, entry);
+    await started;
   } catch (error) {
     // A data folder another process holds is the user's to sort out: one plain sentence, no stack.
     if (error instanceof DataDirInUseError) process.stderr.write(`${error.message}\n`);
@@ -34,21 +57,4 @@ export async function runNode(entry: NodeApp): Promise<void> {
   }
   // After the one-line summary, and at debug only: it is several kilobytes.
   logger.debug('effective configuration', { config: sanitizeConfig(config) });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', { error: error as Error });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
