@@ -85,6 +85,18 @@ describe('chat-route failure accounting on node', () => {
     expect(counted.get('llm_calls_total{provider="openai",model="gpt-4o",status="429"}')).toBe(1);
   });
 
+  it('counts a 200 JSON error body to a stream request as that error, not as a cut stream', async () => {
+    // Some servers answer `stream: true` with a plain JSON error (status 200, no SSE framing).
+    llm.always('gpt-4o', { status: 200, body: { error: { message: 'quota exceeded', code: 503 } } });
+    const response = await post('/v1/chat/completions', { model: 'planning', messages: hello, stream: true });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-myca-model')).not.toBe('gpt-4o');
+    await readSse(response);
+    const counted = await metrics();
+    expect(counted.get('llm_calls_total{provider="openai",model="gpt-4o",status="503"}')).toBe(1);
+    expect(counted.get('llm_calls_total{provider="openai",model="gpt-4o",status="network"}')).toBeUndefined();
+  });
+
   it('answers an all-breakers-open 503 with retry-after = the remaining cooldown', async () => {
     llm.always('*', { status: 500 });
     for (let i = 0; i < 3; i++) await post('/v1/chat/completions', { model: 'planning', messages: hello });

@@ -134,6 +134,18 @@ async function* streamChunks(
   } catch (error) {
     throw error instanceof ProviderError ? error : networkError(name, error);
   }
+  // A server that answers a stream request with a plain JSON body (`{"error": …}` with status 200)
+  // leaves it all in the buffer, with no event end: that is the provider's error, not a cut.
+  const rest = buffer.trim();
+  if (!finished && rest.startsWith('{')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(rest);
+    } catch {
+      body = undefined;
+    }
+    throw errorInBody(name, body) ?? invalidAnswer(name, rest);
+  }
   // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
 }
