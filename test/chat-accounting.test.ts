@@ -3,21 +3,13 @@
  * breaker; the breaker's 503 says when to come back; deadlines and caps say which one ended a stream.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, startFakeLLM } from './support/fake-llm.js';
+import { fakeProviderEnv, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
 const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
 const hello = [{ role: 'user', content: 'hello' }];
 const events = fixture('openai-chat-stream.jsonl').trim().split('\n');
-
-async function readSse(response: Response) {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter(Boolean)
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
-}
 
 /** `name{labels} value` lines of the Prometheus text as a map. */
 function series(text: string): Map<string, number> {
@@ -40,10 +32,7 @@ describe('chat-route failure accounting on node', () => {
     llm = await startFakeLLM();
     app = await startRuntime('node', {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       LLM_RETRIES: '0',
       LLM_BREAKER_FAILURES: '3',
       LLM_BREAKER_COOLDOWN_MS: '10000',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { startFakeLLM } from './support/fake-llm.js';
+import { fakeProviderEnv, startFakeLLM } from './support/fake-llm.js';
 import { type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
@@ -67,10 +67,7 @@ describe('Grafana dashboards against what a run records', () => {
     llm = await startFakeLLM();
     app = await startRuntime('node', {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       LLM_RETRIES: '0',
       LLM_BREAKER_FAILURES: '2',
       LLM_RATE_LIMIT_RPM: '0',

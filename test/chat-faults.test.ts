@@ -5,7 +5,7 @@
  * or problem+json), that /health still answers, and that nothing was left unhandled.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Behaviour, fixture, startFakeLLM } from './support/fake-llm.js';
+import { type Behaviour, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
@@ -113,14 +113,6 @@ const CASES: Case[] = [
   { name: 'connection refused', stream: false, fault: () => 'refused', expect: { fallback: true } },
   { name: 'connection refused', stream: true, fault: () => 'refused', expect: { fallback: true } },
 ];
-
-async function readSse(response: Response) {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter(Boolean)
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
-}
 
 describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;

@@ -4,7 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, startFakeLLM } from './support/fake-llm.js';
+import { fakeProviderEnv, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
@@ -12,14 +12,6 @@ const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application
 const hello = [{ role: 'user', content: 'Find oyster mushrooms and the weather' }];
 const vercelTool = JSON.parse(fixture('tool-schema-vercel-ai-sdk.json')) as { function: { parameters: Record<string, unknown> } };
 const langchainTool = JSON.parse(fixture('tool-schema-langchain.json')) as { function: { parameters: Record<string, unknown> } };
-
-async function readSse(response: Response) {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter(Boolean)
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
-}
 
 describe.each(RUNTIMES)('Gemini translation on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;
@@ -31,10 +23,7 @@ describe.each(RUNTIMES)('Gemini translation on %s', (runtime) => {
     llm = await startFakeLLM();
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       LLM_RATE_LIMIT_RPM: '0',
       LLM_RETRIES: '0',
     });

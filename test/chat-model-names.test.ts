@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLLM } from './support/fake-llm.js';
+import { fakeProviderEnv, startFakeLLM } from './support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
@@ -82,10 +82,7 @@ describe.each(RUNTIMES)('model names from callers on %s', (runtime) => {
     llm = await startFakeLLM();
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       AZURE_OPENAI_API_KEY: 'test-azure-key',
       AZURE_OPENAI_ENDPOINT: llm.url,
       LLM_RATE_LIMIT_RPM: '0',

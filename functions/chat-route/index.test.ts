@@ -1,20 +1,11 @@
 import type OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Behaviour, fixture, startFakeLLM } from '../../test/support/fake-llm.js';
+import { type Behaviour, fakeProviderEnv, fixture, readSse, startFakeLLM } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
 const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
 const hello = [{ role: 'user', content: 'hello' }];
-
-/** Reads an SSE body into its events (`data` payloads with their `event` names). */
-async function readSse(response: Response) {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter(Boolean)
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
-}
 
 describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;
@@ -26,10 +17,7 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     llm = await startFakeLLM();
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       LLM_BACKOFF_MS: '10',
       LLM_BREAKER_FAILURES: '100',
       LLM_FIRST_TOKEN_TIMEOUT_MS: '1500',

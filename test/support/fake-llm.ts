@@ -228,3 +228,20 @@ export function chatCompletion(
 
 /** A fake's reply (for `queue` / `always`): 200 with that completion. */
 export const completionReply = (...args: Parameters<typeof chatCompletion>) => ({ status: 200, body: chatCompletion(...args) });
+
+/** The provider settings that point the gateway's OpenAI and Gemini providers at a fake LLM at `url`. */
+export const fakeProviderEnv = (url: string) => ({
+  OPENAI_API_KEY: 'test-openai-key',
+  OPENAI_BASE_URL: `${url}/v1`,
+  GEMINI_API_KEY: 'test-gemini-key',
+  GEMINI_BASE_URL: url,
+});
+
+/** An SSE body read into its events: each `data` payload with its `event` name (if any). */
+export async function readSse(response: Response): Promise<Array<{ event: string | undefined; data: string }>> {
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
+}
