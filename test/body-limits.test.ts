@@ -261,8 +261,12 @@ describe('request bodies on the Node server process', () => {
     console.info(
       `120 keyless bodies: all answered in ${seconds.toFixed(1)} s; RSS before ${before.toFixed(0)} MB, peak ${peak.toFixed(0)} MB`,
     );
-    expect(held.map((h) => h.status)).toEqual(held.map(() => 401));
-    for (const h of held) expect(h.head).toContain('application/problem+json');
+    // 401 from the headers alone. On a loaded machine this process may write a few of the 120 heads
+    // later than SERVER_HEADERS_TIMEOUT_MS (1 s here): those get 408, also with no body read.
+    const statuses = held.map((h) => h.status);
+    expect(statuses.filter((status) => status !== 401 && status !== 408)).toEqual([]);
+    expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(100);
+    for (const h of held) if (h.status === 401) expect(h.head).toContain('application/problem+json');
     // Before the key was checked first: 7.9 MB held per connection (about 950 MB here).
     expect(growth).toBeLessThan(RSS_GROWTH_BOUND_MB);
   }, 120_000);
