@@ -4,8 +4,8 @@
  * to `response.completed` (or `response.incomplete`); an `error` event or a stream that just ends
  * leads to `response.failed`. Cancelling the result cancels the chat stream (the upstream is cut).
  */
-import type { ChatCompletionChunk } from './contract.js';
-import { incompleteReason, newId, type ResponsesRequest, responseShell, responsesUsage } from './responses.js';
+import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
+import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
 
 interface CallState {
   outputIndex: number;

@@ -10,81 +10,23 @@
  * `include: []`.
  */
 import type { Context } from 'hono';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
-import type { ChatCompletion, ChatMessage, ChatRequest } from './contract.js';
+import {
+  type ChatCompletion,
+  type ChatMessage,
+  type ChatRequest,
+  ResponsesFunctionTool,
+  type ResponsesInputItem,
+  type ResponsesRequest,
+  ResponsesRequestSchema,
+} from './contract.js';
+import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
 import { responsesStream } from './responses-stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
-
-const Part = z.discriminatedUnion('type', [
-  z.looseObject({ type: z.literal('input_text'), text: z.string() }),
-  z.looseObject({ type: z.literal('output_text'), text: z.string() }),
-  z.looseObject({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['low', 'high', 'auto']).optional() }),
-]);
-const MessageItem = z.looseObject({
-  type: z.literal('message').optional(),
-  role: z.enum(['user', 'system', 'developer', 'assistant']),
-  content: z.union([z.string(), z.array(Part)]),
-});
-const FunctionCallItem = z.looseObject({
-  type: z.literal('function_call'),
-  call_id: z.string().min(1),
-  name: z.string().min(1),
-  arguments: z.string(),
-});
-const FunctionCallOutputItem = z.looseObject({ type: z.literal('function_call_output'), call_id: z.string().min(1), output: z.string() });
-const Item = z.union([FunctionCallItem, FunctionCallOutputItem, MessageItem]);
-const FunctionTool = z.object({
-  type: z.literal('function'),
-  name: z.string().min(1).max(64),
-  description: z.string().nullable().optional(),
-  parameters: z.record(z.string(), z.unknown()).nullable().optional(),
-  strict: z.boolean().nullable().optional(),
-});
-const Format = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text') }),
-  z.object({ type: z.literal('json_object') }),
-  z.object({
-    type: z.literal('json_schema'),
-    name: z.string().min(1),
-    schema: z.record(z.string(), z.unknown()),
-    description: z.string().optional(),
-    strict: z.boolean().nullable().optional(),
-  }),
-]);
-
-/** The request contract of POST /v1/responses (the bridged subset of OpenAI's). */
-export const ResponsesRequestSchema = z.strictObject({
-  model: z.string().min(1, 'name a model: a task alias (planning, execution, fast), a configured model or provider/model'),
-  input: z.union([z.string(), z.array(Item).min(1).max(2048)]),
-  instructions: z.string().nullable().optional(),
-  tools: z
-    .array(z.looseObject({ type: z.string() }))
-    .max(128)
-    .optional(),
-  tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name: z.string() })]).optional(),
-  text: z.strictObject({ format: Format.optional() }).optional(),
-  max_output_tokens: z.number().int().positive().nullable().optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: z.number().min(0).max(1).nullable().optional(),
-  parallel_tool_calls: z.boolean().nullable().optional(),
-  reasoning: z
-    .strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() })
-    .nullable()
-    .optional(),
-  stream: z.boolean().nullable().optional(),
-  user: z.string().max(256).optional(),
-  // Accepted and ignored (nothing is kept); refused below when they would need state.
-  metadata: z.record(z.string(), z.string()).nullable().optional(),
-  store: z.boolean().nullable().optional(),
-  previous_response_id: z.string().nullable().optional(),
-  truncation: z.literal('disabled').nullable().optional(),
-  include: z.array(z.string()).max(0, 'include is not supported: nothing extra can be returned').nullable().optional(),
-});
-export type ResponsesRequest = z.infer<typeof ResponsesRequestSchema>;
 
 const stateless = (field: string, detail: string) =>
   new ApiError('BAD_REQUEST', {
@@ -102,7 +44,7 @@ export function toChatRequest(request: ResponsesRequest): ChatRequest {
         detail: `tools[${index}]: tool type "${tool.type}" is not supported; only function tools are bridged`,
         hint: 'declare the tool as { type: "function", name, description, parameters } and run it yourself',
       });
-    const parsed = FunctionTool.safeParse(tool);
+    const parsed = ResponsesFunctionTool.safeParse(tool);
     if (!parsed.success)
       throw new ApiError('BAD_REQUEST', {
         detail: `tools[${index}]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(tool)'}: ${i.message}`).join('; ')}`,
@@ -163,7 +105,7 @@ export function toChatRequest(request: ResponsesRequest): ChatRequest {
   return chat as ChatRequest;
 }
 
-function addItem(messages: ChatMessage[], item: z.infer<typeof Item>): void {
+function addItem(messages: ChatMessage[], item: z.infer<typeof ResponsesInputItem>): void {
   if (item.type === 'function_call') {
     const call = { id: item.call_id, type: 'function' as const, function: { name: item.name, arguments: item.arguments } };
     const last = messages.at(-1);
@@ -195,62 +137,15 @@ function addItem(messages: ChatMessage[], item: z.infer<typeof Item>): void {
   messages.push({ role, content: textOnly && role !== 'user' ? parts.map((p) => (p as { text: string }).text).join('') : parts });
 }
 
-const randomId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
-export const newId = randomId;
-
-/** The fields every Responses object echoes from its request. */
-export function responseShell(request: ResponsesRequest, id: string, createdAt: number, model: string) {
-  return {
-    id,
-    object: 'response' as const,
-    created_at: createdAt,
-    status: 'in_progress' as string,
-    error: null as unknown,
-    incomplete_details: null as unknown,
-    instructions: request.instructions ?? null,
-    max_output_tokens: request.max_output_tokens ?? null,
-    model,
-    output: [] as unknown[],
-    parallel_tool_calls: request.parallel_tool_calls ?? true,
-    previous_response_id: null,
-    reasoning: { effort: request.reasoning?.effort ?? null, summary: null },
-    store: false,
-    temperature: request.temperature ?? null,
-    text: { format: request.text?.format ?? { type: 'text' } },
-    tool_choice: request.tool_choice ?? 'auto',
-    tools: request.tools ?? [],
-    top_p: request.top_p ?? null,
-    truncation: 'disabled',
-    usage: null as unknown,
-    user: request.user ?? null,
-    metadata: request.metadata ?? {},
-  };
-}
-
-export function responsesUsage(usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | undefined | null) {
-  return {
-    input_tokens: usage?.prompt_tokens ?? 0,
-    input_tokens_details: { cached_tokens: 0 },
-    output_tokens: usage?.completion_tokens ?? 0,
-    output_tokens_details: { reasoning_tokens: 0 },
-    total_tokens: usage?.total_tokens ?? 0,
-  };
-}
-
-/** `length` and `content_filter` cut the answer short: the response is `incomplete`, saying why. */
-export function incompleteReason(finish: string | null | undefined): string | undefined {
-  return finish === 'length' ? 'max_output_tokens' : finish === 'content_filter' ? 'content_filter' : undefined;
-}
-
 /** A chat completion → a Responses object. */
 export function toResponse(request: ResponsesRequest, completion: ChatCompletion) {
   const choice = completion.choices[0];
-  const body = responseShell(request, randomId('resp'), completion.created || Math.floor(Date.now() / 1000), completion.model);
+  const body = responseShell(request, newId('resp'), completion.created || Math.floor(Date.now() / 1000), completion.model);
   const text = choice?.message.content;
   if (text)
     body.output.push({
       type: 'message',
-      id: randomId('msg'),
+      id: newId('msg'),
       status: 'completed',
       role: 'assistant',
       content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
@@ -259,7 +154,7 @@ export function toResponse(request: ResponsesRequest, completion: ChatCompletion
     if (call.type !== 'function') continue;
     body.output.push({
       type: 'function_call',
-      id: randomId('fc'),
+      id: newId('fc'),
       call_id: call.id,
       name: call.function.name,
       arguments: call.function.arguments,
