@@ -169,6 +169,57 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
     ]);
   });
 
+  it('streams function calls (Gemini task): one function_call item each, arguments deltas, then completed', async () => {
+    llm.queue('gemini-2.0-flash', { sse: fixture('gemini-stream-parallel-calls.jsonl').trim().split('\n') });
+    const tools: OpenAI.Responses.Tool[] = ['get_species', 'get_weather'].map((name) => ({
+      type: 'function',
+      name,
+      parameters: { type: 'object' },
+      strict: false,
+    }));
+    const stream = await client.responses.create({ model: 'fast', input: 'species and weather?', tools, stream: true });
+    const done: Array<{ name: string; arguments: string }> = [];
+    let argumentDeltas = 0;
+    let last = '';
+    for await (const event of stream) {
+      last = event.type;
+      if (event.type === 'response.function_call_arguments.delta') argumentDeltas++;
+      if (event.type === 'response.output_item.done' && event.item.type === 'function_call') done.push(event.item);
+    }
+    expect(last).toBe('response.completed');
+    expect(argumentDeltas).toBeGreaterThanOrEqual(2);
+    expect(done.map((call) => [call.name, JSON.parse(call.arguments)])).toEqual([
+      ['get_species', { genus: 'Pleurotus' }],
+      ['get_weather', { location: { city: 'Portland', country: 'US' }, unit: 'c' }],
+    ]);
+  });
+
+  it('sends input_image as an image_url part and developer messages as system', async () => {
+    await client.responses.create({
+      model: 'execution',
+      input: [
+        { role: 'developer', content: 'Name the genus.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'what is this?' },
+            { type: 'input_image', image_url: 'https://example.org/m.png', detail: 'low' },
+          ],
+        },
+      ],
+    });
+    expect(llm.requests.at(-1)?.body.messages).toEqual([
+      { role: 'system', content: 'Name the genus.' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this?' },
+          { type: 'image_url', image_url: { url: 'https://example.org/m.png', detail: 'low' } },
+        ],
+      },
+    ]);
+  });
+
   it('maps text.format json_schema to response_format', async () => {
     const schema = { type: 'object', properties: { genus: { type: 'string' } }, required: ['genus'], additionalProperties: false };
     await client.responses.create({
