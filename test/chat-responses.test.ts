@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { completionReply, fixture, startFakeLLM } from './support/fake-llm.js';
-import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
+import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'e5'.repeat(16)}`;
 const openAIEvents = fixture('openai-chat-stream.jsonl').trim().split('\n');
@@ -25,7 +25,7 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
       GEMINI_BASE_URL: llm.url,
       LLM_RETRIES: '0',
       LLM_RATE_LIMIT_RPM: '0',
-      LLM_IDLE_TIMEOUT_MS: '2000',
+      LLM_IDLE_TIMEOUT_MS: '20000',
     });
     client = new OpenAI({ apiKey: agentKey, baseURL: `${await app.url()}/v1`, maxRetries: 0 });
   });
@@ -109,6 +109,30 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
     for await (const event of stream) types.push(event.type);
     expect(types.at(-1)).toBe('response.failed');
     expect(types).not.toContain('response.completed');
+  });
+
+  it('a client that goes away mid-stream cuts the upstream (as a chat stream does)', async () => {
+    llm.queue('gpt-4o-mini', { sse: openAIEvents.slice(0, 2), delayMs: 30, after: 'hang' });
+    const controller = new AbortController();
+    const response = await fetch(`${await app.url()}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'execution', input: 'hi', stream: true }),
+      signal: controller.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('event: response.created');
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    // Well before the (20 s) idle timeout: the disconnect, not the timer, closed the upstream.
+    await eventually(() => llm.requests.at(-1)?.abandoned || undefined, 10_000);
+  });
+
+  it('honours x-myca-task like chat does (routes to the Gemini task)', async () => {
+    const response = await client.responses.create({ model: 'execution', input: 'hi' }, { headers: { 'x-myca-task': 'fast' } });
+    expect(response.status).toBe('completed');
+    expect(llm.requests.at(-1)?.path).toContain('gemini-2.0-flash');
   });
 
   it('round-trips a function tool: function_call out, function_call_output back in', async () => {

@@ -2,7 +2,7 @@
  * The chat pipeline's SSE (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when the
  * provider broke off, idle timeout or cap) → the Responses API's event sequence. Only `[DONE]` leads
  * to `response.completed` (or `response.incomplete`); an `error` event or a stream that just ends
- * leads to `response.failed`. Cancelling the result cancels the chat stream (the upstream is cut).
+ * leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
  */
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
 import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
@@ -12,7 +12,7 @@ interface CallState {
   item: { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: string };
 }
 
-export function responsesStream(request: ResponsesRequest): TransformStream<Uint8Array, Uint8Array> {
+export function responsesStream(request: ResponsesRequest, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const response = responseShell(request, newId('resp'), Math.floor(Date.now() / 1000), request.model);
@@ -159,26 +159,43 @@ export function responsesStream(request: ResponsesRequest): TransformStream<Uint
     }
     onChunk(JSON.parse(data) as ChatCompletionChunk);
   };
-  const drain = (controller: TransformStreamDefaultController<Uint8Array>) => {
-    if (out) controller.enqueue(encoder.encode(out));
+  const take = () => {
+    const text = out;
     out = '';
+    return text;
   };
+  const reader = source.getReader();
 
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(bytes, controller) {
-      buffered += decoder.decode(bytes, { stream: true });
-      let end = buffered.indexOf('\n\n');
-      while (end !== -1) {
-        onFrame(buffered.slice(0, end));
-        buffered = buffered.slice(end + 2);
-        end = buffered.indexOf('\n\n');
+  // A pull stream rather than pipeThrough: workerd does not pass a client's cancel back through a
+  // pipe whose source is silent, and the cancel is what cuts the upstream (stream.ts).
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) {
+          if (buffered.trim()) onFrame(buffered);
+          if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
+          const rest = take();
+          if (rest) controller.enqueue(encoder.encode(rest));
+          controller.close();
+          return;
+        }
+        buffered += decoder.decode(next.value, { stream: true });
+        let end = buffered.indexOf('\n\n');
+        while (end !== -1) {
+          onFrame(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          end = buffered.indexOf('\n\n');
+        }
+        const text = take();
+        if (text) {
+          controller.enqueue(encoder.encode(text));
+          return;
+        }
       }
-      drain(controller);
     },
-    flush(controller) {
-      if (buffered.trim()) onFrame(buffered);
-      if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
-      drain(controller);
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
 }

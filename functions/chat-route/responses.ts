@@ -177,7 +177,7 @@ export async function serveResponses(
   const answer = await serveChat(c, toChatRequest(request));
   if (answer.status !== 200 || !answer.body) return answer;
   const headers = new Headers(answer.headers);
-  if (request.stream) return new Response(answer.body.pipeThrough(responsesStream(request)), { status: 200, headers });
+  if (request.stream) return new Response(responsesStream(request, answer.body), { status: 200, headers });
   const completion = (await answer.json()) as ChatCompletion;
   headers.delete('content-length');
   return new Response(JSON.stringify(toResponse(request, completion)), { status: 200, headers });
