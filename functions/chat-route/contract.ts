@@ -82,3 +82,74 @@ export const ModelListSchema = z.object({
   ),
 });
 export type ModelList = z.infer<typeof ModelListSchema>;
+
+/**
+ * The request contract of POST /v1/responses: the subset of OpenAI's Responses API that is bridged to
+ * chat (functions/chat-route/responses.ts). Unknown top-level fields are refused, naming them.
+ */
+const Part = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('input_text'), text: z.string() }),
+  z.looseObject({ type: z.literal('output_text'), text: z.string() }),
+  z.looseObject({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['low', 'high', 'auto']).optional() }),
+]);
+const MessageItem = z.looseObject({
+  type: z.literal('message').optional(),
+  role: z.enum(['user', 'system', 'developer', 'assistant']),
+  content: z.union([z.string(), z.array(Part)]),
+});
+const FunctionCallItem = z.looseObject({
+  type: z.literal('function_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+const FunctionCallOutputItem = z.looseObject({ type: z.literal('function_call_output'), call_id: z.string().min(1), output: z.string() });
+export const ResponsesInputItem = z.union([FunctionCallItem, FunctionCallOutputItem, MessageItem]);
+export const ResponsesFunctionTool = z.object({
+  type: z.literal('function'),
+  name: z.string().min(1).max(64),
+  description: z.string().nullable().optional(),
+  parameters: z.record(z.string(), z.unknown()).nullable().optional(),
+  strict: z.boolean().nullable().optional(),
+});
+const Format = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    name: z.string().min(1),
+    schema: z.record(z.string(), z.unknown()),
+    description: z.string().optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+]);
+
+/** The request contract of POST /v1/responses (the bridged subset of OpenAI's). */
+export const ResponsesRequestSchema = z.strictObject({
+  model: z.string().min(1, 'name a model: a task alias (planning, execution, fast), a configured model or provider/model'),
+  input: z.union([z.string(), z.array(ResponsesInputItem).min(1).max(2048)]),
+  instructions: z.string().nullable().optional(),
+  tools: z
+    .array(z.looseObject({ type: z.string() }))
+    .max(128)
+    .optional(),
+  tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name: z.string() })]).optional(),
+  text: z.strictObject({ format: Format.optional() }).optional(),
+  max_output_tokens: z.number().int().positive().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  reasoning: z
+    .strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() })
+    .nullable()
+    .optional(),
+  stream: z.boolean().nullable().optional(),
+  user: z.string().max(256).optional(),
+  // Accepted and ignored (nothing is kept); refused below when they would need state.
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  store: z.boolean().nullable().optional(),
+  previous_response_id: z.string().nullable().optional(),
+  truncation: z.literal('disabled').nullable().optional(),
+  include: z.array(z.string()).max(0, 'include is not supported: nothing extra can be returned').nullable().optional(),
+});
+export type ResponsesRequest = z.infer<typeof ResponsesRequestSchema>;

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { ModelsConfig } from '../../shared/config/index.js';
 import { ApiError } from '../../shared/http/errors.js';
 import { tracedResponse } from '../../shared/http/middleware.js';
@@ -15,6 +15,7 @@ import { endAttemptSpan, modelLabel, providerLabel, recordCall, recordUsage, sta
 import { type Attempt, planAttempts } from './plan.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { type ChatProvider, type ProviderError, wireText } from './providers/types.js';
+import { serveResponses } from './responses.js';
 import { openStream, sseResponse } from './stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -193,100 +194,11 @@ export function createChatRoute() {
   // Per-key rate limit in the shared key-value store (fixed one-minute windows).
   app.use('/v1/chat/completions', rateLimit);
   app.use('/v1/embeddings', rateLimit);
+  app.use('/v1/responses', rateLimit);
 
-  app.post('/v1/chat/completions', async (c) => {
-    const services = c.get('services');
-    const request = (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest;
-    const target = c.req.header('x-myca-task') || request.model;
-    const clientSignal = c.req.raw.signal;
-    if (!request.stream) {
-      let done: ChatResult;
-      try {
-        done = await completeChat(services, request, target, clientSignal);
-      } catch (error) {
-        if (error instanceof ClientClosedError) return clientClosed();
-        throw error;
-      }
-      c.set('logFields', {
-        ...c.get('logFields'),
-        llm: done.attempt.label,
-        attempts: done.attempts,
-        usage: done.completion.usage,
-        cost_usd: done.costUsd,
-      });
-      return tracedResponse(c, wireText(done.completion), 200, {
-        'content-type': 'application/json',
-        ...attemptHeaders(done.attempt, done.attempts),
-      });
-    }
-    const { llm, registry, plan, tracer, loop, started } = prepareChat(
-      services,
-      request,
-      target,
-      usesLatency(services) ? await observedLatency(services, target) : undefined,
-    );
-    const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
-
-    {
-      const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
-      const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
-        const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
-        try {
-          return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
-        } catch (error) {
-          endAttemptSpan(span, {
-            label: attempt.label,
-            provider: attempt.provider,
-            model: attempt.model,
-            status: 'network',
-            error: String(error),
-            duration_ms: 0,
-          });
-          throw error;
-        }
-      });
-      if (!outcome.ok) {
-        if (outcome.httpStatus === 499) return clientClosed();
-        throw failure(outcome);
-      }
-      const { attempt } = outcome;
-      if (outcome.records.length > 1) recordFallback(services, attempt);
-      const logger = c.get('logger');
-      services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
-        provider: attempt.provider,
-        model: attempt.model,
-      });
-      c.set('logFields', { ...c.get('logFields'), llm: attempt.label, attempts: outcome.records.length, stream: true });
-      return sseResponse({
-        opened: outcome.value.opened,
-        idleTimeoutMs: llm.routing.idle_timeout_ms,
-        capAt: started + llm.routing.stream_max_ms,
-        capMs: llm.routing.stream_max_ms,
-        headers: attemptHeaders(attempt, outcome.records.length),
-        onEnd: (result) => {
-          // The attempt is counted once, here, with how it really ended; the breaker learns it too.
-          const record = {
-            label: attempt.label,
-            provider: attempt.provider,
-            model: attempt.model,
-            status: result.status,
-            ...(result.error ? { error: result.error } : {}),
-            duration_ms: services.clock.now() - started,
-          };
-          recordCall(services.metrics, llm, attempt, record);
-          const cost = recordUsage(services.metrics, llm, attempt, result.usage);
-          endAttemptSpan(outcome.value.span, record, result.usage);
-          if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
-          else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
-          if (result.status === 'client_closed')
-            logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
-          else if (result.error)
-            logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
-          logger.debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
-        },
-      });
-    }
-  });
+  app.post('/v1/chat/completions', async (c) => serveChat(c, (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest));
+  // The Responses API, bridged through the same pipeline (responses.ts translates at the edge).
+  app.post('/v1/responses', async (c) => serveResponses(c, serveChat));
 
   app.post('/v1/embeddings', async (c) => {
     const services = c.get('services');
@@ -350,6 +262,103 @@ export function createChatRoute() {
   });
 
   return app;
+}
+
+/**
+ * One `POST /v1/chat/completions` request, already parsed: routing, fallback, breaker, streaming,
+ * spans, metrics and the log line. `/v1/responses` calls it too, with a translated request.
+ */
+export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promise<Response> {
+  const services = c.get('services');
+  const target = c.req.header('x-myca-task') || request.model;
+  const clientSignal = c.req.raw.signal;
+  if (!request.stream) {
+    let done: ChatResult;
+    try {
+      done = await completeChat(services, request, target, clientSignal);
+    } catch (error) {
+      if (error instanceof ClientClosedError) return clientClosed();
+      throw error;
+    }
+    c.set('logFields', {
+      ...c.get('logFields'),
+      llm: done.attempt.label,
+      attempts: done.attempts,
+      usage: done.completion.usage,
+      cost_usd: done.costUsd,
+    });
+    return tracedResponse(c, wireText(done.completion), 200, {
+      'content-type': 'application/json',
+      ...attemptHeaders(done.attempt, done.attempts),
+    });
+  }
+  const { llm, registry, plan, tracer, loop, started } = prepareChat(
+    services,
+    request,
+    target,
+    usesLatency(services) ? await observedLatency(services, target) : undefined,
+  );
+  const providerOf = (attempt: Attempt) => providerIn(registry, attempt);
+
+  {
+    const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
+    const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
+      const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+      try {
+        return { opened: await openStream(providerOf(attempt), withDefaults(request, attempt), attempt, signal), span };
+      } catch (error) {
+        endAttemptSpan(span, {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status: 'network',
+          error: String(error),
+          duration_ms: 0,
+        });
+        throw error;
+      }
+    });
+    if (!outcome.ok) {
+      if (outcome.httpStatus === 499) return clientClosed();
+      throw failure(outcome);
+    }
+    const { attempt } = outcome;
+    if (outcome.records.length > 1) recordFallback(services, attempt);
+    const logger = c.get('logger');
+    services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
+      provider: attempt.provider,
+      model: attempt.model,
+    });
+    c.set('logFields', { ...c.get('logFields'), llm: attempt.label, attempts: outcome.records.length, stream: true });
+    return sseResponse({
+      opened: outcome.value.opened,
+      idleTimeoutMs: llm.routing.idle_timeout_ms,
+      capAt: started + llm.routing.stream_max_ms,
+      capMs: llm.routing.stream_max_ms,
+      headers: attemptHeaders(attempt, outcome.records.length),
+      onEnd: (result) => {
+        // The attempt is counted once, here, with how it really ended; the breaker learns it too.
+        const record = {
+          label: attempt.label,
+          provider: attempt.provider,
+          model: attempt.model,
+          status: result.status,
+          ...(result.error ? { error: result.error } : {}),
+          duration_ms: services.clock.now() - started,
+        };
+        recordCall(services.metrics, llm, attempt, record);
+        const cost = recordUsage(services.metrics, llm, attempt, result.usage);
+        endAttemptSpan(outcome.value.span, record, result.usage);
+        if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
+        else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
+        if (result.status === 'client_closed')
+          logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
+        else if (result.error)
+          logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
+        logger.debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+      },
+    });
+  }
 }
 
 /** A request that was served only after an earlier attempt failed. */

@@ -10,7 +10,8 @@ import { SubmitActionSchema } from '../action-execute/index.js';
 import { STATUSES } from '../action-execute/store.js';
 import { StartRunSchema } from '../agent-run/index.js';
 import { ApproveSchema, RejectSchema } from '../approve/index.js';
-import { ChatRequestSchema, EmbeddingsRequestSchema, ModelListSchema } from '../chat-route/contract.js';
+import { ChatRequestSchema, EmbeddingsRequestSchema, ModelListSchema, ResponsesRequestSchema } from '../chat-route/contract.js';
+
 import { HealthResponseSchema } from '../health/index.js';
 import { ReadyResponseSchema } from '../ready/index.js';
 
@@ -95,6 +96,21 @@ export const ROUTES: RouteDoc[] = [
       example: { model: 'planning', messages: [{ role: 'user', content: 'Name three wood-decay fungi.' }] },
     },
     response: { status: 200, description: 'a chat.completion (or text/event-stream chunks)' },
+  },
+  {
+    method: 'post',
+    path: '/v1/responses',
+    summary: 'OpenAI Responses API bridged through the chat pipeline (JSON or Responses SSE events with stream: true); stateless',
+    auth: 'any key',
+    tag: 'llm',
+    request: {
+      schema: ResponsesRequestSchema,
+      example: { model: 'planning', instructions: 'Answer in one line.', input: 'Name three wood-decay fungi.', max_output_tokens: 200 },
+    },
+    response: {
+      status: 200,
+      description: 'a response object (or text/event-stream Responses events ending in response.completed or response.failed)',
+    },
   },
   {
     method: 'post',

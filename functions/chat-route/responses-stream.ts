@@ -1,0 +1,201 @@
+/**
+ * The chat pipeline's SSE (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when the
+ * provider broke off, idle timeout or cap) → the Responses API's event sequence. Only `[DONE]` leads
+ * to `response.completed` (or `response.incomplete`); an `error` event or a stream that just ends
+ * leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
+ */
+import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
+import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
+
+interface CallState {
+  outputIndex: number;
+  item: { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: string };
+}
+
+export function responsesStream(request: ResponsesRequest, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const response = responseShell(request, newId('resp'), Math.floor(Date.now() / 1000), request.model);
+  let buffered = '';
+  let sequence = 0;
+  let started = false;
+  let ended = false;
+  let finish: string | null | undefined;
+  let usage: ChatCompletionChunk['usage'];
+  const output: unknown[] = [];
+  let message: { outputIndex: number; id: string; text: string } | undefined;
+  const calls = new Map<number, CallState>();
+  let out = '';
+
+  const emit = (type: string, data: Record<string, unknown>) => {
+    out += `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`;
+  };
+  const snapshot = () => ({ ...response, output: [...output] });
+  const start = (model?: string) => {
+    if (started) return;
+    started = true;
+    if (model) response.model = model;
+    emit('response.created', { response: snapshot() });
+    emit('response.in_progress', { response: snapshot() });
+  };
+  const closeMessage = () => {
+    if (!message) return;
+    const { outputIndex, id, text } = message;
+    const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+    emit('response.output_text.done', { item_id: id, output_index: outputIndex, content_index: 0, text, logprobs: [] });
+    emit('response.content_part.done', { item_id: id, output_index: outputIndex, content_index: 0, part });
+    const item = { type: 'message', id, status: 'completed', role: 'assistant', content: [part] };
+    output[outputIndex] = item;
+    emit('response.output_item.done', { output_index: outputIndex, item });
+    message = undefined;
+  };
+  const closeCalls = () => {
+    for (const call of calls.values()) {
+      const { item, outputIndex } = call;
+      emit('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index: outputIndex,
+        name: item.name,
+        arguments: item.arguments,
+      });
+      item.status = 'completed';
+      output[outputIndex] = { ...item };
+      emit('response.output_item.done', { output_index: outputIndex, item: { ...item } });
+    }
+    calls.clear();
+  };
+  const onChunk = (chunk: ChatCompletionChunk) => {
+    start(chunk.model);
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) return;
+    if (choice.finish_reason) finish = choice.finish_reason;
+    const text = choice.delta?.content;
+    if (text) {
+      if (!message) {
+        message = { outputIndex: output.length, id: newId('msg'), text: '' };
+        const item = { type: 'message', id: message.id, status: 'in_progress', role: 'assistant', content: [] };
+        output.push(item);
+        emit('response.output_item.added', { output_index: message.outputIndex, item });
+        emit('response.content_part.added', {
+          item_id: message.id,
+          output_index: message.outputIndex,
+          content_index: 0,
+          part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+        });
+      }
+      message.text += text;
+      emit('response.output_text.delta', {
+        item_id: message.id,
+        output_index: message.outputIndex,
+        content_index: 0,
+        delta: text,
+        logprobs: [],
+      });
+    }
+    for (const delta of choice.delta?.tool_calls ?? []) {
+      let call = calls.get(delta.index);
+      if (!call) {
+        closeMessage();
+        const item = {
+          type: 'function_call' as const,
+          id: newId('fc'),
+          call_id: delta.id ?? newId('call'),
+          name: delta.function?.name ?? '',
+          arguments: '',
+          status: 'in_progress',
+        };
+        call = { outputIndex: output.length, item };
+        calls.set(delta.index, call);
+        output.push({ ...item });
+        emit('response.output_item.added', { output_index: call.outputIndex, item: { ...item } });
+      } else if (delta.function?.name && !call.item.name) call.item.name = delta.function.name;
+      const args = delta.function?.arguments;
+      if (args) {
+        call.item.arguments += args;
+        emit('response.function_call_arguments.delta', { item_id: call.item.id, output_index: call.outputIndex, delta: args });
+      }
+    }
+  };
+  const complete = () => {
+    start();
+    closeMessage();
+    closeCalls();
+    const reason = incompleteReason(finish);
+    const done = {
+      ...snapshot(),
+      status: reason ? 'incomplete' : 'completed',
+      incomplete_details: reason ? { reason } : null,
+      usage: responsesUsage(usage),
+    };
+    emit(reason ? 'response.incomplete' : 'response.completed', { response: done });
+  };
+  const fail = (message: string, code: string) => {
+    start();
+    emit('response.failed', { response: { ...snapshot(), status: 'failed', error: { code, message }, usage: responsesUsage(usage) } });
+  };
+  const onFrame = (frame: string) => {
+    let event = '';
+    let data = '';
+    for (const line of frame.split('\n')) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+    }
+    if (!data || ended) return;
+    if (event === 'error') {
+      ended = true;
+      let detail = 'the provider stream failed';
+      let code = 'stream_interrupted';
+      try {
+        const parsed = JSON.parse(data) as { error?: { message?: string; code?: string } };
+        detail = parsed.error?.message ?? detail;
+        code = parsed.error?.code ?? code;
+      } catch {}
+      return fail(detail, code);
+    }
+    if (data === '[DONE]') {
+      ended = true;
+      return complete();
+    }
+    onChunk(JSON.parse(data) as ChatCompletionChunk);
+  };
+  const take = () => {
+    const text = out;
+    out = '';
+    return text;
+  };
+  const reader = source.getReader();
+
+  // A pull stream rather than pipeThrough: workerd does not pass a client's cancel back through a
+  // pipe whose source is silent, and the cancel is what cuts the upstream (stream.ts).
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) {
+          if (buffered.trim()) onFrame(buffered);
+          if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
+          const rest = take();
+          if (rest) controller.enqueue(encoder.encode(rest));
+          controller.close();
+          return;
+        }
+        buffered += decoder.decode(next.value, { stream: true });
+        let end = buffered.indexOf('\n\n');
+        while (end !== -1) {
+          onFrame(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          end = buffered.indexOf('\n\n');
+        }
+        const text = take();
+        if (text) {
+          controller.enqueue(encoder.encode(text));
+          return;
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * `POST /v1/responses`: OpenAI's Responses API bridged through the chat pipeline. The request is
+ * translated into a chat request here, at the edge, and runs through `serveChat` exactly as a
+ * `/v1/chat/completions` request does (auth, task routing, fallback, breaker, limits, spans, metrics,
+ * logs); its answer (JSON or SSE) is translated back. Nothing is stored: `store: true` and
+ * `previous_response_id` are refused.
+ *
+ * Unknown top-level fields are refused with a 400 naming them (a silently dropped parameter would
+ * change the answer unseen). Accepted and ignored: `metadata`, `store: false`, `truncation: "disabled"`,
+ * `include: []`.
+ */
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError } from '../../shared/http/errors.js';
+import type { AppEnv } from '../../shared/http/types.js';
+import { readJson } from '../../shared/http/validate.js';
+import {
+  type ChatCompletion,
+  type ChatMessage,
+  type ChatRequest,
+  ResponsesFunctionTool,
+  type ResponsesInputItem,
+  type ResponsesRequest,
+  ResponsesRequestSchema,
+} from './contract.js';
+import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
+import { responsesStream } from './responses-stream.js';
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+const stateless = (field: string, detail: string) =>
+  new ApiError('BAD_REQUEST', {
+    detail: `${field}: ${detail}; this deployment does not keep responses`,
+    hint: 'send the whole conversation in input (earlier output items and function_call_output items), with store false or absent',
+  });
+
+/** Responses request → chat request, or a 400 naming the field it cannot bridge. */
+export function toChatRequest(request: ResponsesRequest): ChatRequest {
+  if (request.previous_response_id) throw stateless('previous_response_id', 'a response cannot be continued by its id');
+  if (request.store === true) throw stateless('store', 'store: true cannot be honoured');
+  const tools = (request.tools ?? []).map((tool, index) => {
+    if (tool.type !== 'function')
+      throw new ApiError('BAD_REQUEST', {
+        detail: `tools[${index}]: tool type "${tool.type}" is not supported; only function tools are bridged`,
+        hint: 'declare the tool as { type: "function", name, description, parameters } and run it yourself',
+      });
+    const parsed = ResponsesFunctionTool.safeParse(tool);
+    if (!parsed.success)
+      throw new ApiError('BAD_REQUEST', {
+        detail: `tools[${index}]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(tool)'}: ${i.message}`).join('; ')}`,
+        hint: 'a function tool is { type: "function", name, description?, parameters?, strict? }',
+      });
+    const { name, description, parameters, strict } = parsed.data;
+    return {
+      type: 'function' as const,
+      function: {
+        name,
+        ...(description ? { description } : {}),
+        ...(parameters ? { parameters } : {}),
+        ...(strict != null ? { strict } : {}),
+      },
+    };
+  });
+  const messages: ChatMessage[] = [];
+  if (request.instructions) messages.push({ role: 'system', content: request.instructions });
+  if (typeof request.input === 'string') messages.push({ role: 'user', content: request.input });
+  else for (const item of request.input) addItem(messages, item);
+  const format = request.text?.format;
+  const chat: Record<string, unknown> = {
+    model: request.model,
+    messages,
+    ...(request.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    ...(tools.length ? { tools } : {}),
+    ...(request.tool_choice
+      ? {
+          tool_choice:
+            typeof request.tool_choice === 'string'
+              ? request.tool_choice
+              : { type: 'function', function: { name: request.tool_choice.name } },
+        }
+      : {}),
+    ...(format && format.type !== 'text'
+      ? {
+          response_format:
+            format.type === 'json_object'
+              ? { type: 'json_object' }
+              : {
+                  type: 'json_schema',
+                  json_schema: {
+                    name: format.name,
+                    schema: format.schema,
+                    ...(format.description ? { description: format.description } : {}),
+                    ...(format.strict != null ? { strict: format.strict } : {}),
+                  },
+                },
+        }
+      : {}),
+    ...(request.max_output_tokens != null ? { max_tokens: request.max_output_tokens } : {}),
+    ...(request.temperature != null ? { temperature: request.temperature } : {}),
+    ...(request.top_p != null ? { top_p: request.top_p } : {}),
+    ...(request.parallel_tool_calls != null && tools.length ? { parallel_tool_calls: request.parallel_tool_calls } : {}),
+    ...(request.reasoning?.effort ? { reasoning_effort: request.reasoning.effort } : {}),
+    ...(request.user ? { user: request.user } : {}),
+  };
+  return chat as ChatRequest;
+}
+
+function addItem(messages: ChatMessage[], item: z.infer<typeof ResponsesInputItem>): void {
+  if (item.type === 'function_call') {
+    const call = { id: item.call_id, type: 'function' as const, function: { name: item.name, arguments: item.arguments } };
+    const last = messages.at(-1);
+    // Calls that follow an assistant turn belong to it (one assistant message with tool_calls).
+    if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
+    else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+    return;
+  }
+  if (item.type === 'function_call_output') {
+    messages.push({ role: 'tool', tool_call_id: item.call_id, content: item.output });
+    return;
+  }
+  const role = item.role === 'developer' ? 'system' : item.role;
+  if (typeof item.content === 'string') {
+    messages.push({ role, content: item.content });
+    return;
+  }
+  const parts = item.content.map((part) =>
+    part.type === 'input_image'
+      ? { type: 'image_url', image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } }
+      : { type: 'text', text: part.text },
+  );
+  const textOnly = parts.every((part) => part.type === 'text');
+  if (role !== 'user' && !textOnly)
+    throw new ApiError('BAD_REQUEST', {
+      detail: `input: an image is only accepted in a user message, not ${item.role}`,
+      hint: 'move the image to a user message',
+    });
+  messages.push({ role, content: textOnly && role !== 'user' ? parts.map((p) => (p as { text: string }).text).join('') : parts });
+}
+
+/** A chat completion → a Responses object. */
+export function toResponse(request: ResponsesRequest, completion: ChatCompletion) {
+  const choice = completion.choices[0];
+  const body = responseShell(request, newId('resp'), completion.created || Math.floor(Date.now() / 1000), completion.model);
+  const text = choice?.message.content;
+  if (text)
+    body.output.push({
+      type: 'message',
+      id: newId('msg'),
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+    });
+  for (const call of choice?.message.tool_calls ?? []) {
+    if (call.type !== 'function') continue;
+    body.output.push({
+      type: 'function_call',
+      id: newId('fc'),
+      call_id: call.id,
+      name: call.function.name,
+      arguments: call.function.arguments,
+      status: 'completed',
+    });
+  }
+  const reason = incompleteReason(choice?.finish_reason);
+  body.status = reason ? 'incomplete' : 'completed';
+  body.incomplete_details = reason ? { reason } : null;
+  body.usage = responsesUsage(completion.usage);
+  return body;
+}
+
+/** The route: parse, translate, run the chat pipeline, translate its answer back (errors pass as they are). */
+export async function serveResponses(
+  c: Context<AppEnv>,
+  serveChat: (c: Context<AppEnv>, request: ChatRequest) => Promise<Response>,
+): Promise<Response> {
+  const request = await readJson(c, ResponsesRequestSchema, { limit: MAX_BODY });
+  const answer = await serveChat(c, toChatRequest(request));
+  if (answer.status !== 200 || !answer.body) return answer;
+  const headers = new Headers(answer.headers);
+  if (request.stream) return new Response(responsesStream(request, answer.body), { status: 200, headers });
+  const completion = (await answer.json()) as ChatCompletion;
+  headers.delete('content-length');
+  return new Response(JSON.stringify(toResponse(request, completion)), { status: 200, headers });
+}
