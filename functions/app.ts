@@ -64,7 +64,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
 
 export type App = ReturnType<typeof createApp>;
 
-/** chat-route's own limit of chat and embeddings requests (images travel inline). */
+/** chat-route's own limit of chat, Responses and embeddings requests (images travel inline). */
 const CHAT_BODY_BYTES = 8 * 1024 * 1024;
 
 /** The approvals page's forms (sign-in, approve, reject): small, and sent before any key is checked. */
@@ -76,13 +76,13 @@ const FORM_BODY_BYTES = 64 * 1024;
  */
 function bodyGuard(services: Services): BodyGuard {
   const actions = actionBodyLimit(services.config.actions.max_file_bytes);
-  const chat: BodyLimit = { bytes: CHAT_BODY_BYTES, setting: 'fixed for chat and embeddings' };
+  const chat: BodyLimit = { bytes: CHAT_BODY_BYTES, setting: 'fixed for chat, responses and embeddings' };
   const forms: BodyLimit = { bytes: FORM_BODY_BYTES, setting: 'fixed for bodies without a key: the approvals forms' };
   const other: BodyLimit = { bytes: services.config.server.max_body_bytes, setting: 'HTTP_MAX_BODY_BYTES' };
   return {
     limitOf: (method, path) => {
       if (method === 'POST' && path === '/v1/actions') return actions;
-      if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings')) return chat;
+      if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/responses' || path === '/v1/embeddings')) return chat;
       // Outside /v1 bodies come without a key: the only ones taken are the approvals forms.
       return path.startsWith('/v1/') ? other : forms;
     },

@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { completionReply, fixture, startFakeLLM } from './support/fake-llm.js';
+import { completionReply, fakeProviderEnv, fixture, startFakeLLM } from './support/fake-llm.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const agentKey = `myca_${'e5'.repeat(16)}`;
@@ -19,10 +19,7 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
     llm = await startFakeLLM();
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${llm.url}/v1`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: llm.url,
+      ...fakeProviderEnv(llm.url),
       LLM_RETRIES: '0',
       LLM_RATE_LIMIT_RPM: '0',
       LLM_IDLE_TIMEOUT_MS: '20000',
@@ -216,6 +213,15 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
       ['get_species', { genus: 'Pleurotus' }],
       ['get_weather', { location: { city: 'Portland', country: 'US' }, unit: 'c' }],
     ]);
+  });
+
+  it('takes an inline image as large as chat takes (the chat body limit, not HTTP_MAX_BODY_BYTES)', async () => {
+    const image = `data:image/png;base64,${'A'.repeat(2 * 1024 * 1024)}`; // 2 MiB: above the 1 MiB default
+    const answer = await client.responses.create({
+      model: 'execution',
+      input: [{ role: 'user', content: [{ type: 'input_image', image_url: image, detail: 'low' }] }],
+    });
+    expect(answer.status).toBe('completed');
   });
 
   it('sends input_image as an image_url part and developer messages as system', async () => {
