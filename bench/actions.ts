@@ -101,10 +101,12 @@ async function row(label: string, env: Record<string, string>): Promise<string> 
     const counts = (await (
       await fetch(`${url}/v1/actions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' }, agent_id: 'mycology' }),
+        // As the admin key (agent `auditor`, in no agents.yaml entry): db.query is not among mycology's actions.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}x`, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ type: 'db.query', input: { query: 'audit_counts_by_status' } }),
       })
-    ).json()) as { output: { rows: { status: string; count: number }[] } };
+    ).json()) as { output?: { rows: { status: string; count: number }[] }; detail?: string };
+    if (!counts.output) throw new Error(`counting the executed rows failed: ${counts.detail ?? JSON.stringify(counts)}`);
     const executed = counts.output.rows.find((entry) => entry.status === 'executed')?.count ?? 0;
     const verify = (await (await fetch(`${url}/v1/audit/verify`, { headers: { authorization: `Bearer ${KEY}x` } })).json()) as {
       ok: boolean;
