@@ -1,3 +1,4 @@
+import { LOCKS } from '../../shared/db/locks.js';
 import { checkRelativePath } from '../../shared/files/path.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
@@ -6,8 +7,6 @@ import type { ActionDefinition } from './actions/types.js';
 import { executeClaimed, toolLabel } from './run.js';
 import { type ActionRow, actionDigest, readSnapshot, transition } from './store.js';
 
-/** Fixed, like the migration (…001) and audit chain (…002) locks: one recovery sweep at a time. */
-const RECOVERY_LOCK_ID = 727_361_003;
 /** Rows taken over per sweep (the next sweep takes the rest). */
 const BATCH = 100;
 const ACTOR = 'recovery';
@@ -39,7 +38,7 @@ export interface Recovered {
 export async function recoverStuckActions(services: Services, sql: Parameters<typeof transition>[0], logger: Logger): Promise<Recovered> {
   const leaseS = services.config.actions.lease_s;
   const due = await sql.begin(async (tx) => {
-    const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${RECOVERY_LOCK_ID}) as locked`;
+    const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${LOCKS.actionRecovery}) as locked`;
     if (!lock?.locked) return [] as ActionRow[];
     // Rows written before leases existed have none: their decision (or creation) plus a lease.
     return tx<ActionRow[]>`

@@ -1,7 +1,8 @@
 import type { Sql, TransactionSql } from 'postgres';
+import { LOCKS } from '../db/locks.js';
 import type { Logger } from '../log/index.js';
 import { type ArchiveStore, gunzip, gzip } from './archive-store.js';
-import { eventHash, GENESIS_HASH } from './chain.js';
+import { type EventRow, eventHash, GENESIS_HASH } from './chain.js';
 import { sha256Bytes } from './hash.js';
 
 /**
@@ -61,23 +62,10 @@ export interface ArchiveResult {
 }
 
 export const SEGMENT_PREFIX = 'segments/';
-const ARCHIVE_LOCK_ID = 727_361_003;
 
 export const segmentKey = (first: number, last: number) =>
   `${SEGMENT_PREFIX}${String(first).padStart(20, '0')}-${String(last).padStart(20, '0')}.jsonl.gz`;
 export const manifestKey = (segment: string) => segment.replace(/\.jsonl\.gz$/, '.manifest.json');
-
-interface EventRow {
-  seq: string;
-  action_id: string;
-  event: string;
-  actor: string;
-  correlation_id: string;
-  data: Record<string, unknown>;
-  created_at: Date;
-  prev_hash: string;
-  hash: string;
-}
 
 /** One line of a segment: an event (the chain link, as stored) or an archived action row. */
 export type SegmentLine =
@@ -109,7 +97,7 @@ export async function archiveAuditEvents(options: {
   const cutoff = new Date((options.now ?? Date.now()) - policy.eventsDays * 86_400_000);
   for (let index = 0; index < (policy.maxSegments ?? 10); index++) {
     const outcome = await sql.begin(async (tx): Promise<{ stop: string } | { manifest: SegmentManifest; ms: number }> => {
-      const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${ARCHIVE_LOCK_ID}) as locked`;
+      const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${LOCKS.auditArchive}) as locked`;
       if (!lock?.locked) return { stop: 'another archive run holds the lock' };
       const segment = await readSegment(tx, cutoff, policy.segmentMaxEvents);
       if ('stop' in segment) return segment;
@@ -224,7 +212,7 @@ async function readSegment(tx: TransactionSql, cutoff: Date, max: number): Promi
 /** Deletes segment files (and manifests) that no checkpoint names: what crashed runs left. */
 async function removeOrphans(sql: Sql, store: ArchiveStore): Promise<number> {
   return sql.begin(async (tx) => {
-    const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${ARCHIVE_LOCK_ID}) as locked`;
+    const [lock] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${LOCKS.auditArchive}) as locked`;
     if (!lock?.locked) return 0;
     const named = new Set((await tx<{ segment_key: string }[]>`select segment_key from audit_checkpoints`).map((row) => row.segment_key));
     let removed = 0;

@@ -37,7 +37,8 @@ export interface AuditEventInput {
   data?: Record<string, unknown>;
 }
 
-interface EventRow {
+/** An `action_audit_events` row as postgres.js returns it. */
+export interface EventRow {
   seq: string;
   action_id: string;
   event: string;

@@ -2,9 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sql } from 'postgres';
 import type { Logger } from '../log/index.js';
+import { LOCKS } from './locks.js';
 
 /** Arbitrary but fixed: every MYCA Edge instance takes the same lock, so only one migrates at a time. */
-const MIGRATION_LOCK_ID = 727_361_001;
 
 export interface Migration {
   version: number;
@@ -36,7 +36,7 @@ export async function migrate(sql: Sql, migrations: ReadonlyArray<Migration>, lo
   await sql.begin(async (lockTx) => {
     // Postgres DDL is transactional: all pending migrations run in this one transaction (each in a
     // savepoint), so a failure leaves the schema as it was, and the lock is released at the end.
-    await lockTx`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`;
+    await lockTx`select pg_advisory_xact_lock(${LOCKS.migrations})`;
     // Created only when missing: a runtime role without CREATE finds a current schema and does nothing.
     const [known] = await lockTx<{ found: boolean }[]>`select to_regclass('schema_migrations') is not null as found`;
     if (!known?.found)
