@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkUrl, isBlockedAddress, withoutCredentials } from './http.js';
+import { isBlockedAddress } from '../../../shared/net/address-guard.js';
+import { checkUrl, withoutCredentials } from './http.js';
 import { ActionError } from './types.js';
 
 const policy = (hosts: string[]) => ({

@@ -4,9 +4,6 @@ import { isBlockedAddress } from '../../../shared/net/address-guard.js';
 import { isSecretKey } from '../../../shared/redact/index.js';
 import { type ActionContext, ActionError, defineAction } from './types.js';
 
-/** The address guard is a port in shared/net; the action's tests reach it here. */
-export { isBlockedAddress };
-
 const hostAllowed = (host: string, allow: ReadonlyArray<string>) =>
   allow.some((entry) => (entry.startsWith('*.') ? host.endsWith(entry.slice(1)) && host.length > entry.length - 1 : host === entry));
 
