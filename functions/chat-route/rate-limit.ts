@@ -1,0 +1,24 @@
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../../shared/http/errors.js';
+import type { AppEnv } from '../../shared/http/types.js';
+import { sharedCounter } from '../../shared/kv/counter.js';
+
+/** Per-key request limit, counted in the shared key-value store (see SharedCounter for how exact it is). */
+export const rateLimit: MiddlewareHandler<AppEnv> = async function rateLimitMiddleware(c, next) {
+  const services = c.get('services');
+  const limit = services.config.llm.routing.rate_limit.requests_per_minute;
+  if (limit > 0) {
+    const now = services.clock.now();
+    const window = Math.floor(now / 60_000);
+    const count = sharedCounter(services.kv).hit(`myca:rl:${c.get('principal').id}:${window}`, 61_000, now);
+    if (count > limit) {
+      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
+      throw new ApiError('RATE_LIMITED', {
+        detail: `This key made more than ${limit} requests this minute`,
+        hint: `retry after ${retryAfter} s`,
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+  }
+  await next();
+};

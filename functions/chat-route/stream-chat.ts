@@ -1,0 +1,99 @@
+import type { Logger } from '../../shared/log/index.js';
+import type { Services } from '../../shared/services.js';
+import { runAttempts } from './attempts.js';
+import type { ChatRequest } from './contract.js';
+import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
+import {
+  attemptHeaders,
+  failure,
+  observedLatency,
+  prepareChat,
+  providerIn,
+  recordFallback,
+  usesLatency,
+  withDefaults,
+} from './pipeline.js';
+import type { Attempt } from './plan.js';
+import { openStream, sseResponse } from './stream.js';
+
+export interface StreamedChat {
+  /** The SSE answer, already opened on the model that served (its first chunk has arrived). */
+  response: Response;
+  attempt: Attempt;
+  /** How many attempts it took (1 when the first model answered). */
+  attempts: number;
+}
+
+/**
+ * One streaming chat completion: the attempt loop runs until a model's stream opens (fallback, retries,
+ * breaker and the first-token timeout apply up to then); the rest streams to the client with the idle
+ * timeout and the stream cap, and is counted once, when it ends, with how it really ended. Throws
+ * {@link ApiError} as the endpoint would answer, or {@link ClientClosedError} when `clientSignal` aborts.
+ */
+export async function streamChat(
+  services: Services,
+  request: ChatRequest,
+  target: string,
+  clientSignal: AbortSignal,
+  logger: Logger,
+): Promise<StreamedChat> {
+  const { llm, registry, plan, tracer, loop, started } = prepareChat(
+    services,
+    request,
+    target,
+    usesLatency(services) ? await observedLatency(services, target) : undefined,
+  );
+  const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
+  const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
+    const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+    try {
+      return { opened: await openStream(providerIn(registry, attempt), withDefaults(request, attempt), attempt, signal), span };
+    } catch (error) {
+      endAttemptSpan(span, {
+        label: attempt.label,
+        provider: attempt.provider,
+        model: attempt.model,
+        status: 'network',
+        error: String(error),
+        duration_ms: 0,
+      });
+      throw error;
+    }
+  });
+  if (!outcome.ok) throw failure(outcome);
+  const { attempt } = outcome;
+  if (outcome.records.length > 1) recordFallback(services, attempt);
+  services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
+    provider: attempt.provider,
+    model: attempt.model,
+  });
+  const response = sseResponse({
+    opened: outcome.value.opened,
+    idleTimeoutMs: llm.routing.idle_timeout_ms,
+    capAt: started + llm.routing.stream_max_ms,
+    capMs: llm.routing.stream_max_ms,
+    headers: attemptHeaders(attempt, outcome.records.length),
+    onEnd: (result) => {
+      // The attempt is counted once, here, with how it really ended; the breaker learns it too.
+      const record = {
+        label: attempt.label,
+        provider: attempt.provider,
+        model: attempt.model,
+        status: result.status,
+        ...(result.error ? { error: result.error } : {}),
+        duration_ms: services.clock.now() - started,
+      };
+      recordCall(services.metrics, llm, attempt, record);
+      const cost = recordUsage(services.metrics, llm, attempt, result.usage);
+      endAttemptSpan(outcome.value.span, record, result.usage);
+      if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
+      else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
+      if (result.status === 'client_closed')
+        logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
+      else if (result.error)
+        logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
+      logger.debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+    },
+  });
+  return { response, attempt, attempts: outcome.records.length };
+}
