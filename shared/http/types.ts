@@ -1,7 +1,13 @@
 import type { Principal } from '../identity.js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../services.js';
-import type { BodyLimit } from './validate.js';
+
+/** A route's body limit and what sets it, for the 413's hint. */
+export interface BodyLimit {
+  bytes: number;
+  /** The setting (or rule) the limit comes from, named in the hint of every 413. */
+  setting: string;
+}
 
 /** Hono's environment for every MYCA Edge app: what middleware puts on the context. */
 export interface AppEnv {

@@ -1,16 +1,12 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './errors.js';
+import type { BodyLimit } from './types.js';
 
 /** Largest JSON body any endpoint accepts unless it says otherwise (1 MiB; HTTP_MAX_BODY_BYTES). */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-/** A route's body limit and what sets it, for the 413's hint. */
-export interface BodyLimit {
-  bytes: number;
-  /** The setting (or rule) the limit comes from, named in the hint of every 413. */
-  setting: string;
-}
+export type { BodyLimit } from './types.js';
 
 /** The 413 of a body over `limit` (`size` when known: a declared Content-Length). */
 export function bodyTooLarge(limit: BodyLimit, size?: number): ApiError {
