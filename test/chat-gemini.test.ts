@@ -123,6 +123,9 @@ describe.each(RUNTIMES)('Gemini translation on %s', (runtime) => {
     });
     expect(response.status).toBe(200);
     expect(llm.requests[0]?.path).toBe('/v1beta/models/text-embedding-004:batchEmbedContents');
+    // The embeddings call carries the request's correlation headers, as every other provider call does.
+    expect(llm.requests[0]?.headers['x-correlation-id']).toBe(response.headers.get('x-correlation-id'));
+    expect(llm.requests[0]?.headers.traceparent).toContain(response.headers.get('x-correlation-id'));
     const body = (await response.json()) as { data: Array<{ embedding: string }> };
     const recorded = (JSON.parse(fixture('gemini-embeddings.json')) as { embeddings: Array<{ values: number[] }> }).embeddings;
     const decoded = body.data.map((item) =>

@@ -66,7 +66,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): ChatProvid
       try {
         const model = sdk.getGenerativeModel(
           { model: modelPath(name, call.model) },
-          { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) },
+          { ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}), ...(call.headers ? { customHeaders: call.headers } : {}) },
         );
         const result = await model.batchEmbedContents(
           {
