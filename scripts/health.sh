@@ -26,8 +26,9 @@ probe() { # name, url, [curl args…]
 
 probe app "$APP_URL/health"
 probe app-ready "$APP_URL/ready"
-if command -v docker >/dev/null 2>&1 && docker compose -p myca-edge ps postgres >/dev/null 2>&1; then
-  docker compose -p myca-edge exec -T postgres pg_isready -U myca -d myca >/dev/null 2>&1
+# Compose v2 or v1, whichever scripts/compose.sh finds; without either (or without the stack) the host's pg_isready.
+if bash scripts/compose.sh -p myca-edge ps -q postgres 2>/dev/null | grep -q .; then
+  bash scripts/compose.sh -p myca-edge exec -T postgres pg_isready -U myca -d myca >/dev/null 2>&1
   line postgres $? "pg_isready in the postgres container"
 else
   pg_isready -h 127.0.0.1 -p "${POSTGRES_PORT:-5433}" -q >/dev/null 2>&1

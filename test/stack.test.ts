@@ -357,3 +357,32 @@ it('make help lists every stack target, and make health reports each service on 
   expect(result.status).toBe(1);
   expect(result.stdout.match(/^ {2}DOWN /gm)?.length).toBe(8);
 });
+
+it('make health asks Postgres inside the compose stack through whichever Compose scripts/compose.sh finds (v1 too)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'myca-compose-'));
+  try {
+    // A stand-in for `docker-compose` (v1): the stack's postgres container is up and ready.
+    const fake = join(dir, 'docker-compose');
+    writeFileSync(
+      fake,
+      `#!/usr/bin/env bash
+echo "$*" >> ${join(dir, 'calls')}
+case "$*" in
+  *"ps -q postgres"*) echo 4f1c0ffee ;;
+  *"exec -T postgres pg_isready"*) exit 0 ;;
+  *) exit 1 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const result = spawnSync('bash', ['scripts/health.sh'], {
+      cwd: ROOT_DIR,
+      env: { PATH: process.env.PATH ?? '', MYCA_COMPOSE: fake, APP_URL: 'http://127.0.0.1:9', POSTGRES_PORT: '9' },
+      encoding: 'utf8',
+    });
+    expect(result.stdout).toMatch(/^ {2}ok {4}postgres +pg_isready in the postgres container$/m);
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('-p myca-edge exec -T postgres pg_isready -U myca -d myca');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
