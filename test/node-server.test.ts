@@ -12,6 +12,8 @@ describe('npm start in embedded mode (no environment)', () => {
   it('serves /health and /ready from embedded Postgres, prints dev keys once and keeps them across a restart', async () => {
     const first = await start({ MYCA_DATA_DIR: dataDir });
     let agentKey: string | undefined;
+    let adminKey: string | undefined;
+    let anchored: { seq: number } | null | undefined;
     try {
       expect(first.output()).toContain('embedded mode');
       // One key per agent of agents.yaml, named after it (a key acts only as its own agent).
@@ -37,6 +39,10 @@ describe('npm start in embedded mode (no environment)', () => {
         body: JSON.stringify({ type: 'file.read', input: { path: 'species/index.md' }, agent_id: 'mycology' }),
       });
       expect(await action.json()).toMatchObject({ status: 'executed', output: { content: '# Species' } });
+      adminKey = /admin\s+dev-admin\s+(myca_[0-9a-f]+)/.exec(first.output())?.[1];
+      const verify = await fetch(`${first.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${adminKey}` } });
+      anchored = ((await verify.json()) as { anchored: { seq: number } | null }).anchored;
+      expect(anchored?.seq).toBeGreaterThan(0);
     } finally {
       expect(await stop(first)).toBe(0);
     }
@@ -46,6 +52,11 @@ describe('npm start in embedded mode (no environment)', () => {
       expect(second.output()).not.toMatch(/myca_[0-9a-f]{48}/);
       const whoami = await fetch(`${second.url}/v1/whoami`, { headers: { authorization: `Bearer ${agentKey}` } });
       expect(whoami.status).toBe(200);
+      // The key-value store is kept in the data folder: the chain's anchored head outlived the restart,
+      // so deleting the newest audit events is still caught.
+      const verify = await fetch(`${second.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${adminKey}` } });
+      expect(await verify.json()).toMatchObject({ ok: true, anchored });
+      expect(second.output()).toContain('kv.json');
     } finally {
       await stop(second);
     }

@@ -10,6 +10,10 @@ const stores: Array<[string, () => KeyValueStore]> = [
   ['upstash', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken') })],
 ];
 
+/** Long enough that a loaded machine's round trips stay inside it (the tests were flaky at 60–150 ms). */
+const TTL = 1000;
+const until = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
 describe.each(stores)('key-value store: %s', (_name, make) => {
   const key = () => `myca:test:${randomHex(6)}`;
 
@@ -28,19 +32,22 @@ describe.each(stores)('key-value store: %s', (_name, make) => {
   it('expires keys after their TTL', async () => {
     const kv = make();
     const k = key();
-    await kv.set(k, 'short', { ttlMs: 60 });
+    // TTLs long enough for a loaded machine's round trips; the waits run from before the write.
+    const written = Date.now();
+    await kv.set(k, 'short', { ttlMs: TTL });
     expect(await kv.get(k)).toBe('short');
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    await until(written + TTL + 400);
     expect(await kv.get(k)).toBeNull();
   });
 
   it('increments atomically and sets the TTL only when the key is new', async () => {
     const kv = make();
     const k = key();
-    const values = await Promise.all(Array.from({ length: 20 }, () => kv.incr(k, { ttlMs: 150 })));
+    const started = Date.now();
+    const values = await Promise.all(Array.from({ length: 20 }, () => kv.incr(k, { ttlMs: TTL })));
     expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(await kv.incr(k, { by: 5, ttlMs: 10_000 })).toBe(25);
-    await new Promise((resolve) => setTimeout(resolve, 220));
+    await until(started + TTL + 400);
     // The first TTL held: a later incr with another TTL did not extend the window.
     expect(await kv.get(k)).toBeNull();
   });
@@ -48,9 +55,10 @@ describe.each(stores)('key-value store: %s', (_name, make) => {
   it('gives a set-if-absent token to exactly one of many callers until it expires', async () => {
     const kv = make();
     const k = key();
-    const won = await Promise.all(Array.from({ length: 10 }, (_, i) => kv.setIfAbsent(k, String(i), { ttlMs: 100 })));
+    const started = Date.now();
+    const won = await Promise.all(Array.from({ length: 10 }, (_, i) => kv.setIfAbsent(k, String(i), { ttlMs: TTL })));
     expect(won.filter(Boolean)).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await until(started + TTL + 400);
     expect(await kv.setIfAbsent(k, 'again', { ttlMs: 100 })).toBe(true);
   });
 

@@ -18,6 +18,7 @@ import { createNodeTelemetry } from '../telemetry/node-telemetry.js';
 import { VERSION } from '../version.js';
 import { resolveApiKeys } from './bootstrap-keys.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { createFileKeyValueStore } from './file-kv.js';
 import { ROOT_DIR } from './node-config.js';
 import { createNodeDatabase, createNodeServices } from './node-services.js';
 import { startupSummary } from './startup-summary.js';
@@ -72,7 +73,10 @@ export async function startServer(config: Config, logger: Logger, entry: NodeApp
   const applied = await migrateAtStart(config, db.sql, { ...logger, info: logger.debug });
   logger.debug('schema is current', { applied });
   const apiKeys = await resolveApiKeys(config, db.sql, logger);
-  const services = await createNodeServices({ config, logger, telemetry, db, apiKeys });
+  // Embedded mode without Redis keeps the key-value store in the data folder, so the audit chain's
+  // anchored head (and lockouts, breaker state) outlive a restart.
+  const fileKv = embedded && !config.kv.upstash_url ? createFileKeyValueStore(join(embedded.dataDir, 'kv.json'), logger) : undefined;
+  const services = await createNodeServices({ config, logger, telemetry, db, apiKeys, ...(fileKv ? { kv: fileKv } : {}) });
 
   const releaseGuard = guardUnhandledRejections(logger, services.metrics);
   const app = entry.createApp(services);
@@ -105,7 +109,12 @@ export async function startServer(config: Config, logger: Logger, entry: NodeApp
     runtime: 'node',
     version: VERSION,
     database: embedded ? `embedded PGlite in ${embedded.dataDir} (set DATABASE_URL for a server)` : 'Postgres (DATABASE_URL)',
-    kv: services.kv.kind === 'memory' ? 'in memory (set UPSTASH_REDIS_REST_URL for Redis)' : 'Upstash REST',
+    kv:
+      services.kv.kind !== 'memory'
+        ? 'Upstash REST'
+        : fileKv
+          ? `in memory, kept in ${join(embedded?.dataDir ?? '', 'kv.json')} (set UPSTASH_REDIS_REST_URL for Redis)`
+          : 'in memory (set UPSTASH_REDIS_REST_URL for Redis)',
     vector: services.vector ? 'Qdrant' : 'none (set QDRANT_URL)',
     keys:
       config.apiKeys.length > 0
@@ -150,6 +159,7 @@ export async function startServer(config: Config, logger: Logger, entry: NodeApp
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
       await embedded?.stop();
+      fileKv?.close();
       await telemetry.shutdown();
     },
   };
