@@ -21,7 +21,7 @@ import {
   RunsPage,
   Visible,
   WhatHappens,
-} from './views.js';
+} from './views/index.js';
 
 type Row = Parameters<typeof DetailPage>[0]['row'];
 type InboxRow = Parameters<typeof InboxTable>[0]['rows'][number];
