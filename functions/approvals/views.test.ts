@@ -365,7 +365,7 @@ describe('approvals pages (server-rendered HTML)', () => {
     expect(executed).toContain('<h2 id="what">What happened</h2>');
     expect(executed).toContain('<div class="notice" role="status">Approved and executed.</div>');
     expect(executed).toContain('<dt>Decided by</dt><dd>bob at <time');
-    expect(executed).toContain('<h2 id="outcome">Outcome</h2><pre>{\n  &quot;path&quot;: &quot;finance/ledger.csv&quot;');
+    expect(executed).toContain('<h2 id="outcome">Outcome</h2><pre tabindex="0">{\n  &quot;path&quot;: &quot;finance/ledger.csv&quot;');
     expect(executed).toContain('<dd>succeeded after 2 step(s)</dd>');
     const rejected = await render(PAGES['detail-rejected']());
     expect(rejected).toContain('<h2 id="what">What was asked</h2>');
@@ -386,16 +386,18 @@ describe('approvals pages (server-rendered HTML)', () => {
     expect(http).toContain('<strong>POST</strong> <code>https://api.example/pay?x=&lt;y&gt;</code>');
     expect(http).toContain('<caption class="muted">Headers</caption>');
     expect(http).toContain('<th scope="row">authorization</th><td class="mono">***</td>');
-    expect(http).toContain('<pre>{&quot;a&quot;:1}</pre>');
+    expect(http).toContain('<pre tabindex="0">{&quot;a&quot;:1}</pre>');
     expectHostileShownAsText(http);
     const db = await render(PAGES['detail-db']());
     expect(db).toContain('Run the named query <code>delete_invoices</code> with parameters:');
-    expect(db).toContain('<pre>[\n  42,\n  &quot;x&quot;\n]</pre>');
-    expect(db).toContain('<summary>Its SQL (from policy.yaml)</summary><pre>delete from invoices where id = $1 and note &lt;&gt; $2</pre>');
+    expect(db).toContain('<pre tabindex="0">[\n  42,\n  &quot;x&quot;\n]</pre>');
+    expect(db).toContain(
+      '<summary>Its SQL (from policy.yaml)</summary><pre tabindex="0">delete from invoices where id = $1 and note &lt;&gt; $2</pre>',
+    );
     expect(await render(PAGES['detail-file-delete']())).toContain('Delete the file <code>finance/old.csv</code>');
     expect(await render(PAGES['detail-file-read']())).toContain('Read the file <code>finance/a.csv</code>');
     const other = await render(PAGES['detail-other-type']());
-    expect(other).toContain('<pre>{\n  &quot;note&quot;: &quot;&lt;script&gt;');
+    expect(other).toContain('<pre tabindex="0">{\n  &quot;note&quot;: &quot;&lt;script&gt;');
     expect(other).toContain('[U+202E]');
   });
 
@@ -440,6 +442,35 @@ describe('approvals pages (server-rendered HTML)', () => {
     expectHostileShownAsText(done);
   });
 
+  it('shows the invisible characters that can hide text from the approver: tag characters, Hangul fillers, joiners', async () => {
+    // "ASCII smuggling": each letter as its invisible tag character (U+E0000 + code), read by models, unseen by people.
+    const smuggled = [...'rm -rf'].map((letter) => String.fromCodePoint(0xe0000 + (letter.codePointAt(0) ?? 0))).join('');
+    const others = ['\u3164', '\u115F', '\uFFA0', '\u034F', '\u17B4', '\u206A', '\u{1BCA0}', '\u{1D173}'];
+    const html = await render(Visible({ text: `fine${smuggled}${others.join('')}.` }));
+    expect([...html].filter((char) => [...smuggled, ...others].includes(char))).toEqual([]);
+    expect(html.startsWith('fine<span class="hidden-char" title="invisible character U+E0072">[U+E0072]</span>')).toBe(true);
+    for (const code of ['E006D', 'E0020', 'E002D', 'E0066', '3164', '115F', 'FFA0', '034F', '17B4', '206A', '1BCA0', '1D173'])
+      expect(html).toContain(`<span class="hidden-char" title="invisible character U+${code}">[U+${code}]</span>`);
+    expect(html.endsWith('</span>.')).toBe(true);
+    // Emoji keep their variation selector and joiner-free text is left alone.
+    expect(await render(Visible({ text: 'ok \u2764\uFE0F, caf\u00E9 \u{1F600}' }))).toBe('ok \u2764\uFE0F, caf\u00E9 \u{1F600}');
+  });
+
+  it('every preformatted block (input, parameters, SQL, outcome) can be reached and scrolled from the keyboard', async () => {
+    for (const page of [
+      PAGES['detail-pending'],
+      PAGES['detail-http'],
+      PAGES['detail-db'],
+      PAGES['detail-executed'],
+      PAGES['detail-other-type'],
+    ]) {
+      const html = await render(page());
+      const blocks = [...html.matchAll(/<pre\b[^>]*>/g)].map((m) => m[0]);
+      expect(blocks.length).toBeGreaterThan(0);
+      expect(blocks.filter((tag) => !tag.includes('tabindex="0"'))).toEqual([]);
+    }
+  });
+
   it('the shared pieces: durations, categories, notices, visible invisible characters, the error page', async () => {
     expect([0, 59_400, 60_000, 59 * MIN, 60 * MIN, 47 * 60 * MIN + 59 * MIN, 49 * 60 * MIN, -5].map(duration)).toEqual([
       '0 s',
@@ -460,7 +491,7 @@ describe('approvals pages (server-rendered HTML)', () => {
         '<span class="hidden-char" title="invisible character U+FEFF">[U+FEFF]</span>',
     );
     expect(await render(WhatHappens({ row: action({ inputs: { path: 'p', content: 'é'.repeat(5000) } }) }))).toContain(
-      `Write <strong>10000 bytes</strong> to <code>p</code> (created or replaced):</p><pre>${'é'.repeat(4000)}…</pre>`,
+      `Write <strong>10000 bytes</strong> to <code>p</code> (created or replaced):</p><pre tabindex="0">${'é'.repeat(4000)}…</pre>`,
     );
     const error = await render(PAGES['error-page']());
     expect(error).toContain('<title>Not found · MYCA approvals</title>');

@@ -1,6 +1,6 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
-import { Category, duration, EventTable, Notice, PREVIEW, TextFact, Visible, when } from './shared.js';
+import { Category, duration, EventTable, Notice, PREVIEW, Pre, TextFact, Visible, when } from './shared.js';
 import type { ActionRow, AuditEventRow, RunContext } from './types.js';
 import { WhatHappens } from './what-happens.js';
 
@@ -129,9 +129,9 @@ export function DetailPage(props: {
       {row.outputs && row.status !== 'pending' ? (
         <section aria-labelledby="outcome">
           <h2 id="outcome">Outcome</h2>
-          <pre>
+          <Pre>
             <Visible text={JSON.stringify(row.outputs, null, 2).slice(0, PREVIEW)} />
-          </pre>
+          </Pre>
         </section>
       ) : null}
 

@@ -1,25 +1,36 @@
 /** What every approvals page shares: agent text made visible, categories, durations, times, notices, event tables. */
 import type { Child } from 'hono/jsx';
 
-/** Bidi controls, zero-width and other invisible characters: shown as visible markers, never obeyed. */
+/**
+ * Bidi controls, zero-width and other invisible characters (Unicode's default-ignorable ones, and
+ * the Hangul fillers that draw as blank): shown as visible markers, never obeyed. Variation
+ * selectors stay (emoji and CJK need them).
+ */
 const INVISIBLE_RANGES: ReadonlyArray<readonly [number, number]> = [
   [0x00, 0x08],
   [0x0b, 0x0c],
   [0x0e, 0x1f],
   [0x7f, 0x7f], // C0 controls but tab and newline, DEL
   [0xad, 0xad],
+  [0x34f, 0x34f], // soft hyphen, combining grapheme joiner
   [0x61c, 0x61c],
-  [0x180e, 0x180e], // soft hyphen, Arabic letter mark, Mongolian vowel separator
+  [0x115f, 0x1160],
+  [0x17b4, 0x17b5],
+  [0x180e, 0x180e], // Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian vowel separator
   [0x200b, 0x200f],
   [0x202a, 0x202e],
-  [0x2060, 0x2064],
-  [0x2066, 0x2069],
-  [0xfeff, 0xfeff], // zero-width, bidi, BOM
+  [0x2060, 0x206f],
+  [0x3164, 0x3164],
+  [0xfeff, 0xfeff],
+  [0xffa0, 0xffa0], // zero-width, bidi, invisible operators, deprecated format controls, Hangul filler, BOM
+  [0x1bca0, 0x1bca3],
+  [0x1d173, 0x1d17a],
+  [0xe0000, 0xe007f], // shorthand and musical format controls; tag characters (letters no one sees, that a model reads)
 ];
-const hex = (code: number) => `\\u${code.toString(16).padStart(4, '0')}`;
+const hex = (code: number) => `\\u{${code.toString(16)}}`;
 const INVISIBLE = new RegExp(
   `[${INVISIBLE_RANGES.map(([from, to]) => (from === to ? hex(from) : `${hex(from)}-${hex(to)}`)).join('')}]`,
-  'g',
+  'gu',
 );
 
 /** Text an agent gave us, escaped by JSX, with every invisible character made visible. */
@@ -76,6 +87,9 @@ export function Notice({ kind, children }: { kind: 'ok' | 'error'; children: Chi
     </div>
   );
 }
+
+/** A block of text that may scroll (its height is capped): focusable, so a keyboard can scroll it too. */
+export const Pre = ({ children }: { children: Child }) => <pre tabindex={0}>{children}</pre>;
 
 /** An input value as text: strings as they are, nothing as empty, anything else as JSON. */
 export const str = (value: unknown) =>

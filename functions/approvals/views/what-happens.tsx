@@ -1,4 +1,4 @@
-import { PREVIEW, str, Visible } from './shared.js';
+import { PREVIEW, Pre, str, Visible } from './shared.js';
 import type { ActionRow } from './types.js';
 
 /** The (redacted) input, rendered as what will happen. */
@@ -17,9 +17,9 @@ export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: stri
             </code>{' '}
             (created or replaced):
           </p>
-          <pre>
+          <Pre>
             <Visible text={preview} />
-          </pre>
+          </Pre>
         </>
       );
     case 'file.delete':
@@ -60,9 +60,9 @@ export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: stri
             </table>
           ) : null}
           {content ? (
-            <pre>
+            <Pre>
               <Visible text={preview} />
-            </pre>
+            </Pre>
           ) : null}
         </>
       );
@@ -73,22 +73,22 @@ export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: stri
           <p>
             Run the named query <code>{str(input.query)}</code> with parameters:
           </p>
-          <pre>
+          <Pre>
             <Visible text={JSON.stringify(input.params ?? [], null, 2)} />
-          </pre>
+          </Pre>
           {querySql ? (
             <details>
               <summary>Its SQL (from policy.yaml)</summary>
-              <pre>{querySql}</pre>
+              <Pre>{querySql}</Pre>
             </details>
           ) : null}
         </>
       );
     default:
       return (
-        <pre>
+        <Pre>
           <Visible text={JSON.stringify(input, null, 2)} />
-        </pre>
+        </Pre>
       );
   }
 }
