@@ -277,9 +277,22 @@ describe('approvals pages (server-rendered HTML)', () => {
   it('signed in: the sections, who is signed in, and a sign-out form carrying the CSRF token', async () => {
     const html = await render(PAGES.inbox());
     expect(html).toContain('<title>Inbox · MYCA approvals</title>');
-    expect(html).toContain('<nav aria-label="Sections"><a href="/approvals">Inbox</a><a href="/approvals/runs">Agent runs</a>');
+    expect(html).toContain(
+      '<nav aria-label="Sections"><a href="/approvals" aria-current="page">Inbox</a><a href="/approvals/runs">Agent runs</a>',
+    );
     expect(html).toContain('Signed in as <strong>alice</strong> (approver)');
     expect(html).toContain(`<form method="post" action="/approvals/logout"><input type="hidden" name="csrf" value="${CSRF}"/>`);
+  });
+
+  it('the navigation marks the section a list page belongs to as the current page, and no other', async () => {
+    const current = async (page: () => Node) =>
+      [...(await render(page())).matchAll(/<a href="([^"]+)" aria-current="page">/g)].map((m) => m[1]);
+    expect(await current(PAGES.inbox)).toEqual(['/approvals']);
+    expect(await current(PAGES['inbox-empty'])).toEqual(['/approvals']);
+    expect(await current(PAGES.runs)).toEqual(['/approvals/runs']);
+    expect(await current(PAGES.history)).toEqual(['/approvals/history']);
+    for (const page of [PAGES['detail-pending'], PAGES['run-waiting'], PAGES['error-page']]) expect(await current(page)).toEqual([]);
+    expect(await render(PAGES['detail-pending']())).not.toContain('aria-current');
   });
 
   it('sign-in page: no navigation, a labelled credential field, and the error as an alert', async () => {

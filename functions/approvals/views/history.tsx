@@ -10,7 +10,7 @@ export function HistoryPage(props: {
   verify?: { ok: boolean; text: string } | undefined;
 }) {
   return (
-    <Layout title="History" principal={props.principal} csrf={props.csrf}>
+    <Layout title="History" principal={props.principal} csrf={props.csrf} section="history">
       <h1>History</h1>
       <form method="get" action="/approvals/history">
         <input type="hidden" name="verify" value="1" />

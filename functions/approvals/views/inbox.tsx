@@ -81,7 +81,7 @@ export function InboxPage(props: {
   categories: readonly string[];
 }) {
   return (
-    <Layout title="Inbox" principal={props.principal} csrf={props.csrf}>
+    <Layout title="Inbox" principal={props.principal} csrf={props.csrf} section="inbox">
       <h1>Waiting for a decision</h1>
       <form class="filters" method="get" action="/approvals">
         <div>

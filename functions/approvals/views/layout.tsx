@@ -2,7 +2,11 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { Principal } from '../../../shared/http/auth.js';
 
-export function Layout(props: { title: string; principal?: Principal; csrf?: string; children: Child }) {
+/** The three sections of the navigation; a list page names its own, which is marked as the current page. */
+export type Section = 'inbox' | 'runs' | 'history';
+
+export function Layout(props: { title: string; principal?: Principal; csrf?: string; section?: Section; children: Child }) {
+  const current = (section: Section) => (props.section === section ? 'page' : undefined);
   // The doctype keeps browsers in standards mode (without it the layout rules are the quirks ones).
   return (
     <>
@@ -21,9 +25,15 @@ export function Layout(props: { title: string; principal?: Principal; csrf?: str
             {props.principal ? (
               <>
                 <nav aria-label="Sections">
-                  <a href="/approvals">Inbox</a>
-                  <a href="/approvals/runs">Agent runs</a>
-                  <a href="/approvals/history">History</a>
+                  <a href="/approvals" aria-current={current('inbox')}>
+                    Inbox
+                  </a>
+                  <a href="/approvals/runs" aria-current={current('runs')}>
+                    Agent runs
+                  </a>
+                  <a href="/approvals/history" aria-current={current('history')}>
+                    History
+                  </a>
                 </nav>
                 <span class="muted">
                   Signed in as <strong>{props.principal.id}</strong> ({props.principal.role})

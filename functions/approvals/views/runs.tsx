@@ -6,7 +6,7 @@ import type { RunEventView, RunRowView } from './types.js';
 /** Agent runs, newest first: what each was asked, where it stands, what it waits for. */
 export function RunsPage(props: { runs: RunRowView[]; principal: Principal; csrf: string; now: number }) {
   return (
-    <Layout title="Agent runs" principal={props.principal} csrf={props.csrf}>
+    <Layout title="Agent runs" principal={props.principal} csrf={props.csrf} section="runs">
       <h1>Agent runs</h1>
       {props.runs.length === 0 ? (
         <p>No agent runs yet.</p>
