@@ -29,7 +29,7 @@ const KNOWN_CROSS_CAPABILITY = new Set([
   'functions/approvals/index.tsx -> functions/action-execute/store.ts',
   'functions/approvals/index.tsx -> functions/agent-run/index.ts',
   'functions/approvals/index.tsx -> functions/approve/index.ts',
-  'functions/approvals/views.tsx -> functions/action-execute/store.ts',
+  'functions/approvals/views/types.ts -> functions/action-execute/store.ts',
   'functions/approve/index.ts -> functions/action-execute/actions/index.ts',
   'functions/approve/index.ts -> functions/action-execute/index.ts',
   'functions/approve/index.ts -> functions/action-execute/run.ts',

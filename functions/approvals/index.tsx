@@ -39,7 +39,7 @@ import {
   RunPage,
   type RunRowView,
   RunsPage,
-} from './views.js';
+} from './views/index.js';
 
 const COOKIE = 'myca_approvals';
 

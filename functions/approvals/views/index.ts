@@ -1,0 +1,14 @@
+/**
+ * The approvals pages (Hono JSX, server-rendered), one file per page: layout and sign-in, the inbox,
+ * one action, history, agent runs; the pieces they share (agent text made visible, categories,
+ * notices, event tables) in shared.tsx, the rows they show in types.ts.
+ */
+export { DetailPage } from './action.js';
+export { HistoryPage } from './history.js';
+export { InboxPage, InboxTable } from './inbox.js';
+export { Layout } from './layout.js';
+export { LoginPage } from './login.js';
+export { RunPage, RunsPage } from './runs.js';
+export { Category, duration, Notice, Visible } from './shared.js';
+export type { AuditEventRow, InboxRow, RunContext, RunEventView, RunRowView } from './types.js';
+export { WhatHappens } from './what-happens.js';
