@@ -58,22 +58,49 @@ td { overflow-wrap: break-word; }
 }
 `;
 
-/** Live inbox: re-fetches the list every few seconds (no-op without a #live element). */
+/**
+ * Live inbox: re-fetches the list every few seconds (no-op without a #live element). The polite live
+ * region speaks only when what it says changes (the waiting count, or that updates paused), not on
+ * every refresh; a refresh that replaces the table puts keyboard focus back on the same control of the
+ * same row (or on the list when that row is gone), so a keyboard or screen reader user is not thrown
+ * to the top of the page every few seconds.
+ */
 export const JS = `
 (function () {
   var live = document.getElementById('live');
   if (!live) return;
   var status = document.getElementById('live-status');
+  var said = status ? status.textContent.trim() : '';
+  var FOCUSABLE = 'a[href],button,input,select,textarea,[tabindex]';
+  function say(text) {
+    if (!status) return;
+    status.setAttribute('data-updated', new Date().toISOString());
+    if (text !== said) { status.textContent = text; said = text; }
+  }
+  function replace(html) {
+    var focused = document.activeElement;
+    var row = focused && focused !== live && live.contains(focused) ? focused.closest('[data-id]') : null;
+    var id = row ? row.getAttribute('data-id') : null;
+    var index = row ? Array.prototype.indexOf.call(row.querySelectorAll(FOCUSABLE), focused) : -1;
+    live.innerHTML = html;
+    if (!row) return;
+    var again = null;
+    live.querySelectorAll('[data-id]').forEach(function (candidate) { if (candidate.getAttribute('data-id') === id) again = candidate; });
+    var target = again ? again.querySelectorAll(FOCUSABLE)[index] : null;
+    if (target) { target.focus(); return; }
+    live.setAttribute('tabindex', '-1');
+    live.focus();
+  }
   async function refresh() {
     try {
       var response = await fetch(location.pathname + location.search, { headers: { 'x-myca-fragment': 'inbox' }, credentials: 'same-origin' });
       if (response.redirected || response.status === 401) { location.reload(); return; }
       if (!response.ok) throw new Error(String(response.status));
       var html = await response.text();
-      if (html !== live.innerHTML) live.innerHTML = html;
-      if (status) status.textContent = 'Updated ' + new Date().toLocaleTimeString() + ' · ' + live.querySelectorAll('tbody tr[data-id]').length + ' waiting';
+      if (html !== live.innerHTML) replace(html);
+      say(live.querySelectorAll('tbody tr[data-id]').length + ' waiting');
     } catch (error) {
-      if (status) status.textContent = 'Live updates paused (' + error.message + '); retrying';
+      say('Live updates paused (' + error.message + '); retrying');
     }
   }
   setInterval(refresh, Number(live.getAttribute('data-interval') || 3000));
