@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import {
   Category,
+  clip,
   DetailPage,
   duration,
   HistoryPage,
@@ -506,6 +507,13 @@ describe('approvals pages (server-rendered HTML)', () => {
     expect(await render(WhatHappens({ row: action({ inputs: { path: 'p', content: 'é'.repeat(5000) } }) }))).toContain(
       `Write <strong>10000 bytes</strong> to <code>p</code> (created or replaced):</p><pre tabindex="0">${'é'.repeat(4000)}…</pre>`,
     );
+    // A cut never splits a character beyond the basic plane (half a surrogate pair draws as U+FFFD).
+    const emoji = await render(WhatHappens({ row: action({ inputs: { path: 'p', content: `${'a'.repeat(3999)}🍄🍄` } }) }));
+    expect(emoji).toContain(`<pre tabindex="0">${'a'.repeat(3999)}…</pre>`);
+    expect(emoji).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    expect(clip('🍄🍄', 3, '…')).toBe('🍄…');
+    expect(clip('🍄🍄', 4, '…')).toBe('🍄🍄');
+    expect(clip('abc', 2)).toBe('ab');
     const error = await render(PAGES['error-page']());
     expect(error).toContain('<title>Not found · MYCA approvals</title>');
     expect(error).toContain('role="alert">There is no action &lt;script&gt;alert(1)&lt;/script&gt;invoice');

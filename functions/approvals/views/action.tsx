@@ -1,6 +1,6 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
-import { Category, duration, EventTable, Notice, PREVIEW, Pre, TextFact, Visible, when } from './shared.js';
+import { Category, clip, duration, EventTable, Notice, PREVIEW, Pre, TextFact, Visible, when } from './shared.js';
 import type { ActionRow, AuditEventRow, RunContext } from './types.js';
 import { WhatHappens } from './what-happens.js';
 
@@ -130,7 +130,7 @@ export function DetailPage(props: {
         <section aria-labelledby="outcome">
           <h2 id="outcome">Outcome</h2>
           <Pre>
-            <Visible text={JSON.stringify(row.outputs, null, 2).slice(0, PREVIEW)} />
+            <Visible text={clip(JSON.stringify(row.outputs, null, 2), PREVIEW)} />
           </Pre>
         </section>
       ) : null}

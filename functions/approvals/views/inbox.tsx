@@ -1,6 +1,6 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
-import { Category, duration, str, Visible } from './shared.js';
+import { Category, clip, duration, str, Visible } from './shared.js';
 import type { ActionRow, InboxRow } from './types.js';
 
 /** The pending actions table; also the fragment the live update swaps in. */
@@ -68,7 +68,7 @@ function Summary({ row }: { row: ActionRow }) {
       </>
     );
   if (row.action_type === 'db.query') return <Visible text={str(input.query)} />;
-  return <Visible text={str(input).slice(0, 80)} />;
+  return <Visible text={clip(str(input), 80)} />;
 }
 
 export function InboxPage(props: {

@@ -9,6 +9,6 @@ export { InboxPage, InboxTable } from './inbox.js';
 export { Layout } from './layout.js';
 export { LoginPage } from './login.js';
 export { RunPage, RunsPage } from './runs.js';
-export { Category, duration, Notice, Visible } from './shared.js';
+export { Category, clip, duration, Notice, Visible } from './shared.js';
 export type { AuditEventRow, InboxRow, RunContext, RunEventView, RunRowView } from './types.js';
 export { WhatHappens } from './what-happens.js';

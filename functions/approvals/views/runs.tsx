@@ -1,6 +1,6 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
-import { duration, EventTable, TextFact, Visible } from './shared.js';
+import { clip, duration, EventTable, TextFact, Visible } from './shared.js';
 import type { RunEventView, RunRowView } from './types.js';
 
 /** Agent runs, newest first: what each was asked, where it stands, what it waits for. */
@@ -30,7 +30,7 @@ export function RunsPage(props: { runs: RunRowView[]; principal: Principal; csrf
                 </td>
                 <td data-label="Agent">{run.agent_name}</td>
                 <td data-label="Asked to">
-                  <Visible text={run.input.length > 120 ? `${run.input.slice(0, 120)}…` : run.input} />
+                  <Visible text={clip(run.input, 120, '…')} />
                 </td>
                 <td data-label="Status">
                   <strong>{run.status}</strong>

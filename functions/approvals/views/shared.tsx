@@ -33,6 +33,18 @@ const INVISIBLE = new RegExp(
   'gu',
 );
 
+/**
+ * The first `max` UTF-16 units of `text`, never cutting a character in two (an emoji or any
+ * character beyond the basic plane would leave half a surrogate pair, drawn as U+FFFD); `ellipsis`
+ * marks a cut.
+ */
+export function clip(text: string, max: number, ellipsis = ''): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  const end = code >= 0xd800 && code <= 0xdbff ? max - 1 : max;
+  return `${text.slice(0, end)}${ellipsis}`;
+}
+
 /** Text an agent gave us, escaped by JSX, with every invisible character made visible. */
 export function Visible({ text }: { text: string | null | undefined }) {
   const value = text ?? '';
@@ -127,7 +139,7 @@ export function EventTable(props: {
               {props.withActor ? <td data-label="By">{event.actor}</td> : null}
               <td data-label="At">{when(event.created_at)}</td>
               <td data-label="Details" class="mono">
-                <Visible text={JSON.stringify(event.data).slice(0, props.maxData)} />
+                <Visible text={clip(JSON.stringify(event.data), props.maxData ?? Number.POSITIVE_INFINITY)} />
               </td>
             </tr>
           ))}

@@ -1,11 +1,11 @@
-import { PREVIEW, Pre, str, Visible } from './shared.js';
+import { clip, PREVIEW, Pre, str, Visible } from './shared.js';
 import type { ActionRow } from './types.js';
 
 /** The (redacted) input, rendered as what will happen. */
 export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: string }) {
   const input = row.inputs;
   const content = str(input.content ?? input.body);
-  const preview = content.length > PREVIEW ? `${content.slice(0, PREVIEW)}…` : content;
+  const preview = clip(content, PREVIEW, '…');
   switch (row.action_type) {
     case 'file.write':
       return (
