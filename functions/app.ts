@@ -3,11 +3,13 @@ import { authenticate, requireAuth } from '../shared/http/auth.js';
 import { BodyBudget, type BodyGuard } from '../shared/http/body-guard.js';
 import { notFound, onError } from '../shared/http/errors.js';
 import { observe } from '../shared/http/middleware.js';
+import type { WorkScope } from '../shared/http/scope.js';
 import type { AppEnv } from '../shared/http/types.js';
 import type { BodyLimit } from '../shared/http/validate.js';
 import type { Services } from '../shared/services.js';
-import { actionBodyLimit, createActionExecute } from './action-execute/index.js';
-import { checkAgents, createAgentRun } from './agent-run/index.js';
+import { createActionExecute } from './action-execute/index.js';
+import { actionBodyLimit, type DecisionHooks, sweepActions } from './actions/index.js';
+import { checkAgents, createAgentRun, resumeAfterDecision, resumeDueRuns } from './agent-run/index.js';
 import { createApprovals } from './approvals/index.js';
 import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
@@ -28,6 +30,8 @@ import { createReady } from './ready/index.js';
  */
 export function createApp(services: Services, perRequest?: () => Services) {
   checkAgents(services);
+  // A decision lets the run that asked for the action (if any) go on with the result.
+  const hooks: DecisionHooks = { onDecided: (decided, scope) => resumeAfterDecision(scope, decided.runId, decided.decision) };
   const app = new Hono<AppEnv>();
   app.use(
     observe({
@@ -46,14 +50,14 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createMetricsRoute());
   app.route('/', createOpenApi());
   // The approvals page signs people in with its own session cookie.
-  app.route('/', createApprovals());
+  app.route('/', createApprovals(hooks));
 
   // Everything under /v1 needs a key.
   app.use('/v1/*', requireAuth());
   app.get('/v1/whoami', (c) => c.json(c.get('principal')));
   app.route('/', createChatRoute());
   app.route('/', createActionExecute());
-  app.route('/', createApprove());
+  app.route('/', createApprove(hooks));
   app.route('/', createAudit());
   app.route('/', createAgentRun());
 
@@ -63,6 +67,16 @@ export function createApp(services: Services, perRequest?: () => Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * One run of the periodic sweep (Node: every ACTION_SWEEP_INTERVAL_S; Workers: the Cron Trigger):
+ * the actions domain expires overdue approvals and recovers stuck actions, then the runs that can
+ * move on are resumed. Expiry runs here and on write paths, never in a read.
+ */
+export async function sweep(scope: WorkScope): Promise<number> {
+  await sweepActions(scope);
+  return resumeDueRuns(scope);
+}
 
 /** chat-route's own limit of chat, Responses and embeddings requests (images travel inline). */
 const CHAT_BODY_BYTES = 8 * 1024 * 1024;

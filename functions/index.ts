@@ -24,8 +24,7 @@ import type { Services } from '../shared/services.js';
 import { noopMetrics } from '../shared/telemetry/metrics.js';
 import { createWorkerTelemetry, type WorkerTelemetry } from '../shared/telemetry/worker-telemetry.js';
 import { VERSION } from '../shared/version.js';
-import { resumeDueRuns } from './agent-run/loop.js';
-import { type App, createApp } from './app.js';
+import { type App, createApp, sweep } from './app.js';
 
 type Bindings = Record<string, unknown>;
 
@@ -150,7 +149,7 @@ export default {
             })
         : async () => undefined;
     ctx.waitUntil(
-      resumeDueRuns({ services, logger: services.logger })
+      sweep({ services, logger: services.logger })
         .catch((error: unknown) => services.logger.error('sweep failed', { error: error as Error }))
         .then(archive)
         .catch((error: unknown) => services.logger.error('audit archive failed', { error: error as Error }))

@@ -4,7 +4,6 @@
  * shared/runtime and handed to the same buildServices; this file only names the app and the sweep.
  */
 import { runNode } from '../shared/runtime/main.js';
-import { resumeDueRuns } from './agent-run/loop.js';
-import { createApp } from './app.js';
+import { createApp, sweep } from './app.js';
 
-await runNode({ createApp, sweep: (services) => resumeDueRuns({ services, logger: services.logger }) });
+await runNode({ createApp, sweep: (services) => sweep({ services, logger: services.logger }) });

@@ -1,87 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { type Context, context, type Link, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, type Link, SpanStatusCode } from '@opentelemetry/api';
 import type { Sql } from 'postgres';
 import type { AgentConfig } from '../../shared/config/index.js';
-import { ApiError } from '../../shared/http/errors.js';
+import type { WorkScope } from '../../shared/http/scope.js';
 import type { Logger } from '../../shared/log/index.js';
-import { redact } from '../../shared/redact/index.js';
 import type { Services } from '../../shared/services.js';
-import { randomHex, withCorrelation } from '../../shared/telemetry/correlation.js';
-import { requireDb, submitAction } from '../action-execute/index.js';
-import { recoverStuckActions } from '../action-execute/recovery.js';
-import { type ActionRow, expireDue } from '../action-execute/store.js';
-import type { ChatMessage, ChatRequest } from '../chat-route/contract.js';
-import { completeChat } from '../chat-route/index.js';
-import {
-  claimRun,
-  findRun,
-  type PendingAction,
-  type RunEvent,
-  type RunPatch,
-  type RunRow,
-  type RunStatus,
-  type RunStep,
-  runsToResume,
-  saveRun,
-} from './store.js';
+import { findActions, requireDb } from '../actions/index.js';
+import { addUsage, LeaseLost, leaseMsFor, preview, runContext } from './context.js';
+import { ACTIVE_ACTION, settle } from './settle.js';
+import { claimRun, findRun, type RunEvent, type RunPatch, type RunRow, type RunStatus, runsToResume, saveRun } from './store.js';
+import { think } from './think.js';
 import { toolsFor } from './tools.js';
-
-/**
- * How long one holder may keep a run before another instance may take it over: a whole model call
- * (the chat deadline) plus the longest action. A crashed instance's run is resumed after this.
- */
-export const leaseMsFor = (services: Services) => services.config.llm.routing.deadline_ms + 70_000;
-
-/** The run's lease went to someone else (it expired mid-step): stop without writing anything. */
-class LeaseLost extends Error {}
-
-/** What a run needs besides its row. */
-export interface RunEnv {
-  services: Services;
-  logger: Logger;
-}
-
-/**
- * The context a run's work happens in: the run's correlation id (actions, log lines, outbound
- * headers carry it), and its spans in the run's trace. Inside the request that started the run
- * they are children of its span; resumed from elsewhere they start a new root in the run's trace,
- * linked to the span of whatever resumed it.
- */
-function runContext(run: RunRow): { ctx: Context; links: Link[] } {
-  const active = trace.getSpanContext(context.active());
-  const traceId = /^[0-9a-f]{32}$/.test(run.correlation_id) ? run.correlation_id : undefined;
-  if (active && traceId && active.traceId === traceId) {
-    return { ctx: withCorrelation(context.active(), { id: run.correlation_id, traceId, continued: true }), links: [] };
-  }
-  const base = trace.deleteSpan(context.active());
-  return {
-    ctx: withCorrelation(base, { id: run.correlation_id, traceId: traceId ?? randomHex(16), continued: false }),
-    links: active ? [{ context: active, attributes: { 'myca.link': 'resumed_by' } }] : [],
-  };
-}
-
-const ACTIVE_ACTION = new Set(['pending', 'approved', 'executing']);
-
-async function actionsById(sql: Sql, ids: string[]): Promise<Map<string, ActionRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await sql<ActionRow[]>`select * from action_audit_logs where id = any(string_to_array(${ids.join(',')}, ',')::uuid[])`;
-  return new Map(rows.map((row) => [row.id, row]));
-}
-
-/** A tool result as the model reads it: compact JSON, secrets already masked. */
-const toolMessage = (toolCallId: string, result: Record<string, unknown>): ChatMessage => ({
-  role: 'tool',
-  tool_call_id: toolCallId,
-  content: JSON.stringify(redact(result)),
-});
-
-const addUsage = (a: RunRow['usage'], b: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | undefined) => ({
-  prompt_tokens: a.prompt_tokens + (b?.prompt_tokens ?? 0),
-  completion_tokens: a.completion_tokens + (b?.completion_tokens ?? 0),
-  total_tokens: a.total_tokens + (b?.total_tokens ?? 0),
-});
-
-const preview = (text: string | null | undefined, max = 2000) => (text && text.length > max ? `${text.slice(0, max)}…` : (text ?? ''));
 
 /**
  * Advances a run as far as it can go now: settles its held actions, then thinks (chat-route,
@@ -91,7 +20,7 @@ const preview = (text: string | null | undefined, max = 2000) => (text && text.l
  * holder has it). Throws only when the store itself fails; the run is then resumed later.
  */
 export async function advanceRun(
-  env: RunEnv,
+  env: WorkScope,
   runId: string,
   options: { trigger: string; claimed?: RunRow } = { trigger: 'resume' },
 ): Promise<RunRow | undefined> {
@@ -118,8 +47,8 @@ export async function advanceRun(
 }
 
 /** A decision that landed while this instance still held the lease would find nobody to resume it. */
-async function recheck(env: RunEnv, sql: Sql, run: RunRow): Promise<RunRow> {
-  const actions = await actionsById(
+async function recheck(env: WorkScope, sql: Sql, run: RunRow): Promise<RunRow> {
+  const actions = await findActions(
     sql,
     run.pending.map((item) => item.action_id),
   );
@@ -177,37 +106,15 @@ async function runLoop(
   for (;;) {
     // 1. Settle what the run waits for: each decided action becomes the answer to its tool call.
     if (pending.length > 0) {
-      await expireDue(sql, run.correlation_id).catch(() => 0);
-      const actions = await actionsById(
-        sql,
-        pending.map((item) => item.action_id),
-      );
-      const open: PendingAction[] = [];
-      for (const item of pending) {
-        const action = actions.get(item.action_id);
-        const base = { action_id: item.action_id, type: item.type };
-        if (action && ACTIVE_ACTION.has(action.status)) {
-          open.push(item);
-        } else if (action?.status === 'executed') {
-          messages.push(toolMessage(item.tool_call_id, { status: 'executed', ...base, output: action.outputs }));
-          events.push({ type: 'action_executed', data: { ...base, approved_by: action.approved_by } });
-        } else if (action?.status === 'rejected') {
-          const reason = action.rejection_reason ?? 'no reason given';
-          messages.push(toolMessage(item.tool_call_id, { status: 'rejected', ...base, reason, rejected_by: action.approved_by }));
-          events.push({ type: 'action_rejected', data: { ...base, reason, rejected_by: action.approved_by } });
-        } else if (action?.status === 'expired') {
-          events.push({ type: 'action_expired', data: base });
-          pending = [];
-          return finish('failed', { error: `the approval of ${item.type} (action ${item.action_id}) expired before anyone decided` });
-        } else {
-          const error = action?.error ?? (action ? `the action ended ${action.status}` : 'the action is missing from the audit log');
-          messages.push(toolMessage(item.tool_call_id, { status: action?.status ?? 'missing', ...base, error }));
-          events.push({ type: 'action_failed', data: { ...base, error } });
-        }
+      const settled = await settle(sql, run.correlation_id, pending, messages, events);
+      if (settled.kind === 'expired') {
+        pending = [];
+        const { item } = settled;
+        return finish('failed', { error: `the approval of ${item.type} (action ${item.action_id}) expired before anyone decided` });
       }
-      pending = open;
-      if (open.length > 0) {
-        events.push({ type: 'waiting_approval', data: { pending_action_ids: open.map((item) => item.action_id) } });
+      pending = settled.open;
+      if (pending.length > 0) {
+        events.push({ type: 'waiting_approval', data: { pending_action_ids: pending.map((item) => item.action_id) } });
         return save({ status: 'waiting_approval', messages, pending, release: true });
       }
     }
@@ -253,129 +160,8 @@ async function runLoop(
   }
 }
 
-type Thought = { kind: 'model_failed'; error: string } | { kind: 'step'; step: RunStep; final?: string };
-
-/** One step: a model call, then each tool call through the action path. Mutates messages, events, pending. */
-async function think(
-  services: Services,
-  logger: Logger,
-  run: RunRow,
-  agent: AgentConfig,
-  n: number,
-  messages: ChatMessage[],
-  tools: ReturnType<typeof toolsFor>['tools'],
-  byName: Map<string, string>,
-  events: RunEvent[],
-  pending: PendingAction[],
-): Promise<Thought> {
-  const request = {
-    model: agent.model,
-    messages,
-    ...(tools.length > 0 ? { tools, tool_choice: 'auto' as const } : {}),
-    ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
-  } as ChatRequest;
-  let chat: Awaited<ReturnType<typeof completeChat>>;
-  const startedAt = new Date(services.clock.now()).toISOString();
-  try {
-    chat = await completeChat(services, request, agent.model);
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    return { kind: 'model_failed', error: `the model call of step ${n} failed: ${error.message}` };
-  }
-  const message = chat.completion.choices[0]?.message;
-  const calls = (message?.tool_calls ?? []).filter((call) => call.type === 'function');
-  messages.push({
-    role: 'assistant',
-    content: message?.content ?? null,
-    ...(calls.length > 0 ? { tool_calls: calls.map((call) => ({ id: call.id, type: 'function' as const, function: call.function })) } : {}),
-  });
-  const step: RunStep = {
-    n,
-    model: chat.attempt.model,
-    provider: chat.attempt.provider,
-    started_at: startedAt,
-    usage: addUsage({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }, chat.completion.usage),
-    cost_usd: chat.costUsd ?? null,
-    tool_calls: [],
-    final: calls.length === 0,
-  };
-  if (calls.length === 0) return { kind: 'step', step, final: message?.content ?? '' };
-
-  for (const [index, call] of calls.entries()) {
-    const type = byName.get(call.function.name) ?? null;
-    let input: unknown;
-    try {
-      input = JSON.parse(call.function.arguments || '{}');
-    } catch {
-      input = undefined;
-    }
-    events.push({
-      type: 'tool_call',
-      data: { step: n, tool_call_id: call.id, name: call.function.name, action_type: type, input: input ?? null },
-    });
-    const record = { id: call.id, name: call.function.name, action_type: type, action_id: null as string | null, status: 'error' };
-    step.tool_calls.push(record);
-    if (!type) {
-      const error = `no tool named ${call.function.name}; this agent may use ${[...byName.keys()].join(', ') || 'none'}`;
-      messages.push(toolMessage(call.id, { status: 'error', error }));
-      events.push({ type: 'action_denied', data: { tool_call_id: call.id, error } });
-      continue;
-    }
-    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-      const error = 'the arguments were not a JSON object';
-      messages.push(toolMessage(call.id, { status: 'error', error }));
-      events.push({ type: 'action_denied', data: { tool_call_id: call.id, error } });
-      continue;
-    }
-    try {
-      const submitted = await submitAction(
-        {
-          services,
-          principal: { id: run.requested_by, role: 'agent' },
-          // The same tool call always maps to the same action: a repeated step replays, never re-executes.
-          idempotencyKey: `run:${run.id}:${n}:${index}`,
-          correlationId: run.correlation_id,
-          logger,
-        },
-        { type, input: input as Record<string, unknown>, agent_id: run.agent_name, run_id: run.id },
-      );
-      const body = submitted.body as {
-        id: string;
-        status: string;
-        output?: unknown;
-        outputs?: unknown;
-        problem?: unknown;
-        expires_at?: string;
-      };
-      record.action_id = body.id;
-      record.status = body.status;
-      const base = { action_id: body.id, type };
-      if (body.status === 'pending') {
-        pending.push({ action_id: body.id, tool_call_id: call.id, type });
-        events.push({ type: 'action_pending', data: { ...base, expires_at: body.expires_at ?? null } });
-      } else if (body.status === 'executed') {
-        messages.push(toolMessage(call.id, { status: 'executed', ...base, output: body.output ?? body.outputs }));
-        events.push({ type: 'action_executed', data: base });
-      } else {
-        messages.push(toolMessage(call.id, { status: body.status, ...base, problem: body.problem ?? null }));
-        events.push({ type: 'action_failed', data: { ...base, problem: body.problem ?? null } });
-      }
-    } catch (error) {
-      // The audit store being down stops the run here (it is resumed later); any other refusal is
-      // the model's to read and act on.
-      if (!(error instanceof ApiError) || error.code === 'UNAVAILABLE') throw error;
-      const actionId = typeof error.extra?.id === 'string' ? error.extra.id : null;
-      record.action_id = actionId;
-      record.status = 'denied';
-      messages.push(toolMessage(call.id, { status: 'denied', action_id: actionId, type, error: error.message, hint: error.hint ?? null }));
-      events.push({ type: 'action_denied', data: { action_id: actionId, type, error: error.message } });
-    }
-  }
-  return { kind: 'step', step };
-}
-
 /** Fire-and-log: a resume whose failure is recorded, never thrown into a request that is already answered. */
-export function resumeQuietly(env: RunEnv, runId: string, trigger: string): Promise<void> {
+export function resumeQuietly(env: WorkScope, runId: string, trigger: string): Promise<void> {
   return advanceRun(env, runId, { trigger }).then(
     () => undefined,
     (error: unknown) => env.logger.error('resuming an agent run failed', { run_id: runId, error: error as Error }),
@@ -383,16 +169,13 @@ export function resumeQuietly(env: RunEnv, runId: string, trigger: string): Prom
 }
 
 /**
- * What a periodic sweep does: expire overdue approvals, recover actions whose worker is gone, then
- * resume the runs that can move on (decided or expired actions, leases of stopped instances).
- * Returns how many runs it resumed.
+ * The runs' share of the periodic sweep (after the actions domain's: sweepActions, see
+ * functions/app.ts): resume the runs that can move on (decided or expired actions, leases of
+ * stopped instances). Returns how many runs it resumed.
  */
-export async function resumeDueRuns(env: RunEnv): Promise<number> {
-  const sql = requireDb(env.services).sql;
-  await expireDue(sql, 'expiry-sweep');
-  await recoverStuckActions(env.services, sql, env.logger);
+export async function resumeDueRuns(env: WorkScope): Promise<number> {
   if (Object.keys(env.services.config.agents.agents).length === 0) return 0;
-  const ids = await runsToResume(sql);
+  const ids = await runsToResume(requireDb(env.services).sql);
   for (const id of ids) await resumeQuietly(env, id, 'sweep');
   return ids.length;
 }

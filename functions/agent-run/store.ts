@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { storable, storableText } from '../../shared/audit/chain.js';
-import type { ChatMessage } from '../chat-route/contract.js';
+import type { ChatMessage } from './model.js';
 
 export const RUN_STATUSES = ['running', 'waiting_approval', 'succeeded', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentConfig } from '../../shared/config/index.js';
-import { CATALOG } from '../action-execute/actions/index.js';
+import { CATALOG } from '../actions/index.js';
 
 /** OpenAI function names allow [A-Za-z0-9_-]: `file.read` is offered as `file_read`. */
 export const toolName = (actionType: string) => actionType.replaceAll('.', '_');

@@ -107,6 +107,30 @@ describe.each(RUNTIMES)('approve on %s (security)', (runtime) => {
     expect(events.map((e) => e.event)).toContain('expired');
   });
 
+  it('a read never shows a held action as pending past its deadline, and writes nothing; the sweep records the expiry', async () => {
+    const held = await hold();
+    await expireNow(sql, held.id);
+    const one = await app.fetch(`/v1/actions/${held.id}`, { headers: headers(keys.approver) });
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ id: held.id, status: 'expired', decided_at: null });
+    const listed = async (status: string) => {
+      const response = await app.fetch(`/v1/actions?status=${status}&limit=200`, { headers: headers(keys.approver) });
+      return ((await response.json()) as { data: Array<{ id: string; status: string }> }).data.filter((row) => row.id === held.id);
+    };
+    expect(await listed('pending')).toEqual([]);
+    expect(await listed('expired')).toEqual([expect.objectContaining({ status: 'expired' })]);
+    // The reads wrote nothing: the row is still pending, without an expired event.
+    const [before] = await sql`select status from action_audit_logs where id = ${held.id}`;
+    expect(before?.status).toBe('pending');
+    expect((await sql`select 1 from action_audit_events where action_id = ${held.id} and event = 'expired'`).length).toBe(0);
+    // The sweep (Node timer / Cron Trigger) records it.
+    await app.sweep();
+    const [after] = await sql`select status, decided_at from action_audit_logs where id = ${held.id}`;
+    expect(after?.status).toBe('expired');
+    expect(after?.decided_at).not.toBeNull();
+    expect((await sql`select 1 from action_audit_events where action_id = ${held.id} and event = 'expired'`).length).toBe(1);
+  });
+
   it('links the approval’s trace to the request that asked for it', async (ctx) => {
     ctx.skip(runtime !== 'node', "Node only: spans are read in-process there (workerd's leave over OTLP)");
     const response = await submit({

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { verifyChain } from '../../shared/audit/chain.js';
 import { requireAuth } from '../../shared/http/auth.js';
 import type { AppEnv } from '../../shared/http/types.js';
-import { requireDb } from '../action-execute/index.js';
+import { requireDb } from '../actions/index.js';
 
 /** `GET /v1/audit/verify` (admin): recomputes the event chain and names the first broken link. */
 export function createAudit() {

@@ -6,10 +6,8 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from '../../shared/http/errors.js';
-import { SubmitActionSchema } from '../action-execute/index.js';
-import { STATUSES } from '../action-execute/store.js';
+import { ApproveSchema, RejectSchema, STATUSES, SubmitActionSchema } from '../actions/index.js';
 import { StartRunSchema } from '../agent-run/index.js';
-import { ApproveSchema, RejectSchema } from '../approve/index.js';
 import { ChatRequestSchema, EmbeddingsRequestSchema, ModelListSchema, ResponsesRequestSchema } from '../chat-route/contract.js';
 
 import { HealthResponseSchema } from '../health/index.js';

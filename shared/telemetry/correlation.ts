@@ -12,6 +12,13 @@ const HEX32 = /^[0-9a-f]{32}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '0'.repeat(32);
 
+/** The parts of a W3C `traceparent` (version 00), as written; undefined when it is not one. */
+export function parseTraceparent(text: string | null | undefined): { traceId: string; spanId: string; flags: number } | undefined {
+  const match = TRACEPARENT.exec(text ?? '');
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  return { traceId: match[1], spanId: match[2], flags: Number.parseInt(match[3], 16) };
+}
+
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const POOL_SIZE = 4096;
 let pool = new Uint8Array(0);
@@ -50,9 +57,9 @@ export interface Correlation {
  * id of its own), else a new trace id.
  */
 export function resolveCorrelation(headers: { traceparent?: string | undefined; correlationId?: string | undefined }): Correlation {
-  const parent = TRACEPARENT.exec(headers.traceparent?.trim().toLowerCase() ?? '');
-  if (parent?.[1] && parent[1] !== ZERO_TRACE && parent[2] !== '0000000000000000') {
-    return { id: parent[1], traceId: parent[1], continued: true, sampled: (Number.parseInt(parent[3] as string, 16) & 1) === 1 };
+  const parent = parseTraceparent(headers.traceparent?.trim().toLowerCase());
+  if (parent && parent.traceId !== ZERO_TRACE && parent.spanId !== '0000000000000000') {
+    return { id: parent.traceId, traceId: parent.traceId, continued: true, sampled: (parent.flags & 1) === 1 };
   }
   const given = headers.correlationId?.trim();
   if (given) {

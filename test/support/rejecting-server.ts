@@ -4,8 +4,7 @@
  * context carrying it. Used by test/unhandled-rejection.test.ts.
  */
 import { context } from '@opentelemetry/api';
-import { resumeDueRuns } from '../../functions/agent-run/loop.js';
-import { createApp } from '../../functions/app.js';
+import { createApp, sweep } from '../../functions/app.js';
 import { createLogger } from '../../shared/log/index.js';
 import { loadNodeConfig } from '../../shared/runtime/node-config.js';
 import { startServer } from '../../shared/runtime/server.js';
@@ -15,7 +14,7 @@ const config = loadNodeConfig(process.env);
 const logger = createLogger({ level: 'info', write: (line) => process.stdout.write(`${line}\n`) });
 const running = await startServer(config, logger, {
   createApp,
-  sweep: (services) => resumeDueRuns({ services, logger: services.logger }),
+  sweep: (services) => sweep({ services, logger: services.logger }),
 });
 process.stdin.on('data', (data: Buffer) => {
   for (const id of data.toString('utf8').split('\n').filter(Boolean)) {

@@ -5,8 +5,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
-import { resumeDueRuns } from '../../functions/agent-run/loop.js';
-import { createApp } from '../../functions/app.js';
+import { createApp, sweep } from '../../functions/app.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { createDatabase, type Database } from '../../shared/db/index.js';
 import { createLogger } from '../../shared/log/index.js';
@@ -85,7 +84,7 @@ export async function startRuntime(name: RuntimeName, env: Record<string, string
       spans,
       services,
       sweep: async () => {
-        await resumeDueRuns({ services, logger: services.logger });
+        await sweep({ services, logger: services.logger });
       },
       files: {
         write: async (path, content) => {

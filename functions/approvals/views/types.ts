@@ -1,4 +1,4 @@
-import type { ActionRow } from '../../action-execute/store.js';
+import type { ActionRow } from '../../actions/index.js';
 
 export type { ActionRow };
 

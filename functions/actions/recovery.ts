@@ -2,8 +2,8 @@ import { LOCKS } from '../../shared/db/locks.js';
 import { checkRelativePath } from '../../shared/files/path.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
-import { CATALOG } from './actions/index.js';
-import type { ActionDefinition } from './actions/types.js';
+import { CATALOG } from './catalog/index.js';
+import type { ActionDefinition } from './catalog/types.js';
 import { executeClaimed, toolLabel } from './run.js';
 import { type ActionRow, actionDigest, readSnapshot, transition } from './store.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { noteChainHead } from '../../shared/audit/anchor.js';
-import { type AuditEventInput, appendEvents, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
+import { type AuditEventInput, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { groupCommit } from '../../shared/db/group-commit.js';
 
@@ -223,26 +223,6 @@ export async function transition(
   );
   await noteChainHead(sql, row?.chain_head);
   return row;
-}
-
-/** Held actions past their expiry become `expired` (a terminal state distinct from rejected). */
-export async function expireDue(sql: Sql, correlationId: string): Promise<number> {
-  let head: string | null = null;
-  const expired = await sql.begin(async (tx) => {
-    const rows = await tx<{ id: string }[]>`
-      update action_audit_logs set status = 'expired', decided_at = now()
-      where status = 'pending' and expires_at <= now()
-      returning id`;
-    if (rows.length === 0) return 0;
-    await tx`delete from action_snapshots where action_id = any(string_to_array(${rows.map((row) => row.id).join(',')}, ',')::uuid[])`;
-    head = await appendEvents(
-      tx,
-      rows.map((row) => ({ actionId: row.id, event: 'expired' as const, actor: 'system', correlationId, data: {} })),
-    );
-    return rows.length;
-  });
-  await noteChainHead(sql, head);
-  return expired;
 }
 
 export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {

@@ -3,8 +3,8 @@ import type { Sql } from 'postgres';
 import { ApiError } from '../../shared/http/errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
-import { CATALOG } from './actions/index.js';
-import { type ActionContext, type ActionDefinition, ActionError } from './actions/types.js';
+import { CATALOG } from './catalog/index.js';
+import { type ActionContext, type ActionDefinition, ActionError } from './catalog/types.js';
 import { type ActionRow, present, transition } from './store.js';
 
 /** Everything an action may touch, for one execution. */
