@@ -8,7 +8,7 @@ import { readForm } from '../../shared/http/validate.js';
 import { requireDb } from '../actions/index.js';
 import { CSS, JS } from './assets.js';
 import { findSession, sameToken } from './session.js';
-import { Layout, Notice } from './views/index.js';
+import { ErrorPage } from './views/index.js';
 
 /** The session cookie's name. */
 export const COOKIE = 'myca_approvals';
@@ -17,17 +17,7 @@ export const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' 
 
 /** A page saying what went wrong, in the layout, with a way back. */
 export function page(c: Context<AppEnv>, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 | 422 | 502 | 503, title: string, text: string) {
-  const principal = c.get('principal');
-  return c.html(
-    <Layout title={title} principal={principal} csrf={c.get('csrfToken')}>
-      <h1>{title}</h1>
-      <Notice kind="error">{text}</Notice>
-      <p>
-        <a href="/approvals">Back to the inbox</a>
-      </p>
-    </Layout>,
-    status,
-  );
+  return c.html(<ErrorPage title={title} text={text} principal={c.get('principal')} csrf={c.get('csrfToken')} />, status);
 }
 
 /** Security headers and the Origin check on every page and form; the style sheet and script. */

@@ -12,10 +12,11 @@ import {
   clip,
   DetailPage,
   duration,
+  ErrorPage,
   HistoryPage,
   InboxPage,
   InboxTable,
-  Layout,
+  type Layout,
   LoginPage,
   Notice,
   RunPage,
@@ -224,13 +225,7 @@ const PAGES = {
     }),
   'run-done': () =>
     RunPage({ ...common, run: run({ status: 'failed', pending: [], output: 'Written.', error: `model refused ${HOSTILE}` }), events: [] }),
-  'error-page': () =>
-    Layout({
-      title: 'Not found',
-      principal: alice,
-      csrf: CSRF,
-      children: [Notice({ kind: 'error', children: `There is no action ${HOSTILE}.` })],
-    }),
+  'error-page': () => ErrorPage({ title: 'Not found', text: `There is no action ${HOSTILE}.`, principal: alice, csrf: CSRF }),
 } satisfies Record<string, () => Node>;
 
 /** The HTML a route sends for `node` (through `c.html`, exactly as the approvals routes answer). */
@@ -517,5 +512,19 @@ describe('approvals pages (server-rendered HTML)', () => {
     const error = await render(PAGES['error-page']());
     expect(error).toContain('<title>Not found · MYCA approvals</title>');
     expect(error).toContain('role="alert">There is no action &lt;script&gt;alert(1)&lt;/script&gt;invoice');
+    // What the caller sent (an id in the URL) is shown with its invisible characters made visible.
+    expect(error).toContain('invoice<span class="hidden-char" title="invisible character U+202E">[U+202E]</span>fdp.exe');
+    const failed = await render(
+      DetailPage({
+        row: action({ status: 'failed' }),
+        events: [],
+        run: null,
+        principal: alice,
+        csrf: CSRF,
+        now: NOW,
+        notice: { kind: 'error', text: 'failed: a\u200Bb' },
+      }),
+    );
+    expect(failed).toContain('failed: a<span class="hidden-char" title="invisible character U+200B">[U+200B]</span>b');
   });
 });

@@ -36,7 +36,11 @@ export function DetailPage(props: {
         Status: <strong id="action-status">{row.status}</strong>
         {row.status === 'pending' && row.expires_at ? ` · expires in ${duration(row.expires_at.getTime() - props.now)}` : ''}
       </p>
-      {props.notice ? <Notice kind={props.notice.kind}>{props.notice.text}</Notice> : null}
+      {props.notice ? (
+        <Notice kind={props.notice.kind}>
+          <Visible text={props.notice.text} />
+        </Notice>
+      ) : null}
 
       <section aria-labelledby="what">
         <h2 id="what">{whatHeading(row.status, pending)}</h2>

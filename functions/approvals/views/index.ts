@@ -4,6 +4,7 @@
  * notices, event tables) in shared.tsx, the rows they show in types.ts.
  */
 export { DetailPage } from './action.js';
+export { ErrorPage } from './error.js';
 export { HistoryPage } from './history.js';
 export { InboxPage, InboxTable } from './inbox.js';
 export { Layout } from './layout.js';
