@@ -152,7 +152,7 @@ describe.each(RUNTIMES)('an Anthropic task through the openai client (%s)', (run
         },
       ],
     });
-    expect((sent()?.body.messages as Array<{ content: unknown[] }>)[0]?.content).toEqual([
+    expect((sent()?.body.messages as Array<{ content: unknown[] }> | undefined)?.[0]?.content).toEqual([
       { type: 'text', text: 'Which species?' },
       { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
       { type: 'image', source: { type: 'url', url: 'https://example.org/oyster.jpg' } },
