@@ -72,7 +72,6 @@ describe.each(RUNTIMES)('an Anthropic task through the openai client (%s)', (run
     expect(call?.body).toEqual({
       model: CLAUDE,
       max_tokens: 4096,
-      temperature: 0.2,
       system: 'You are a mycologist.',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'What is mycelium?' }] }],
     });
