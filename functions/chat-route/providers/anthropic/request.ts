@@ -1,5 +1,13 @@
 import type { ChatMessage, ChatRequest } from '../../contract.js';
-import type { AnthropicMessage, AnthropicRequest, AnthropicTool, AnthropicToolChoice, ImageSource, RequestBlock } from './wire.js';
+import type {
+  AnthropicMessage,
+  AnthropicRequest,
+  AnthropicTool,
+  AnthropicToolChoice,
+  CacheControl,
+  ImageSource,
+  RequestBlock,
+} from './wire.js';
 
 /** Thrown when a request cannot be expressed for Anthropic: a 400 naming the field. */
 export class AnthropicRefusal extends Error {}
@@ -36,6 +44,20 @@ function unsupported(request: ChatRequest): string | undefined {
   return undefined;
 }
 
+/**
+ * A text part's `cache_control` (the convention LiteLLM and others use in OpenAI-shaped content parts
+ * for Anthropic's prompt caching) goes onto the Anthropic block as it is.
+ */
+const cacheOf = (part: Record<string, unknown>): { cache_control?: CacheControl } =>
+  part.cache_control && typeof part.cache_control === 'object' ? { cache_control: part.cache_control as CacheControl } : {};
+
+/** System and developer text as Anthropic's `system` blocks (one per part, cache breakpoints kept). */
+function systemBlocks(content: ChatMessage['content'], field: string): Array<{ type: 'text'; text: string; cache_control?: CacheControl }> {
+  if (typeof content === 'string' || !content) return [{ type: 'text', text: content ?? '' }];
+  textOf(content, field); // text parts only
+  return content.map((part) => ({ type: 'text' as const, text: part.text as string, ...cacheOf(part) }));
+}
+
 const textOf = (content: ChatMessage['content'], field: string): string => {
   if (typeof content === 'string') return content;
   if (!content) return '';
@@ -70,7 +92,7 @@ function userBlocks(content: ChatMessage['content'], field: string): RequestBloc
   if (typeof content === 'string' || !content) return [{ type: 'text', text: content ?? '' }];
   return content.map((part, index): RequestBlock => {
     const at = `${field}[${index}]`;
-    if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
+    if (part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text, ...cacheOf(part) };
     if (part.type === 'image_url') {
       const url = (part.image_url as { url?: unknown } | undefined)?.url;
       return { type: 'image', source: sourceOf(typeof url === 'string' ? url : '', `${at}.image_url.url`) };
@@ -154,12 +176,12 @@ export function toAnthropic(request: ChatRequest, model: string): { body: Anthro
   if (refused) throw new AnthropicRefusal(`"${refused}" is not supported by Anthropic models`);
   if (request.temperature != null && request.temperature > 1)
     throw new AnthropicRefusal(`temperature ${request.temperature} is out of Anthropic's range (0 to 1)`);
-  const system: string[] = [];
+  const system: ReturnType<typeof systemBlocks> = [];
   const messages: AnthropicMessage[] = [];
   request.messages.forEach((message, index) => {
     const field = `messages[${index}].content`;
     if (message.role === 'system' || message.role === 'developer') {
-      system.push(textOf(message.content, field));
+      system.push(...systemBlocks(message.content, field));
       return;
     }
     if (message.role === 'assistant') {
@@ -190,7 +212,10 @@ export function toAnthropic(request: ChatRequest, model: string): { body: Anthro
     model,
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? DEFAULT_MAX_TOKENS,
     messages,
-    ...(system.length > 0 ? { system: system.join('\n\n') } : {}),
+    // One string unless a block carries a cache breakpoint (then the blocks, so it stays where it was put).
+    ...(system.length > 0
+      ? { system: system.some((block) => block.cache_control) ? system : system.map((block) => block.text).join('\n\n') }
+      : {}),
     ...(request.temperature != null ? { temperature: request.temperature } : {}),
     ...(request.top_p != null ? { top_p: request.top_p } : {}),
     ...(stop?.length ? { stop_sequences: stop } : {}),

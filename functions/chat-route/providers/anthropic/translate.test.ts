@@ -106,6 +106,25 @@ describe('OpenAI request → Anthropic Messages API', () => {
     }
   });
 
+  it('keeps cache_control breakpoints of text parts, sending system as blocks when one has one', () => {
+    const cached = { type: 'ephemeral' };
+    const { body } = toAnthropic(
+      request({
+        messages: [
+          { role: 'system', content: [{ type: 'text', text: 'A long field guide…', cache_control: cached }] },
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: [{ type: 'text', text: 'Which genus?', cache_control: cached }] },
+        ],
+      }),
+      'm',
+    );
+    expect(body.system).toEqual([
+      { type: 'text', text: 'A long field guide…', cache_control: cached },
+      { type: 'text', text: 'Be brief.' },
+    ]);
+    expect(body.messages[0]?.content).toEqual([{ type: 'text', text: 'Which genus?', cache_control: cached }]);
+  });
+
   it('takes max_completion_tokens, then max_tokens, then the documented default', () => {
     expect(toAnthropic(request({ max_completion_tokens: 300, max_tokens: 200 }), 'm').body.max_tokens).toBe(300);
     expect(toAnthropic(request({ max_tokens: 200 }), 'm').body.max_tokens).toBe(200);

@@ -6,8 +6,11 @@
 
 export type ImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
 
+/** Prompt caching: a breakpoint after this block (`{"type": "ephemeral"}`, optionally a `ttl`). */
+export type CacheControl = { type: 'ephemeral'; ttl?: string };
+
 export type RequestBlock =
-  | { type: 'text'; text: string }
+  | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image'; source: ImageSource }
   | { type: 'document'; source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string } }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
@@ -36,7 +39,7 @@ export interface AnthropicRequest {
   model: string;
   max_tokens: number;
   messages: AnthropicMessage[];
-  system?: string;
+  system?: string | Array<{ type: 'text'; text: string; cache_control?: CacheControl }>;
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];
