@@ -239,6 +239,34 @@ describe.each(RUNTIMES)('an Anthropic task through the openai client (%s)', (run
     expect(llm.requests).toHaveLength(0);
   });
 
+  it('answers /v1/responses (bridged to chat): text with usage, and streamed function calls', async () => {
+    const answer = await client.responses.create({ model: 'review', instructions: 'Be brief.', input: 'What is mycelium?' });
+    expect(answer.status).toBe('completed');
+    expect(answer.output_text).toBe('Mycelium is the vegetative part of a fungus.');
+    expect(answer.usage).toMatchObject({ input_tokens: 29, output_tokens: 12, total_tokens: 41 });
+    expect(sent()?.body.system).toBe('Be brief.');
+
+    llm.reset();
+    const tools: OpenAI.Responses.Tool[] = ['get_species', 'get_weather'].map((name) => ({
+      type: 'function',
+      name,
+      parameters: { type: 'object' },
+      strict: false,
+    }));
+    const stream = await client.responses.create({ model: 'review', input: 'species and weather?', tools, stream: true });
+    const done: Array<{ name: string; call_id: string; arguments: string }> = [];
+    let last = '';
+    for await (const event of stream) {
+      last = event.type;
+      if (event.type === 'response.output_item.done' && event.item.type === 'function_call') done.push(event.item);
+    }
+    expect(last).toBe('response.completed');
+    expect(done.map((call) => [call.call_id, call.name, JSON.parse(call.arguments)])).toEqual([
+      ['toolu_01T1x1fJ34qAmk2tNTrN7Up6', 'get_species', { genus: 'Pleurotus' }],
+      ['toolu_01VQXZWbNuaF2Ydr9KLm6Wts', 'get_weather', { location: { city: 'Portland' }, unit: 'c' }],
+    ]);
+  });
+
   it('accepts anthropic/<model> with the default max_tokens, and refuses a name Anthropic cannot have', async () => {
     await client.chat.completions.create({ model: 'anthropic/claude-3-5-haiku-latest', messages: [{ role: 'user', content: 'hi' }] });
     expect(sent()?.body).toMatchObject({ model: 'claude-3-5-haiku-latest', max_tokens: 4096 });
