@@ -75,6 +75,16 @@ describe.each(RUNTIMES)('an Anthropic task through the openai client (%s)', (run
       system: 'You are a mycologist.',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'What is mycelium?' }] }],
     });
+    if (app.spans) {
+      // The attempt's span names the system as OpenTelemetry's GenAI conventions do (Node keeps spans in memory).
+      await app.flush();
+      const span = app.spans.getFinishedSpans().find((s) => s.name === `chat ${CLAUDE}`);
+      expect(span?.attributes).toMatchObject({
+        'gen_ai.system': 'anthropic',
+        'gen_ai.usage.input_tokens': 29,
+        'gen_ai.usage.output_tokens': 12,
+      });
+    }
   });
 
   it('streams through the SDK: text deltas, one finish reason, usage last, then [DONE]', async () => {
