@@ -24,10 +24,12 @@ export const JSON_OBJECT_TOOL = 'json_object';
 /**
  * OpenAI parameters Anthropic has no equivalent for: a 400 naming the field, never silently dropped.
  * `user` goes as `metadata.user_id`; `store`, `metadata`, `service_tier` and `stream_options` are
- * OpenAI account or transport features that do not change the answer: they are not sent.
+ * OpenAI account or transport features that do not change the answer: they are not sent. Exported
+ * so that the plan can leave Anthropic fallbacks out for such a request, as it does Gemini's.
  */
-function unsupported(request: ChatRequest): string | undefined {
+export function unsupportedOnAnthropic(request: ChatRequest): string | undefined {
   const r = request as ChatRequest & Record<string, unknown>;
+  if (r.temperature != null && r.temperature > 1) return 'temperature';
   if (r.logprobs) return 'logprobs';
   if (r.top_logprobs != null) return 'top_logprobs';
   if (r.logit_bias != null && Object.keys(r.logit_bias as object).length > 0) return 'logit_bias';
@@ -172,10 +174,9 @@ function jsonTool(request: ChatRequest): AnthropicTool | undefined {
 
 /** An OpenAI chat request → Anthropic's Messages API body, and the forced JSON tool's name if any. */
 export function toAnthropic(request: ChatRequest, model: string): { body: AnthropicRequest; jsonTool: string | undefined } {
-  const refused = unsupported(request);
+  const refused = unsupportedOnAnthropic(request);
+  if (refused === 'temperature') throw new AnthropicRefusal(`temperature ${request.temperature} is out of Anthropic's range (0 to 1)`);
   if (refused) throw new AnthropicRefusal(`"${refused}" is not supported by Anthropic models`);
-  if (request.temperature != null && request.temperature > 1)
-    throw new AnthropicRefusal(`temperature ${request.temperature} is out of Anthropic's range (0 to 1)`);
   const system: ReturnType<typeof systemBlocks> = [];
   const messages: AnthropicMessage[] = [];
   request.messages.forEach((message, index) => {
