@@ -1,11 +1,12 @@
 /**
  * The fault matrix: every provider adapter (OpenAI's wire format on Node, the openai SDK in workerd,
- * Azure through both, Gemini through its SDK) meets every way an upstream fails, on both runtimes.
+ * Azure through both, Gemini through its SDK, Anthropic's Messages API) meets every way an upstream
+ * fails, on both runtimes.
  * Each case checks what the client gets (a fallback answer, an SSE `error` event without `[DONE]`,
  * or problem+json), that /health still answers, and that nothing was left unhandled.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Behaviour, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
+import { anthropicEvents, type Behaviour, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
@@ -17,7 +18,7 @@ const geminiEvents = fixture('gemini-stream.jsonl').trim().split('\n');
 
 interface Adapter {
   /** The provider (and its TCP proxy). */
-  provider: 'openai' | 'azure' | 'gemini';
+  provider: 'openai' | 'azure' | 'gemini' | 'anthropic';
   /** What the request names, and the upstream model the fake sees for it. */
   target: string;
   model: string;
@@ -47,7 +48,20 @@ const ADAPTERS: Adapter[] = [
     events: geminiEvents,
     errorBody: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
   },
+  {
+    provider: 'anthropic',
+    target: 'review',
+    model: 'claude-sonnet-4-5',
+    events: anthropicEvents('stream-text.sse'),
+    errorBody: JSON.parse(fixture('anthropic/error-529-overloaded.json')),
+  },
 ];
+const COMPLETIONS: Record<Adapter['provider'], string> = {
+  openai: 'openai-chat.json',
+  azure: 'openai-chat.json',
+  gemini: 'gemini-generate.json',
+  anthropic: 'anthropic/message.json',
+};
 
 type Expect = { fallback: true } | { sseError: RegExp } | { problem: number } | { clientGone: true };
 
@@ -68,7 +82,7 @@ const CASES: Case[] = [
     stream: false,
     fault: (a) => ({
       status: 200,
-      body: JSON.parse(fixture(a.provider === 'gemini' ? 'gemini-generate.json' : 'openai-chat.json')),
+      body: JSON.parse(fixture(COMPLETIONS[a.provider])),
       cutAfterBytes: 40,
     }),
     expect: { fallback: true },
@@ -126,7 +140,8 @@ describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
     process.on('unhandledRejection', onRejection);
     llm = await startFakeLLM();
     const port = Number(new URL(llm.url).port);
-    for (const provider of ['openai', 'azure', 'gemini'] as const) proxies.set(provider, await startTcpProxy({ host: '127.0.0.1', port }));
+    for (const provider of ['openai', 'azure', 'gemini', 'anthropic'] as const)
+      proxies.set(provider, await startTcpProxy({ host: '127.0.0.1', port }));
     const at = (provider: Adapter['provider']) => `http://127.0.0.1:${proxies.get(provider)?.port}`;
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
@@ -136,6 +151,8 @@ describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
       AZURE_OPENAI_ENDPOINT: at('azure'),
       GEMINI_API_KEY: 'test-gemini-key',
       GEMINI_BASE_URL: at('gemini'),
+      ANTHROPIC_API_KEY: 'test-anthropic-key',
+      ANTHROPIC_BASE_URL: at('anthropic'),
       // As deployed: one retry. workerd may hand the retry a pooled connection the cut left dead.
       LLM_RETRIES: '1',
       LLM_BACKOFF_MS: '10',

@@ -10,6 +10,7 @@ const DOCUMENTED = [
   /^\/v1\/(chat\/completions|embeddings)$/,
   /^\/v1beta\/models\/[A-Za-z0-9._-]+:(generateContent|batchEmbedContents|streamGenerateContent\?alt=sse)$/,
   /^\/openai\/deployments\/[A-Za-z0-9._-]+\/(chat\/completions|embeddings)\?api-version=[\w.-]+$/,
+  /^\/v1\/messages$/,
 ];
 
 /** A seeded generator (mulberry32): a failure names its seed and replays exactly. */
@@ -53,7 +54,7 @@ const PIECES = [
   'models/',
   'gemini-2.0-flash',
 ];
-const PREFIXES = ['gemini/', 'azure/', 'openai/', 'gemini/models/', 'gemini/tunedModels/', 'azure/../', ''];
+const PREFIXES = ['gemini/', 'azure/', 'openai/', 'anthropic/', 'gemini/models/', 'gemini/tunedModels/', 'azure/../', ''];
 
 function modelNames(seed: number, count: number): string[] {
   const next = random(seed);

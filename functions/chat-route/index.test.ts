@@ -339,7 +339,7 @@ describe.each(RUNTIMES)('chat-route on %s', (runtime) => {
     const body = (await response.json()) as {
       data: Array<{ id: string; myca: { provider: string; available: boolean; reason?: string } }>;
     };
-    expect(body.data.map((m) => m.id)).toEqual(['planning', 'execution', 'fast', 'embedding']);
+    expect(body.data.map((m) => m.id)).toEqual(['planning', 'execution', 'fast', 'review', 'embedding']);
     expect(body.data.every((m) => m.myca.available)).toBe(true);
   });
 });

@@ -21,6 +21,9 @@ export function costOf(attempt: Attempt, usage: Usage | undefined): number | und
   return (usage.prompt_tokens * attempt.config.cost.input + usage.completion_tokens * attempt.config.cost.output) / 1_000_000;
 }
 
+/** OpenTelemetry's gen_ai.system value per provider type (OpenAI-compatible servers speak as `openai`). */
+const GEN_AI_SYSTEM: Record<string, string> = { gemini: 'gcp.gemini', azure: 'az.ai.openai', anthropic: 'anthropic' };
+
 /** A span per attempt with the OpenTelemetry GenAI attributes. No prompt text. */
 export function startAttemptSpan(
   tracer: Tracer,
@@ -34,7 +37,7 @@ export function startAttemptSpan(
   if (span.isRecording())
     span.setAttributes({
       'gen_ai.operation.name': operation,
-      'gen_ai.system': providerType === 'gemini' ? 'gcp.gemini' : providerType === 'azure' ? 'az.ai.openai' : 'openai',
+      'gen_ai.system': GEN_AI_SYSTEM[providerType] ?? 'openai',
       'gen_ai.request.model': attempt.model,
       'myca.attempt.label': attempt.label,
       'myca.provider': attempt.provider,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const PROVIDER_TYPES = ['openai', 'azure', 'gemini', 'openai_compatible'] as const;
+export const PROVIDER_TYPES = ['openai', 'azure', 'gemini', 'anthropic', 'openai_compatible'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /** YAML gives booleans, env interpolation gives strings: accept both ("false" must mean false). */

@@ -78,7 +78,9 @@ vars.MYCA_DEV_FILES_TOKEN = files.token;
 logger.info('files for the worker', { root: filesRoot });
 
 const workerVars = workerVariables({ names: documentedVariables(ROOT_DIR), devVars, env: process.env, computed: vars });
-const providers = ['OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', 'LOCAL_LLM_BASE_URL'].filter((name) => workerVars[name]);
+const providers = ['OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'GEMINI_API_KEY', 'ANTHROPIC_API_KEY', 'LOCAL_LLM_BASE_URL'].filter(
+  (name) => workerVars[name],
+);
 logger.info('variables for the worker', {
   names: Object.keys(workerVars).sort(),
   from_dev_vars: Object.keys(devVars).length > 0,
@@ -86,7 +88,7 @@ logger.info('variables for the worker', {
 });
 if (providers.length === 0)
   logger.warn(
-    'no LLM provider is set: every model answers 503 (set OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or LOCAL_LLM_BASE_URL in the environment or .dev.vars)',
+    'no LLM provider is set: every model answers 503 (set OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY or LOCAL_LLM_BASE_URL in the environment or .dev.vars)',
   );
 
 const dataDir = resolve(config.data_dir);

@@ -18,7 +18,8 @@ export function providerStates(config: Config): { usable: string[]; unusable: Re
 }
 
 /** The variables that would make a provider usable, for the warning. */
-const PROVIDER_HINT = 'set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (+ AZURE_OPENAI_ENDPOINT), GEMINI_API_KEY or LOCAL_LLM_BASE_URL';
+const PROVIDER_HINT =
+  'set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (+ AZURE_OPENAI_ENDPOINT), GEMINI_API_KEY, ANTHROPIC_API_KEY or LOCAL_LLM_BASE_URL';
 
 export interface SummaryInput {
   config: Config;

@@ -42,9 +42,9 @@ export interface RecordedRequest {
 }
 
 /**
- * One loopback server speaking both wire formats the gateway uses: OpenAI (`/v1/chat/completions`,
- * `/v1/embeddings`, Azure's `/openai/deployments/<d>/…`) and Gemini (`/v1beta/models/<m>:…`).
- * Responses are the recorded fixtures in functions/chat-route/__fixtures__.
+ * One loopback server speaking the wire formats the gateway uses: OpenAI (`/v1/chat/completions`,
+ * `/v1/embeddings`, Azure's `/openai/deployments/<d>/…`), Gemini (`/v1beta/models/<m>:…`) and
+ * Anthropic (`/v1/messages`). Responses are the recorded fixtures in functions/chat-route/__fixtures__.
  */
 export async function startFakeLLM() {
   const requests: RecordedRequest[] = [];
@@ -74,7 +74,13 @@ export async function startFakeLLM() {
         behaviour = rule.sticky ? rule.behaviours[0] : rule.behaviours.shift();
         if (!rule.sticky && rule.behaviours.length === 0) rules.splice(rules.indexOf(rule), 1);
       }
-      void respond(response, request, { path, model, stream, body, gemini: Boolean(gemini), geminiMethod: gemini?.[2] }, behaviour);
+      const anthropic = path.split('?')[0]?.endsWith('/v1/messages') ?? false;
+      void respond(
+        response,
+        request,
+        { path, model, stream, body, gemini: Boolean(gemini), geminiMethod: gemini?.[2], anthropic },
+        behaviour,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -108,6 +114,7 @@ interface Parsed {
   body: Record<string, unknown>;
   gemini: boolean;
   geminiMethod: string | undefined;
+  anthropic: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,7 +149,14 @@ async function respond(
   }
   if (behaviour && 'delayMs' in behaviour && !('sse' in behaviour)) await sleep(behaviour.delayMs);
   if (behaviour && 'sse' in behaviour)
-    return writeSse(response, behaviour.sse, behaviour.delayMs ?? 0, behaviour.after ?? 'end', parsed.gemini, behaviour.firstDelayMs);
+    return writeSse(
+      response,
+      behaviour.sse,
+      behaviour.delayMs ?? 0,
+      behaviour.after ?? 'end',
+      parsed.anthropic ? 'anthropic' : parsed.gemini,
+      behaviour.firstDelayMs,
+    );
 
   if (parsed.gemini) {
     if (parsed.geminiMethod === 'batchEmbedContents') {
@@ -152,6 +166,11 @@ async function respond(
     }
     if (parsed.stream) return writeSse(response, lines('gemini-stream.jsonl'), 0, 'end', true);
     return json(response, JSON.parse(fixture(parsed.body.tools ? 'gemini-function-call.json' : 'gemini-generate.json')));
+  }
+  if (parsed.anthropic) {
+    const tools = Array.isArray(parsed.body.tools) && parsed.body.tools.length > 0;
+    if (parsed.stream) return writeSse(response, anthropicEvents(tools ? 'stream-tool-use.sse' : 'stream-text.sse'), 0, 'end', 'anthropic');
+    return json(response, JSON.parse(fixture(`anthropic/${tools ? 'message-tool-use.json' : 'message.json'}`)));
   }
   if (parsed.path.includes('/embeddings')) {
     const recorded = JSON.parse(fixture('openai-embeddings.json')) as { data: Array<{ embedding: number[] | string }> };
@@ -180,7 +199,8 @@ async function writeSse(
   events: string[],
   delayMs: number,
   after: 'end' | 'hang' | 'drop',
-  gemini: boolean,
+  /** Gemini ends events with CRLF; Anthropic names each event's type in an `event:` line. */
+  format: boolean | 'anthropic',
   firstDelayMs = 0,
 ): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -190,12 +210,30 @@ async function writeSse(
   }
   for (const event of events) {
     if (response.destroyed) return; // the gateway went away
-    response.write(`data: ${event}${gemini ? '\r\n\r\n' : '\n\n'}`);
+    response.write(`${format === 'anthropic' ? eventLine(event) : ''}data: ${event}${format === true ? '\r\n\r\n' : '\n\n'}`);
     if (delayMs) await sleep(delayMs);
   }
   if (after === 'end') response.end();
   else if (after === 'drop') response.socket?.destroy();
   // 'hang': keep the connection open and silent.
+}
+
+/** The data of each event of a recorded Anthropic SSE fixture (`anthropic/<name>`). */
+export function anthropicEvents(name: string): string[] {
+  return fixture(`anthropic/${name}`)
+    .split(/\n\n/)
+    .map((block) => /^data: (.*)$/m.exec(block)?.[1])
+    .filter((data): data is string => Boolean(data));
+}
+
+/** Anthropic's `event: <type>` line for an event's data (none for data that is not a typed event). */
+function eventLine(data: string): string {
+  try {
+    const type = (JSON.parse(data) as { type?: unknown }).type;
+    return typeof type === 'string' ? `event: ${type}\n` : '';
+  } catch {
+    return '';
+  }
 }
 
 /** An OpenAI chat completion as the provider sends it: an answer (`content`) or `tool_calls`. */
@@ -229,12 +267,14 @@ export function chatCompletion(
 /** A fake's reply (for `queue` / `always`): 200 with that completion. */
 export const completionReply = (...args: Parameters<typeof chatCompletion>) => ({ status: 200, body: chatCompletion(...args) });
 
-/** The provider settings that point the gateway's OpenAI and Gemini providers at a fake LLM at `url`. */
+/** The provider settings that point the gateway's OpenAI, Gemini and Anthropic providers at a fake LLM at `url`. */
 export const fakeProviderEnv = (url: string) => ({
   OPENAI_API_KEY: 'test-openai-key',
   OPENAI_BASE_URL: `${url}/v1`,
   GEMINI_API_KEY: 'test-gemini-key',
   GEMINI_BASE_URL: url,
+  ANTHROPIC_API_KEY: 'test-anthropic-key',
+  ANTHROPIC_BASE_URL: url,
 });
 
 /** An SSE body read into its events: each `data` payload with its `event` name (if any). */

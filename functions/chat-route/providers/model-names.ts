@@ -19,6 +19,12 @@ export function modelNameProblem(type: ProviderType, name: string): string | nul
       ? null
       : 'Gemini model names are letters, digits, ".", "_" and "-" (e.g. gemini-2.0-flash), up to 128 characters';
   }
+  if (type === 'anthropic') {
+    // In the JSON body only, but Anthropic's names are all of this form (claude-sonnet-4-5-20250929).
+    return PATH_SAFE.test(name) && !name.includes('..')
+      ? null
+      : 'Anthropic model names are letters, digits, ".", "_" and "-" (e.g. claude-sonnet-4-5), up to 128 characters';
+  }
   if (type === 'azure') {
     return AZURE_DEPLOYMENT.test(name) && !name.includes('..')
       ? null

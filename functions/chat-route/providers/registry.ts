@@ -1,6 +1,7 @@
 import { type ModelsConfig, type ProviderConfig, providerUnavailableReason } from '../../../shared/config/index.js';
 import { createFetchHttp } from '../../../shared/net/fetch-http.js';
 import type { HttpClient } from '../../../shared/net/http-client.js';
+import { createAnthropicProvider } from './anthropic/index.js';
 import { createGeminiProvider } from './gemini/index.js';
 import { createOpenAIProvider } from './openai/index.js';
 import type { ChatProvider } from './types.js';
@@ -38,6 +39,14 @@ const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderC
     openai_compatible: (name, config, t) =>
       createOpenAIProvider({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url, http: t.http }),
     gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
+    anthropic: (name, config, t) =>
+      createAnthropicProvider({
+        name,
+        apiKey: config.api_key ?? '',
+        baseURL: config.base_url,
+        apiVersion: config.api_version,
+        http: t.http,
+      }),
   };
 
 /** Builds every configured provider once (per process or isolate). */
