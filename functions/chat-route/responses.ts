@@ -125,6 +125,12 @@ function addItem(messages: ChatMessage[], item: ResponsesItem): void {
       : { type: 'text', text: part.text },
   );
   const textOnly = parts.every((part) => part.type === 'text');
+  // One text part is a plain string (what every chat server takes, the smallest wire form).
+  const only = parts.length === 1 ? parts[0] : undefined;
+  if (only?.type === 'text') {
+    messages.push({ role, content: (only as { text: string }).text });
+    return;
+  }
   if (role !== 'user' && !textOnly)
     throw new ApiError('BAD_REQUEST', {
       detail: `input: an image is only accepted in a user message, not ${item.role}`,
