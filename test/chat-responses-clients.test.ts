@@ -1,14 +1,14 @@
 /**
  * Contract tests of POST /v1/responses with the clients that call it by default, unchanged but for
  * the base URL and key: the Vercel AI SDK's default OpenAI provider (`createOpenAI(...)(model)`:
- * generateText, streamText, tools over several steps, generateObject) and LangChain's
+ * generateText, streamText, tools over several steps, generateObject, streamObject) and LangChain's
  * `ChatOpenAI({ useResponsesApi: true })`, against the gateway with the loopback provider, on both
  * runtimes and with a database (the AI SDK leaves `store` on and sends earlier turns as item_reference).
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { tool as langchainTool } from '@langchain/core/tools';
 import { ChatOpenAI } from '@langchain/openai';
-import { generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
+import { generateObject, generateText, stepCountIs, streamObject, streamText, tool } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { migratedDatabase } from './support/actions.js';
@@ -126,6 +126,44 @@ describe.each(RUNTIMES)('POST /v1/responses with the Vercel AI SDK and LangChain
     });
     expect(object).toEqual({ genus: 'Pleurotus', edible: true });
     expect(responsesCalls().at(-1)?.body.response_format).toMatchObject({ type: 'json_schema' });
+  });
+
+  it('AI SDK streamObject: the JSON streamed through Responses events, parsed at the end', async () => {
+    const json = '{"genus":"Pleurotus","edible":true}';
+    const chunk = (delta: object, finish: string | null = null) =>
+      JSON.stringify({
+        id: 'chatcmpl-1',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
+    llm.queue('gpt-4o-mini', {
+      sse: [
+        chunk({ role: 'assistant', content: json.slice(0, 12) }),
+        chunk({ content: json.slice(12) }),
+        chunk({}, 'stop'),
+        JSON.stringify({
+          id: 'chatcmpl-1',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'gpt-4o-mini',
+          choices: [],
+          usage: { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 },
+        }),
+        '[DONE]',
+      ],
+    });
+    const result = streamObject({
+      model: provider()('execution'),
+      schema: z.object({ genus: z.string(), edible: z.boolean() }),
+      prompt: 'an oyster',
+    });
+    const partials: unknown[] = [];
+    for await (const partial of result.partialObjectStream) partials.push(partial);
+    expect(await result.object).toEqual({ genus: 'Pleurotus', edible: true });
+    expect(partials.length).toBeGreaterThan(0);
+    expect((await result.usage).totalTokens).toBe(14);
   });
 
   it('AI SDK: a later turn that names the earlier answer by item_reference gets it from the stored response', async () => {
