@@ -154,3 +154,35 @@ describe.each(RUNTIMES)('stored responses (%s)', (runtime) => {
     expect(((await response.json()) as { detail: string }).detail).toMatch(/not a response id/);
   });
 });
+
+describe('RESPONSES_RETENTION_DAYS=0 with a database (node)', () => {
+  it('keeps nothing: store defaults to false, store: true and previous_response_id are a 400, GET is a 404', async () => {
+    const llm = await startFakeLLM();
+    const database = await migratedDatabase();
+    const app = await startRuntime('node', {
+      DATABASE_URL: database.url,
+      MYCA_API_KEYS: `owner:agent:${ownerKey}`,
+      ...fakeProviderEnv(llm.url),
+      LLM_RATE_LIMIT_RPM: '0',
+      RESPONSES_RETENTION_DAYS: '0',
+    });
+    try {
+      const client = new OpenAI({ apiKey: ownerKey, baseURL: `${await app.url()}/v1`, maxRetries: 0 });
+      const created = await client.responses.create({ model: 'execution', input: 'hi' });
+      expect(stored(created)).toBe(false);
+      for (const extra of [{ store: true }, { previous_response_id: created.id }]) {
+        const refused = await client.responses.create({ model: 'execution', input: 'hi', ...extra }).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+        expect(String((refused as Error).message)).toMatch(/RESPONSES_RETENTION_DAYS=0/);
+      }
+      expect(await client.responses.retrieve(created.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+      const postgresClient = postgres(database.url, { max: 1, onnotice: () => {} });
+      expect(await postgresClient`select 1 from llm_responses`).toHaveLength(0);
+      await postgresClient.end();
+    } finally {
+      await app.close();
+      await llm.close();
+      await database.drop();
+    }
+  });
+});
