@@ -1,132 +1,18 @@
 /**
- * The fault matrix: every provider adapter (OpenAI's wire format on Node, the openai SDK in workerd,
- * Azure through both, Gemini through its SDK, Anthropic's Messages API) meets every way an upstream
- * fails, on both runtimes.
+ * The fault matrix: every provider adapter (OpenAI's wire format, Azure through it, Gemini through its
+ * SDK, Anthropic's Messages API) meets every way an upstream fails, on both runtimes.
  * Each case checks what the client gets (a fallback answer, an SSE `error` event without `[DONE]`,
  * or problem+json), that /health still answers, and that nothing was left unhandled.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { anthropicEvents, type Behaviour, fixture, readSse, startFakeLLM } from './support/fake-llm.js';
+import { readSse, startFakeLLM } from './support/fake-llm.js';
+import { ADAPTERS, type Adapter, CASES } from './support/fault-matrix.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const agentKey = `myca_${'c3'.repeat(16)}`;
 const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
 const hello = [{ role: 'user', content: 'hello' }];
-const openAIEvents = fixture('openai-chat-stream.jsonl').trim().split('\n');
-const geminiEvents = fixture('gemini-stream.jsonl').trim().split('\n');
-
-interface Adapter {
-  /** The provider (and its TCP proxy). */
-  provider: 'openai' | 'azure' | 'gemini' | 'anthropic';
-  /** What the request names, and the upstream model the fake sees for it. */
-  target: string;
-  model: string;
-  events: string[];
-  errorBody: unknown;
-}
-
-const ADAPTERS: Adapter[] = [
-  {
-    provider: 'openai',
-    target: 'execution',
-    model: 'gpt-4o-mini',
-    events: openAIEvents,
-    errorBody: { error: { message: 'The server had an error while processing your request', type: 'server_error', code: null } },
-  },
-  {
-    provider: 'azure',
-    target: 'azure/chat-deploy',
-    model: 'chat-deploy',
-    events: openAIEvents,
-    errorBody: { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded the rate limit' } },
-  },
-  {
-    provider: 'gemini',
-    target: 'fast',
-    model: 'gemini-2.0-flash',
-    events: geminiEvents,
-    errorBody: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
-  },
-  {
-    provider: 'anthropic',
-    target: 'review',
-    model: 'claude-sonnet-4-5',
-    events: anthropicEvents('stream-text.sse'),
-    errorBody: JSON.parse(fixture('anthropic/error-529-overloaded.json')),
-  },
-];
-const COMPLETIONS: Record<Adapter['provider'], string> = {
-  openai: 'openai-chat.json',
-  azure: 'openai-chat.json',
-  gemini: 'gemini-generate.json',
-  anthropic: 'anthropic/message.json',
-};
-
-type Expect = { fallback: true } | { sseError: RegExp } | { problem: number } | { clientGone: true };
-
-interface Case {
-  name: string;
-  stream: boolean;
-  /** The fault, for the adapter's model (or `refused`: its provider's address takes no connection). */
-  fault: (adapter: Adapter) => Behaviour | 'refused' | 'everything-hangs';
-  expect: Expect;
-}
-
-const SLOW = 6000;
-const CASES: Case[] = [
-  { name: 'cut before the headers', stream: false, fault: () => ({ refuse: true }), expect: { fallback: true } },
-  { name: 'cut before the headers', stream: true, fault: () => ({ refuse: true }), expect: { fallback: true } },
-  {
-    name: 'cut mid-body',
-    stream: false,
-    fault: (a) => ({
-      status: 200,
-      body: JSON.parse(fixture(COMPLETIONS[a.provider])),
-      cutAfterBytes: 40,
-    }),
-    expect: { fallback: true },
-  },
-  {
-    name: 'cut mid-stream',
-    stream: true,
-    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'drop' }),
-    expect: { sseError: /stream broke off/ },
-  },
-  {
-    name: 'an error event mid-stream',
-    stream: true,
-    fault: (a) => ({ sse: [...a.events.slice(0, 2), JSON.stringify(a.errorBody)], delayMs: 20 }),
-    expect: { sseError: /stream broke off/ },
-  },
-  { name: 'stall before the first token', stream: true, fault: () => ({ hang: true }), expect: { fallback: true } },
-  {
-    name: 'stall mid-stream',
-    stream: true,
-    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'hang' }),
-    expect: { sseError: /sent nothing for \d+ ms \(idle timeout/ },
-  },
-  {
-    name: 'slow body after the headers',
-    stream: true,
-    fault: (a) => ({ sse: a.events, firstDelayMs: SLOW }),
-    expect: { fallback: true },
-  },
-  {
-    name: 'slow body after the headers',
-    stream: false,
-    fault: () => ({ status: 200, body: {}, bodyDelayMs: SLOW }),
-    expect: { problem: 504 },
-  },
-  { name: 'malformed JSON', stream: false, fault: () => ({ status: 200, body: '{"choices": [ not json' }), expect: { fallback: true } },
-  { name: 'malformed JSON', stream: true, fault: () => ({ sse: ['{"choices": [ not json'] }), expect: { fallback: true } },
-  { name: '200 with an error body', stream: false, fault: (a) => ({ status: 200, body: a.errorBody }), expect: { fallback: true } },
-  { name: '200 with an error body', stream: true, fault: (a) => ({ sse: [JSON.stringify(a.errorBody)] }), expect: { fallback: true } },
-  { name: 'deadline reached', stream: false, fault: () => 'everything-hangs', expect: { problem: 504 } },
-  { name: 'deadline reached', stream: true, fault: () => 'everything-hangs', expect: { problem: 504 } },
-  { name: 'connection refused', stream: false, fault: () => 'refused', expect: { fallback: true } },
-  { name: 'connection refused', stream: true, fault: () => 'refused', expect: { fallback: true } },
-];
 
 describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;

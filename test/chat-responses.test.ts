@@ -265,7 +265,9 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
 
   it('refuses previous_response_id, store: true, other tool types and unknown fields with a 400 naming them; nothing reaches the provider', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ previous_response_id: 'resp_1' }, /previous_response_id.*does not keep responses/],
+      [{ previous_response_id: 'resp_0123456789abcdef' }, /previous_response_id.*does not keep responses/],
+      [{ previous_response_id: 'resp_1;drop' }, /previous_response_id.*resp_/],
+      [{ input: [{ type: 'item_reference', id: 'msg_0123456789abcdef' }] }, /input\[0\].*item_reference.*never kept/],
       [{ store: true }, /store.*does not keep responses/],
       [{ tools: [{ type: 'web_search_preview' }] }, /tools\[0\].*web_search_preview.*not supported/],
       [{ frequency_bonus: 1 }, /frequency_bonus/],

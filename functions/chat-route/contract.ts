@@ -104,7 +104,16 @@ const FunctionCallItem = z.looseObject({
   arguments: z.string(),
 });
 const FunctionCallOutputItem = z.looseObject({ type: z.literal('function_call_output'), call_id: z.string().min(1), output: z.string() });
-export const ResponsesInputItem = z.union([FunctionCallItem, FunctionCallOutputItem, MessageItem]);
+/** The ids the gateway hands out and takes back: a prefix, then letters and digits (nothing else reaches SQL or URLs). */
+export const RESPONSE_ID = /^resp_[A-Za-z0-9]{8,128}$/;
+export const ITEM_ID = /^[a-z]{1,16}_[A-Za-z0-9]{8,128}$/;
+/** An output item of an earlier stored response, by its id (the Vercel AI SDK sends these while store is on). */
+const ItemReference = z.looseObject({
+  type: z.literal('item_reference'),
+  id: z.string().regex(ITEM_ID, 'an item id is a prefix, "_", then letters and digits (msg_…, fc_…)'),
+});
+export const ResponsesInputItem = z.union([FunctionCallItem, FunctionCallOutputItem, ItemReference, MessageItem]);
+export type ResponsesItem = z.infer<typeof ResponsesInputItem>;
 export const ResponsesFunctionTool = z.object({
   type: z.literal('function'),
   name: z.string().min(1).max(64),
@@ -145,10 +154,10 @@ export const ResponsesRequestSchema = z.strictObject({
     .optional(),
   stream: z.boolean().nullable().optional(),
   user: z.string().max(256).optional(),
-  // Accepted and ignored (nothing is kept); refused below when they would need state.
   metadata: z.record(z.string(), z.string()).nullable().optional(),
+  // Kept per key when the deployment keeps responses (RESPONSES_RETENTION_DAYS > 0), else refused.
   store: z.boolean().nullable().optional(),
-  previous_response_id: z.string().nullable().optional(),
+  previous_response_id: z.string().regex(RESPONSE_ID, 'a response id is "resp_" then letters and digits').nullable().optional(),
   truncation: z.literal('disabled').nullable().optional(),
   include: z.array(z.string()).max(0, 'include is not supported: nothing extra can be returned').nullable().optional(),
 });

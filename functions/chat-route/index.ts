@@ -14,7 +14,7 @@ import { type ChatRequest, ChatRequestSchema, type ModelList } from './contract.
 import { serveEmbeddings } from './embeddings.js';
 import { registryFor } from './pipeline.js';
 import { rateLimit } from './rate-limit.js';
-import { serveResponses } from './responses.js';
+import { mountResponses } from './responses-routes.js';
 import { serveChat } from './serve.js';
 
 export { type ChatResult, completeChat } from './complete.js';
@@ -37,8 +37,9 @@ export function createChatRoute() {
   app.use('/v1/responses', rateLimit);
 
   app.post('/v1/chat/completions', async (c) => serveChat(c, (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest));
-  // The Responses API, bridged through the same pipeline (responses.ts translates at the edge).
-  app.post('/v1/responses', async (c) => serveResponses(c, serveChat));
+  // The Responses API, bridged through the same pipeline (responses.ts translates at the edge);
+  // GET and DELETE /v1/responses/:id for stored ones.
+  mountResponses(app, serveChat);
   app.post('/v1/embeddings', serveEmbeddings);
 
   app.get('/v1/models', (c) => {

@@ -3,10 +3,17 @@ import type { ResponsesRequest } from './contract.js';
 
 export const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
 
+/** What a Response says of itself beyond its request: its id, the one it continues, whether it is kept. */
+export interface ResponseMeta {
+  id: string;
+  previousResponseId: string | null;
+  store: boolean;
+}
+
 /** The fields every Responses object echoes from its request. */
-export function responseShell(request: ResponsesRequest, id: string, createdAt: number, model: string) {
+export function responseShell(request: ResponsesRequest, meta: ResponseMeta, createdAt: number, model: string) {
   return {
-    id,
+    id: meta.id,
     object: 'response' as const,
     created_at: createdAt,
     status: 'in_progress' as string,
@@ -17,9 +24,9 @@ export function responseShell(request: ResponsesRequest, id: string, createdAt: 
     model,
     output: [] as unknown[],
     parallel_tool_calls: request.parallel_tool_calls ?? true,
-    previous_response_id: null,
+    previous_response_id: meta.previousResponseId,
     reasoning: { effort: request.reasoning?.effort ?? null, summary: null },
-    store: false,
+    store: meta.store,
     temperature: request.temperature ?? null,
     text: { format: request.text?.format ?? { type: 'text' } },
     tool_choice: request.tool_choice ?? 'auto',

@@ -5,17 +5,26 @@
  * leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
  */
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
-import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
+import { incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
 
 interface CallState {
   outputIndex: number;
   item: { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: string };
 }
 
-export function responsesStream(request: ResponsesRequest, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+/**
+ * `save` keeps the finished response (stored responses); the final event waits for it and says whether
+ * it was kept (`store`). A failed stream is never kept.
+ */
+export function responsesStream(
+  request: ResponsesRequest,
+  source: ReadableStream<Uint8Array>,
+  meta: ResponseMeta,
+  save: (response: { model: string; output: unknown[] }) => Promise<boolean> = async () => false,
+): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  const response = responseShell(request, newId('resp'), Math.floor(Date.now() / 1000), request.model);
+  const response = responseShell(request, meta, Math.floor(Date.now() / 1000), request.model);
   let buffered = '';
   let sequence = 0;
   let started = false;
@@ -26,6 +35,8 @@ export function responsesStream(request: ResponsesRequest, source: ReadableStrea
   let message: { outputIndex: number; id: string; text: string } | undefined;
   const calls = new Map<number, CallState>();
   let out = '';
+  /** The final event, held until the response is kept (or not). */
+  let final: { type: string; response: ReturnType<typeof snapshot> & { store: boolean } } | undefined;
 
   const emit = (type: string, data: Record<string, unknown>) => {
     out += `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`;
@@ -128,7 +139,7 @@ export function responsesStream(request: ResponsesRequest, source: ReadableStrea
       incomplete_details: reason ? { reason } : null,
       usage: responsesUsage(usage),
     };
-    emit(reason ? 'response.incomplete' : 'response.completed', { response: done });
+    final = { type: reason ? 'response.incomplete' : 'response.completed', response: done };
   };
   const fail = (message: string, code: string) => {
     start();
@@ -159,6 +170,14 @@ export function responsesStream(request: ResponsesRequest, source: ReadableStrea
     }
     onChunk(JSON.parse(data) as ChatCompletionChunk);
   };
+  /** Emits the held final event once the save has answered (it never throws: a failed save is `store: false`). */
+  const settle = async () => {
+    if (!final) return;
+    const { type, response: done } = final;
+    final = undefined;
+    done.store = meta.store ? await save(done).catch(() => false) : false;
+    emit(type, { response: done });
+  };
   const take = () => {
     const text = out;
     out = '';
@@ -175,6 +194,7 @@ export function responsesStream(request: ResponsesRequest, source: ReadableStrea
         if (next.done) {
           if (buffered.trim()) onFrame(buffered);
           if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
+          await settle();
           const rest = take();
           if (rest) controller.enqueue(encoder.encode(rest));
           controller.close();
@@ -187,6 +207,7 @@ export function responsesStream(request: ResponsesRequest, source: ReadableStrea
           buffered = buffered.slice(end + 2);
           end = buffered.indexOf('\n\n');
         }
+        await settle();
         const text = take();
         if (text) {
           controller.enqueue(encoder.encode(text));

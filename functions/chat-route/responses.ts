@@ -2,15 +2,13 @@
  * `POST /v1/responses`: OpenAI's Responses API bridged through the chat pipeline. The request is
  * translated into a chat request here, at the edge, and runs through `serveChat` exactly as a
  * `/v1/chat/completions` request does (auth, task routing, fallback, breaker, limits, spans, metrics,
- * logs); its answer (JSON or SSE) is translated back. Nothing is stored: `store: true` and
- * `previous_response_id` are refused.
+ * logs); its answer (JSON or SSE) is translated back. State (`store`, `previous_response_id`,
+ * `item_reference`) is resolved first (responses-state.ts) and the finished response kept.
  *
  * Unknown top-level fields are refused with a 400 naming them (a silently dropped parameter would
- * change the answer unseen). Accepted and ignored: `metadata`, `store: false`, `truncation: "disabled"`,
- * `include: []`.
+ * change the answer unseen). Accepted and ignored: `metadata`, `truncation: "disabled"`, `include: []`.
  */
 import type { Context } from 'hono';
-import type { z } from 'zod';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
@@ -19,25 +17,21 @@ import {
   type ChatMessage,
   type ChatRequest,
   ResponsesFunctionTool,
-  type ResponsesInputItem,
+  type ResponsesItem,
   type ResponsesRequest,
   ResponsesRequestSchema,
 } from './contract.js';
-import { incompleteReason, newId, responseShell, responsesUsage } from './responses-shape.js';
+import { incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
+import { inputItems, prepareState } from './responses-state.js';
 import { responsesStream } from './responses-stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
-const stateless = (field: string, detail: string) =>
-  new ApiError('BAD_REQUEST', {
-    detail: `${field}: ${detail}; this deployment does not keep responses`,
-    hint: 'send the whole conversation in input (earlier output items and function_call_output items), with store false or absent',
-  });
-
-/** Responses request → chat request, or a 400 naming the field it cannot bridge. */
-export function toChatRequest(request: ResponsesRequest): ChatRequest {
-  if (request.previous_response_id) throw stateless('previous_response_id', 'a response cannot be continued by its id');
-  if (request.store === true) throw stateless('store', 'store: true cannot be honoured');
+/**
+ * Responses request → chat request, or a 400 naming the field it cannot bridge. `items` is the whole
+ * input (a continued conversation first, references resolved); by default the request's own.
+ */
+export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] = inputItems(request)): ChatRequest {
   const tools = (request.tools ?? []).map((tool, index) => {
     if (tool.type !== 'function')
       throw new ApiError('BAD_REQUEST', {
@@ -63,8 +57,7 @@ export function toChatRequest(request: ResponsesRequest): ChatRequest {
   });
   const messages: ChatMessage[] = [];
   if (request.instructions) messages.push({ role: 'system', content: request.instructions });
-  if (typeof request.input === 'string') messages.push({ role: 'user', content: request.input });
-  else for (const item of request.input) addItem(messages, item);
+  for (const item of items) addItem(messages, item);
   const format = request.text?.format;
   const chat: Record<string, unknown> = {
     model: request.model,
@@ -105,7 +98,10 @@ export function toChatRequest(request: ResponsesRequest): ChatRequest {
   return chat as ChatRequest;
 }
 
-function addItem(messages: ChatMessage[], item: z.infer<typeof ResponsesInputItem>): void {
+function addItem(messages: ChatMessage[], item: ResponsesItem): void {
+  if (item.type === 'item_reference') throw new Error('item_reference items are resolved before translation');
+  // Reasoning items (kept from a provider that makes them) have no chat form: chat models reason anew.
+  if ((item as { type?: string }).type === 'reasoning') return;
   if (item.type === 'function_call') {
     const call = { id: item.call_id, type: 'function' as const, function: { name: item.name, arguments: item.arguments } };
     const last = messages.at(-1);
@@ -129,6 +125,12 @@ function addItem(messages: ChatMessage[], item: z.infer<typeof ResponsesInputIte
       : { type: 'text', text: part.text },
   );
   const textOnly = parts.every((part) => part.type === 'text');
+  // One text part is a plain string (what every chat server takes, the smallest wire form).
+  const only = parts.length === 1 ? parts[0] : undefined;
+  if (only?.type === 'text') {
+    messages.push({ role, content: (only as { text: string }).text });
+    return;
+  }
   if (role !== 'user' && !textOnly)
     throw new ApiError('BAD_REQUEST', {
       detail: `input: an image is only accepted in a user message, not ${item.role}`,
@@ -138,9 +140,9 @@ function addItem(messages: ChatMessage[], item: z.infer<typeof ResponsesInputIte
 }
 
 /** A chat completion → a Responses object. */
-export function toResponse(request: ResponsesRequest, completion: ChatCompletion) {
+export function toResponse(request: ResponsesRequest, completion: ChatCompletion, meta: ResponseMeta) {
   const choice = completion.choices[0];
-  const body = responseShell(request, newId('resp'), completion.created || Math.floor(Date.now() / 1000), completion.model);
+  const body = responseShell(request, meta, completion.created || Math.floor(Date.now() / 1000), completion.model);
   const text = choice?.message.content;
   if (text)
     body.output.push({
@@ -174,11 +176,14 @@ export async function serveResponses(
   serveChat: (c: Context<AppEnv>, request: ChatRequest) => Promise<Response>,
 ): Promise<Response> {
   const request = await readJson(c, ResponsesRequestSchema, { limit: MAX_BODY });
-  const answer = await serveChat(c, toChatRequest(request));
+  const state = await prepareState(c, request);
+  const answer = await serveChat(c, toChatRequest(request, state.items));
   if (answer.status !== 200 || !answer.body) return answer;
   const headers = new Headers(answer.headers);
-  if (request.stream) return new Response(responsesStream(request, answer.body), { status: 200, headers });
+  if (request.stream) return new Response(responsesStream(request, answer.body, state, state.save), { status: 200, headers });
   const completion = (await answer.json()) as ChatCompletion;
   headers.delete('content-length');
-  return new Response(JSON.stringify(toResponse(request, completion)), { status: 200, headers });
+  const body = toResponse(request, completion, state);
+  if (state.store) body.store = await state.save(body);
+  return new Response(JSON.stringify(body), { status: 200, headers });
 }

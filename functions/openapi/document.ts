@@ -17,7 +17,7 @@ type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver sess
 
 /** One route as the document shows it. `path` is Hono's (`/v1/actions/:id`). */
 export interface RouteDoc {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   summary: string;
   auth: Auth;
@@ -98,7 +98,8 @@ export const ROUTES: RouteDoc[] = [
   {
     method: 'post',
     path: '/v1/responses',
-    summary: 'OpenAI Responses API bridged through the chat pipeline (JSON or Responses SSE events with stream: true); stateless',
+    summary:
+      'OpenAI Responses API bridged through the chat pipeline (JSON or Responses SSE events with stream: true); kept per key unless store: false (previous_response_id, item_reference)',
     auth: 'any key',
     tag: 'llm',
     request: {
@@ -109,6 +110,22 @@ export const ROUTES: RouteDoc[] = [
       status: 200,
       description: 'a response object (or text/event-stream Responses events ending in response.completed or response.failed)',
     },
+  },
+  {
+    method: 'get',
+    path: '/v1/responses/:id',
+    summary: 'A stored response, only to the key that made it (any other key: 404, as for an unknown id)',
+    auth: 'any key',
+    tag: 'llm',
+    response: { status: 200, description: 'the response object as answered' },
+  },
+  {
+    method: 'delete',
+    path: '/v1/responses/:id',
+    summary: 'Deletes a stored response of this key',
+    auth: 'any key',
+    tag: 'llm',
+    response: { status: 200, description: '{id, object: "response", deleted: true}' },
   },
   {
     method: 'post',

@@ -180,6 +180,20 @@ export const AppConfigSchema = z
           .default(3600),
       })
       .default({ retention_days: 0, segment_max_events: 10_000, archive_interval_s: 3600 }),
+    /** POST /v1/responses state (`store`, `previous_response_id`): kept per key in Postgres. */
+    responses: z
+      .object({
+        /** Days a stored response stays readable; 0: none is kept (store: true and previous_response_id are refused). */
+        retention_days: z.coerce.number().int().min(0).max(3650).default(30),
+        /** A response whose stored form (output + conversation) exceeds this is not kept (the answer says store: false). */
+        max_stored_bytes: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+      })
+      .default({ retention_days: 30, max_stored_bytes: 1024 * 1024 }),
     integrations: z
       .object({
         timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),

@@ -1,0 +1,122 @@
+/**
+ * The fault matrix of chat-route: every provider adapter meets every way an upstream fails. Run on
+ * `/v1/chat/completions` (test/chat-faults.test.ts) and `/v1/responses` (test/chat-responses-faults.test.ts).
+ */
+import { anthropicEvents, type Behaviour, fixture } from './fake-llm.js';
+
+const openAIEvents = fixture('openai-chat-stream.jsonl').trim().split('\n');
+const geminiEvents = fixture('gemini-stream.jsonl').trim().split('\n');
+
+export interface Adapter {
+  /** The provider (and its TCP proxy). */
+  provider: 'openai' | 'azure' | 'gemini' | 'anthropic';
+  /** What the request names, and the upstream model the fake sees for it. */
+  target: string;
+  model: string;
+  events: string[];
+  errorBody: unknown;
+}
+
+export const ADAPTERS: Adapter[] = [
+  {
+    provider: 'openai',
+    target: 'execution',
+    model: 'gpt-4o-mini',
+    events: openAIEvents,
+    errorBody: { error: { message: 'The server had an error while processing your request', type: 'server_error', code: null } },
+  },
+  {
+    provider: 'azure',
+    target: 'azure/chat-deploy',
+    model: 'chat-deploy',
+    events: openAIEvents,
+    errorBody: { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded the rate limit' } },
+  },
+  {
+    provider: 'gemini',
+    target: 'fast',
+    model: 'gemini-2.0-flash',
+    events: geminiEvents,
+    errorBody: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
+  },
+  {
+    provider: 'anthropic',
+    target: 'review',
+    model: 'claude-sonnet-4-5',
+    events: anthropicEvents('stream-text.sse'),
+    errorBody: JSON.parse(fixture('anthropic/error-529-overloaded.json')),
+  },
+];
+
+/** Each adapter's recorded non-streamed answer. */
+const COMPLETIONS: Record<Adapter['provider'], string> = {
+  openai: 'openai-chat.json',
+  azure: 'openai-chat.json',
+  gemini: 'gemini-generate.json',
+  anthropic: 'anthropic/message.json',
+};
+
+export type Expect = { fallback: true } | { sseError: RegExp } | { problem: number } | { clientGone: true };
+
+export interface Case {
+  name: string;
+  stream: boolean;
+  /** The fault, for the adapter's model (or `refused`: its provider's address takes no connection). */
+  fault: (adapter: Adapter) => Behaviour | 'refused' | 'everything-hangs';
+  expect: Expect;
+}
+
+export const SLOW = 6000;
+export const CASES: Case[] = [
+  { name: 'cut before the headers', stream: false, fault: () => ({ refuse: true }), expect: { fallback: true } },
+  { name: 'cut before the headers', stream: true, fault: () => ({ refuse: true }), expect: { fallback: true } },
+  {
+    name: 'cut mid-body',
+    stream: false,
+    fault: (a) => ({
+      status: 200,
+      body: JSON.parse(fixture(COMPLETIONS[a.provider])),
+      cutAfterBytes: 40,
+    }),
+    expect: { fallback: true },
+  },
+  {
+    name: 'cut mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'drop' }),
+    expect: { sseError: /stream broke off/ },
+  },
+  {
+    name: 'an error event mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: [...a.events.slice(0, 2), JSON.stringify(a.errorBody)], delayMs: 20 }),
+    expect: { sseError: /stream broke off/ },
+  },
+  { name: 'stall before the first token', stream: true, fault: () => ({ hang: true }), expect: { fallback: true } },
+  {
+    name: 'stall mid-stream',
+    stream: true,
+    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'hang' }),
+    expect: { sseError: /sent nothing for \d+ ms \(idle timeout/ },
+  },
+  {
+    name: 'slow body after the headers',
+    stream: true,
+    fault: (a) => ({ sse: a.events, firstDelayMs: SLOW }),
+    expect: { fallback: true },
+  },
+  {
+    name: 'slow body after the headers',
+    stream: false,
+    fault: () => ({ status: 200, body: {}, bodyDelayMs: SLOW }),
+    expect: { problem: 504 },
+  },
+  { name: 'malformed JSON', stream: false, fault: () => ({ status: 200, body: '{"choices": [ not json' }), expect: { fallback: true } },
+  { name: 'malformed JSON', stream: true, fault: () => ({ sse: ['{"choices": [ not json'] }), expect: { fallback: true } },
+  { name: '200 with an error body', stream: false, fault: (a) => ({ status: 200, body: a.errorBody }), expect: { fallback: true } },
+  { name: '200 with an error body', stream: true, fault: (a) => ({ sse: [JSON.stringify(a.errorBody)] }), expect: { fallback: true } },
+  { name: 'deadline reached', stream: false, fault: () => 'everything-hangs', expect: { problem: 504 } },
+  { name: 'deadline reached', stream: true, fault: () => 'everything-hangs', expect: { problem: 504 } },
+  { name: 'connection refused', stream: false, fault: () => 'refused', expect: { fallback: true } },
+  { name: 'connection refused', stream: true, fault: () => 'refused', expect: { fallback: true } },
+];
