@@ -1,6 +1,28 @@
 import { Redis } from '@upstash/redis';
 import type { KeyValueStore } from './index.js';
 
+/**
+ * addWithin in one script (Redis runs it atomically): check every counter against its limit (only
+ * additions are checked: giving back never fails), then add to all, setting the TTL of new keys.
+ */
+const ADD_WITHIN = `
+local n = #KEYS
+local current = {}
+for i = 1, n do
+  local by = tonumber(ARGV[(i - 1) * 3 + 1])
+  local max = ARGV[(i - 1) * 3 + 2]
+  current[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if max ~= '' and by > 0 and current[i] + by > tonumber(max) then return {0, i - 1, current[i] + by} end
+end
+local out = {1}
+for i = 1, n do
+  local by = tonumber(ARGV[(i - 1) * 3 + 1])
+  local total = redis.call('INCRBY', KEYS[i], by)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[(i - 1) * 3 + 3]), 'NX')
+  out[i + 1] = total
+end
+return out`;
+
 export interface UpstashOptions {
   url: string;
   token: string;
@@ -41,6 +63,15 @@ export function createUpstashStore(options: UpstashOptions): KeyValueStore {
       if (opts?.ttlMs) pipeline.pexpire(key, opts.ttlMs, 'NX');
       const [value] = (await pipeline.exec()) as [number, ...unknown[]];
       return Number(value);
+    },
+    addWithin: async (counters) => {
+      const reply = (await redis.eval(
+        ADD_WITHIN,
+        counters.map((counter) => counter.key),
+        counters.flatMap((counter) => [String(counter.by), counter.max === null ? '' : String(counter.max), String(counter.ttlMs)]),
+      )) as [number, ...number[]];
+      const [status, ...rest] = reply.map(Number);
+      return status === 1 ? { ok: true, totals: rest } : { ok: false, index: rest[0] ?? 0, total: rest[1] ?? 0 };
     },
     ping: async () => {
       const reply = await redis.ping();
