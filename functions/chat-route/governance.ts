@@ -10,6 +10,7 @@ import type { KeyPolicy } from '../../shared/governance/keys.js';
 import { keyLabel } from '../../shared/governance/labels.js';
 import { counterKeys, NANO_USD, toNano, windowsAt } from '../../shared/governance/limits.js';
 import { spendWriter } from '../../shared/governance/spend.js';
+import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import type { BoundedAdd } from '../../shared/kv/index.js';
@@ -25,6 +26,8 @@ export interface Governance {
   agent: string | null;
   runId: string | null;
   correlationId: string;
+  /** Keeps work going after the answer (the request's waitUntil in workerd). */
+  background?: (promise: Promise<unknown>) => void;
 }
 
 /** Output tokens reserved for a request that names no max_tokens and whose model has no default. */
@@ -44,7 +47,13 @@ export function governanceOf(c: Context<AppEnv>): Governance {
     });
   if (runId !== null && !RUN.test(runId))
     throw new ApiError('BAD_REQUEST', { detail: 'x-myca-run is not a run id', hint: 'send 1-128 of A-Z a-z 0-9 . _ : -' });
-  return { keyId: c.get('principal').id, agent, runId, correlationId: c.get('correlationId') };
+  return {
+    keyId: c.get('principal').id,
+    agent,
+    runId,
+    correlationId: c.get('correlationId'),
+    background: (promise) => inBackground(c, promise),
+  };
 }
 
 /** What a finished call reports to its gate. */
@@ -120,11 +129,13 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
           by: counter.key === keys.tokens ? used - reserveTokens : toNano(cost ?? 0) - reserveNano,
         }))
         .filter((counter) => counter.by !== 0);
-      if (back.length > 0)
-        void services.kv.addWithin(back).catch((error: unknown) => {
+      if (back.length > 0) {
+        const settling = services.kv.addWithin(back).catch((error: unknown) => {
           services.logger.warn('a key’s usage could not be settled in the key-value store', { key: policy.id, error: error as Error });
         });
-      spendWriter(services).add(
+        gov.background?.(settling);
+      }
+      const write = spendWriter(services).add(
         {
           at: new Date(now),
           key_id: policy.id,
@@ -144,6 +155,7 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
         },
         services.db,
       );
+      if (write) gov.background?.(write);
       return cost;
     },
   };
@@ -174,32 +186,32 @@ function matches(pattern: string, value: string): boolean {
 
 function allowedPlan(services: Services, policy: KeyPolicy, plan: Attempt[], task: string): Attempt[] {
   const listed = policy.models;
-  const byList = listed
-    ? plan.filter((attempt) =>
-        listed.some(
-          (pattern) =>
-            (attempt.alias !== null && matches(pattern, attempt.alias)) ||
-            matches(pattern, `${attempt.provider}/${attempt.model}`) ||
-            matches(pattern, attempt.model),
-        ),
-      )
-    : plan;
-  if (byList.length === 0) {
+  const onList = (attempt: Attempt) =>
+    !listed ||
+    listed.some(
+      (pattern) =>
+        (attempt.alias !== null && matches(pattern, attempt.alias)) ||
+        matches(pattern, `${attempt.provider}/${attempt.model}`) ||
+        matches(pattern, attempt.model),
+    );
+  const priced = (attempt: Attempt) => policy.allow_unpriced || attempt.config.cost !== undefined;
+  // The model asked for is refused outright (never silently swapped); fallbacks the key may not use are left out.
+  const first = plan[0];
+  if (first && !onList(first)) {
     services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
     throw new ApiError('FORBIDDEN', {
       detail: `The key "${policy.id}" may not use "${task}"`,
       hint: `its models: ${(listed ?? []).join(', ')}`,
     });
   }
-  const priced = policy.allow_unpriced ? byList : byList.filter((attempt) => attempt.config.cost !== undefined);
-  if (priced.length === 0) {
+  if (first && !priced(first)) {
     services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
     throw new ApiError('FORBIDDEN', {
       detail: `"${task}" has no configured price, and the key "${policy.id}" may not call unpriced models`,
       hint: 'use a model with cost in config/models.yaml, or allow_unpriced on the key (PATCH /v1/keys/:id)',
     });
   }
-  return priced;
+  return plan.filter((attempt) => onList(attempt) && priced(attempt));
 }
 
 /** An estimate of the prompt's tokens from its text: about 3 characters a token, plus each message's framing. */

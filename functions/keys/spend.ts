@@ -71,14 +71,16 @@ export async function serveSpend(c: Context<AppEnv>): Promise<Response> {
     where at >= ${query.from} and at < ${query.to}
     group by 1
     order by ${query.group_by === 'day' ? sql`1` : sql`sum(cost_usd) desc nulls last, 2 desc`}`;
+  const ids = rows.flatMap((row) => (row.group?.startsWith('vk_') ? [row.group] : []));
   const names =
     query.group_by === 'key'
       ? new Map(
-          (
-            await sql<
-              Array<{ id: string; name: string }>
-            >`select id, name from virtual_keys where id = any(${rows.map((row) => row.group ?? '')})`
-          ).map((row) => [row.id, row.name]),
+          ids.length === 0
+            ? []
+            : (await sql<Array<{ id: string; name: string }>>`select id, name from virtual_keys where id in ${sql(ids)}`).map((row) => [
+                row.id,
+                row.name,
+              ]),
         )
       : undefined;
   const data = rows.map((row) => ({
