@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import { keyDirectory } from '../../shared/governance/directory.js';
 import type { KeyPolicy } from '../../shared/governance/keys.js';
 import { keyLabel } from '../../shared/governance/labels.js';
-import { counterKeys, NANO_USD, toNano, windowsAt } from '../../shared/governance/limits.js';
+import { counterKeys, NANO_USD, settleBatcher, toNano, windowsAt } from '../../shared/governance/limits.js';
 import { spendWriter } from '../../shared/governance/spend.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
@@ -52,7 +52,8 @@ export function governanceOf(c: Context<AppEnv>): Governance {
     agent,
     runId,
     correlationId: c.get('correlationId'),
-    background: (promise) => inBackground(c, promise),
+    // Node has no waitUntil (and asking for it throws): work simply runs on there.
+    ...(c.get('services').runtime === 'workerd' ? { background: (promise: Promise<unknown>) => inBackground(c, promise) } : {}),
   };
 }
 
@@ -130,10 +131,11 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
         }))
         .filter((counter) => counter.by !== 0);
       if (back.length > 0) {
-        const settling = services.kv.addWithin(back).catch((error: unknown) => {
-          services.logger.warn('a key’s usage could not be settled in the key-value store', { key: policy.id, error: error as Error });
-        });
-        gov.background?.(settling);
+        const warn = (error: unknown) =>
+          services.logger.warn('keys’ usage could not be settled in the key-value store', { error: error as Error });
+        // Node: the differences of many calls share one store call; workerd: this request's own, under waitUntil.
+        if (services.runtime === 'node') settleBatcher(services.kv, warn).add(back);
+        else gov.background?.(services.kv.addWithin(back).then(() => undefined, warn));
       }
       const write = spendWriter(services).add(
         {

@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../kv/index.js';
+import type { BoundedAdd, KeyValueStore } from '../kv/index.js';
 import type { KeyPolicy } from './keys.js';
 
 /** Budgets are counted in whole nano-dollars (the store adds integers; 2^53 nano-USD is 9 million USD). */
@@ -62,4 +62,53 @@ export async function readUsage(kv: KeyValueStore, policy: KeyPolicy, now: numbe
     budget_resets_at: policy.budget_usd !== null ? new Date(windows.periodEnd).toISOString() : null,
     minute_resets_at: new Date(windows.minuteEnd).toISOString(),
   };
+}
+
+/** How long settled differences wait to share one store call (Node). */
+const SETTLE_LINGER_MS = 20;
+
+/**
+ * Adds the settled differences (real usage minus reservation) of many calls in one store operation
+ * every {@link SETTLE_LINGER_MS} (Node): most are give-backs, so waiting only keeps a limit a little
+ * stricter for that long; a call that used more than it reserved is counted that much later.
+ */
+export class SettleBatcher {
+  private pending = new Map<string, BoundedAdd>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  add(counters: ReadonlyArray<BoundedAdd>): void {
+    for (const counter of counters) {
+      const known = this.pending.get(counter.key);
+      this.pending.set(counter.key, known ? { ...known, by: known.by + counter.by } : { ...counter, max: null });
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), SETTLE_LINGER_MS);
+      (this.timer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const counters = [...this.pending.values()].filter((counter) => counter.by !== 0);
+    this.pending = new Map();
+    if (counters.length === 0) return Promise.resolve();
+    return this.kv.addWithin(counters).then(() => undefined, this.onError);
+  }
+}
+
+const batchers = new WeakMap<KeyValueStore, SettleBatcher>();
+
+export function settleBatcher(kv: KeyValueStore, onError: (error: unknown) => void): SettleBatcher {
+  let batcher = batchers.get(kv);
+  if (!batcher) {
+    batcher = new SettleBatcher(kv, onError);
+    batchers.set(kv, batcher);
+  }
+  return batcher;
 }

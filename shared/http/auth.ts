@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyEntry, Role } from '../config/index.js';
 import { keyDirectory } from '../governance/directory.js';
+import { SECRET_PREFIX } from '../governance/keys.js';
 import type { ApiKeyStore, JwtVerifier, Principal } from '../identity.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
@@ -128,7 +129,9 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   const principal =
     services.jwt && JWT_SHAPE.test(token)
       ? await services.jwt.verify(token)
-      : ((await services.auth.verify(token)) ?? (await keyDirectory(services.kv).verify(services, token)));
+      : token.startsWith(SECRET_PREFIX)
+        ? ((await keyDirectory(services.kv).verify(services, token)) ?? (await services.auth.verify(token)))
+        : await services.auth.verify(token);
   if (!principal) {
     throw new ApiError('UNAUTHENTICATED', {
       detail: 'Unknown API key',

@@ -8,6 +8,8 @@ const stores: Array<[string, () => KeyValueStore]> = [
   ['memory', () => createMemoryStore()],
   // The real Redis of this machine, through the project's Upstash REST server and the real client.
   ['upstash', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken') })],
+  // addWithin calls of one event-loop turn in one pipeline request (Node).
+  ['upstash, batched', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken'), batch: true })],
 ];
 
 describe.each(stores)('key-value store: %s', (_name, make) => {
