@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import type { HttpClient } from '../net/http-client.js';
 import type { BoundedAdd, KeyValueStore } from './index.js';
@@ -23,6 +24,8 @@ for i = 1, n do
   out[i + 1] = total
 end
 return out`;
+
+const ADD_WITHIN_SHA1 = createHash('sha1').update(ADD_WITHIN).digest('hex');
 
 export interface UpstashOptions {
   url: string;
@@ -83,22 +86,26 @@ export function createUpstashStore(options: UpstashOptions): KeyValueStore {
   const sendQueued = () => {
     const batch = queued;
     queued = [];
-    const commands = batch.map((item) => {
-      const { keys, args } = argsOf(item.counters);
-      return ['EVAL', ADD_WITHIN, String(keys.length), ...keys, ...args];
-    });
-    postPipeline(commands).then(
-      (replies) => {
-        batch.forEach((item, index) => {
-          const reply = replies[index];
-          if (!reply || reply.error) item.reject(new Error(reply?.error ?? 'no reply'));
-          else item.resolve(answerOf(reply.result));
-        });
-      },
-      (error: unknown) => {
-        for (const item of batch) item.reject(error);
-      },
-    );
+    const commands = (name: 'EVALSHA' | 'EVAL') =>
+      batch.map((item) => {
+        const { keys, args } = argsOf(item.counters);
+        return [name, name === 'EVAL' ? ADD_WITHIN : ADD_WITHIN_SHA1, String(keys.length), ...keys, ...args];
+      });
+    // By digest (Redis keeps the script after its first EVAL); a server that does not know it yet gets it once.
+    postPipeline(commands('EVALSHA'))
+      .then((replies) => (replies.some((reply) => reply.error?.startsWith('NOSCRIPT')) ? postPipeline(commands('EVAL')) : replies))
+      .then(
+        (replies) => {
+          batch.forEach((item, index) => {
+            const reply = replies[index];
+            if (!reply || reply.error) item.reject(new Error(reply?.error ?? 'no reply'));
+            else item.resolve(answerOf(reply.result));
+          });
+        },
+        (error: unknown) => {
+          for (const item of batch) item.reject(error);
+        },
+      );
   };
   return {
     kind: 'upstash',
