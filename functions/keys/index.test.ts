@@ -169,4 +169,23 @@ describe.each(RUNTIMES)('keys as data on %s: two instances sharing Postgres and 
     }
     expect((await a.fetch(`/v1/keys/${made.id}`, { method: 'PATCH', headers: admin, body: JSON.stringify({}) })).status).toBe(400);
   });
+
+  it('GET /v1/spend: admins only, checked query, totals and groups', async () => {
+    expect((await a.fetch('/v1/spend', { headers: headers(keys.agent) })).status).toBe(403);
+    for (const query of ['group_by=user', 'from=yesterday', 'from=2026-12-01&to=2026-11-01', 'from=2020-01-01&to=2026-01-01']) {
+      const response = await a.fetch(`/v1/spend?${query}`, { headers: admin });
+      expect(response.status, query).toBe(400);
+    }
+    const response = await b.fetch('/v1/spend?group_by=day&from=2026-01-01&to=2026-01-02', { headers: admin });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      object: 'spend',
+      group_by: 'day',
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-01-02T00:00:00.000Z',
+      currency: 'USD',
+      totals: { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
+      data: [],
+    });
+  });
 });
