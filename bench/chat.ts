@@ -2,7 +2,9 @@
  * `npm run bench:chat`: requests/s, p50/p99 latency, CPU ms per request and peak RSS of
  *   (a) the fake upstream alone, (b) a bare node:http keep-alive pass-through proxy (the floor),
  *   (b2) the smallest Hono app forwarding with undici (MYCA Edge's stack with none of its work),
- *   (c) MYCA Edge's /v1/chat/completions on the Node server,
+ *   (c) MYCA Edge's /v1/chat/completions on the Node server (a key of MYCA_API_KEYS, spend rows off),
+ *   (d) the same with a key made through POST /v1/keys (RPM, TPM, budget, model allow-list) on a
+ *       second server that writes spend rows (bench/governed.ts),
  * non-stream (`json`), a short stream of 5 chunks in one network write (`stream`) and a long one
  * (`stream-200`: BENCH_STREAM_CHUNKS chunks, default 200, each of a few tokens and written on its
  * own, the usage last; CPU is given a chunk too), 50 connections, everything on 127.0.0.1, each
@@ -19,6 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { startUpstashRestServer } from '../shared/runtime/upstash-rest-server.js';
+import { ADMIN_KEY, governedKey, spendRows } from './governed.js';
 import { benchDatabase, buildServer, imageNodeOptions, serverArgs } from './server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -30,7 +33,7 @@ const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
 const SHORT_CHUNKS = 5;
 type Mode = 'json' | 'stream' | 'stream-200';
 const MODES = (process.env.BENCH_MODES ?? 'json,stream,stream-200').split(',') as Mode[];
-const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c').split(',');
+const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c,d').split(',');
 const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
 /** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
 const NODE = process.env.BENCH_NODE || process.execPath;
@@ -132,9 +135,9 @@ interface AutocannonResult {
   non2xx: number;
 }
 
-function autocannon(url: string, body: string, seconds: number): Promise<AutocannonResult> {
+function autocannon(url: string, body: string, seconds: number, key: string): Promise<AutocannonResult> {
   const args = ['-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json'];
-  args.push('-H', `authorization=Bearer ${KEY}`, '-b', body, '-j', url);
+  args.push('-H', `authorization=Bearer ${key}`, '-b', body, '-j', url);
   return new Promise((resolve, reject) => {
     const child = spawn(bin('autocannon'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
@@ -151,16 +154,16 @@ function autocannon(url: string, body: string, seconds: number): Promise<Autocan
  * One row: a warm-up at the same load, not counted (the JIT compiles the hot path then, as it has in
  * any server that has run for a minute), then the measured run.
  */
-async function load(url: string, mode: Mode, pids: number[]): Promise<Omit<Row, 'target' | 'mode'>> {
+async function load(url: string, mode: Mode, pids: number[], key = KEY): Promise<Omit<Row, 'target' | 'mode'>> {
   const body = JSON.stringify({
     model: 'execution',
     messages: [{ role: 'user', content: 'hello' }],
     ...(mode === 'json' ? {} : { stream: true }),
     ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
   });
-  if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS);
+  if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS, key);
   const before = pids.map(cpuMs);
-  const result = await autocannon(url, body, SECONDS);
+  const result = await autocannon(url, body, SECONDS, key);
   const cpu = pids.reduce((sum, pid, index) => sum + cpuMs(pid) - (before[index] ?? 0), 0);
   return {
     rps: Math.round(result.requests.average),
@@ -177,14 +180,14 @@ function nodeVersion(): string {
   return execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
 }
 
-async function unloadedLatency(url: string, samples = 300): Promise<number> {
+async function unloadedLatency(url: string, key: string, samples = 300): Promise<number> {
   const body = JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hello' }] });
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const started = performance.now();
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body,
     });
     await response.arrayBuffer();
@@ -213,25 +216,23 @@ try {
   const upstream = track(await start(NODE, [TSX, 'bench/upstream.ts'], {}, /LISTENING (\d+)/));
   const proxy = track(await start(NODE, [TSX, 'bench/passthrough.ts', upstream.url], {}, /LISTENING (\d+)/));
   const forwarder = track(await start(NODE, [TSX, 'bench/hono-forwarder.ts', upstream.url], {}, /LISTENING (\d+)/));
-  const myca = track(
-    await start(
-      NODE,
-      serverArgs(),
-      {
-        PORT: '0',
-        MYCA_ENV: 'production',
-        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-        MYCA_API_KEYS: `bench:agent:${KEY}`,
-        OPENAI_API_KEY: 'bench',
-        OPENAI_BASE_URL: `${upstream.url}/v1`,
-        LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
-        DATABASE_URL: database.url,
-        NODE_OPTIONS: SERVER_NODE_OPTIONS,
-        ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
-      },
-      /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
-    ),
-  );
+  const mycaEnv = (spendLog: boolean) => ({
+    PORT: '0',
+    MYCA_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    MYCA_API_KEYS: `bench:agent:${KEY},bench-admin:admin:${ADMIN_KEY}`,
+    OPENAI_API_KEY: 'bench',
+    OPENAI_BASE_URL: `${upstream.url}/v1`,
+    LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
+    LLM_SPEND_LOG: String(spendLog),
+    DATABASE_URL: database.url,
+    NODE_OPTIONS: SERVER_NODE_OPTIONS,
+    ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
+  });
+  const listening = /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/;
+  const myca = track(await start(NODE, serverArgs(), mycaEnv(false), listening));
+  const governed = TARGETS.includes('d') ? track(await start(NODE, serverArgs(), mycaEnv(true), listening)) : undefined;
+  const governedSecret = governed ? await governedKey(governed.url) : KEY;
 
   const upstreamPid = upstream.child.pid as number;
   const targets = (
@@ -240,16 +241,19 @@ try {
       ['(b) node:http pass-through', `${proxy.url}/v1/chat/completions`, [proxy.child.pid as number]],
       ['(b2) Hono + undici forwarder', `${forwarder.url}/v1/chat/completions`, [forwarder.child.pid as number]],
       ['(c) MYCA Edge', `${myca.url}/v1/chat/completions`, [myca.child.pid as number]],
+      ...(governed ? [['(d) MYCA Edge, governed key', `${governed.url}/v1/chat/completions`, [governed.child.pid as number]]] : []),
     ] as Array<[string, string, number[]]>
   ).filter(([name]) => TARGETS.includes(/^\((\w+)\)/.exec(name)?.[1] ?? ''));
   for (const mode of MODES) {
-    for (const [name, url, pids] of targets) rows.push({ target: name, mode, ...(await load(url, mode, pids)) });
+    for (const [name, url, pids] of targets)
+      rows.push({ target: name, mode, ...(await load(url, mode, pids, name.startsWith('(d)') ? governedSecret : KEY)) });
   }
   // After the load: a long-running gateway's code is compiled by then, as it would be in service
   // (measured first, the JIT's warm-up counted as "added latency").
   const unloaded = new Map<string, number>();
   // BENCH_UNLOADED=0 leaves it out (when comparing rows only).
-  if (process.env.BENCH_UNLOADED !== '0') for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url));
+  if (process.env.BENCH_UNLOADED !== '0')
+    for (const [name, url] of targets) unloaded.set(name, await unloadedLatency(url, name.startsWith('(d)') ? governedSecret : KEY));
   console.log(
     `\nchat benchmark on Node ${nodeVersion()} (MYCA Edge with NODE_OPTIONS=${SERVER_NODE_OPTIONS || '(none)'}, as in the image): ${CONNECTIONS} connections, ${SECONDS} s per row after a ${WARMUP_SECONDS} s warm-up, loopback; CPU and RSS are of the server process named (not the upstream)\n`,
   );
@@ -264,6 +268,15 @@ try {
       `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${perChunk} | ${ratio} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
     );
   }
+  const plain = rows.filter((row) => row.target === '(c) MYCA Edge');
+  for (const row of rows.filter((entry) => entry.target.startsWith('(d)'))) {
+    const base = plain.find((entry) => entry.mode === row.mode);
+    if (base)
+      console.log(
+        `governed key vs plain, ${row.mode}: ${((100 * row.rps) / base.rps).toFixed(1)} % of the throughput, ${((100 * row.cpuPerRequest) / base.cpuPerRequest).toFixed(1)} % of the CPU per request`,
+      );
+  }
+  if (governed) console.log(`spend rows written by the governed server: ${await spendRows(database.url)}`);
   const direct = unloaded.get('(a) upstream direct') ?? 0;
   if (unloaded.size > 0)
     console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);

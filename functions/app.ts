@@ -15,6 +15,7 @@ import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
 import { createChatRoute } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
+import { createKeys } from './keys/index.js';
 import { createMetricsRoute } from './metrics/index.js';
 import { createOpenApi } from './openapi/index.js';
 import { createReady } from './ready/index.js';
@@ -60,6 +61,7 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createApprove(hooks));
   app.route('/', createAudit());
   app.route('/', createAgentRun());
+  app.route('/', createKeys());
 
   app.onError(onError);
   app.notFound((c) => notFound(c, (path) => allowedMethods(app.routes, path)));

@@ -50,7 +50,11 @@ export async function buildServices(config: Config, platform: Platform): Promise
   const kv =
     platform.kv ??
     (config.kv.upstash_url && config.kv.upstash_token
-      ? createUpstashStore({ url: config.kv.upstash_url, token: config.kv.upstash_token })
+      ? createUpstashStore({
+          url: config.kv.upstash_url,
+          token: config.kv.upstash_token,
+          ...(platform.runtime === 'node' ? { batch: true, ...(platform.llmHttp ? { http: platform.llmHttp } : {}) } : {}),
+        })
       : createMemoryStore());
   return {
     config,

@@ -139,8 +139,8 @@ describe('the official openai client against MYCA Edge over HTTP (node)', () => 
     if (!render) throw new Error('the node runtime serves metrics');
     const metrics = await render();
     expect(metrics).toMatch(/llm_calls_total\{provider="openai",model="gpt-4o",status="success"\} \d+/);
-    expect(metrics).toMatch(/llm_tokens_total\{provider="openai",model="gpt-4o",type="prompt"\} \d+/);
-    expect(metrics).toMatch(/llm_cost_usd_total\{provider="openai",model="gpt-4o"\} [\d.e-]+/);
+    expect(metrics).toMatch(/llm_tokens_total\{provider="openai",model="gpt-4o",type="prompt",key="[^"]+"\} \d+/);
+    expect(metrics).toMatch(/llm_cost_usd_total\{provider="openai",model="gpt-4o",key="[^"]+"\} [\d.e-]+/);
     expect(metrics).toMatch(/llm_calls_total\{provider="openai",model="other",status="success"\}/);
     expect(metrics).not.toContain('some-unlisted-model');
   });

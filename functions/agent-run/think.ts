@@ -33,7 +33,13 @@ export async function think(
   let chat: Awaited<ReturnType<typeof completeChat>>;
   const startedAt = new Date(services.clock.now()).toISOString();
   try {
-    chat = await completeChat(services, request, agent.model);
+    // The run's key pays: its limits, budget and spend row apply to the run's model calls too.
+    chat = await completeChat(services, request, agent.model, undefined, {
+      keyId: run.requested_by,
+      agent: run.agent_name,
+      runId: run.id,
+      correlationId: run.correlation_id,
+    });
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     return { kind: 'model_failed', error: `the model call of step ${n} failed: ${error.message}` };

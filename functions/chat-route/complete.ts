@@ -2,6 +2,7 @@ import type { Services } from '../../shared/services.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { runAttempts } from './attempts.js';
 import type { ChatCompletion, ChatRequest } from './contract.js';
+import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordUsage, startAttemptSpan } from './observe.js';
 import { failure, observedLatency, prepareChat, providerIn, recordFallback, usesLatency, withDefaults } from './pipeline.js';
 import type { Attempt } from './plan.js';
@@ -30,13 +31,13 @@ export async function completeChat(
   target = request.model,
   /** The caller's request: when it aborts, the running attempt is cut and nothing more is tried. */
   clientSignal?: AbortSignal,
+  /** The key, agent and run it is for: its policy applies and a spend row is written (governance.ts). */
+  governance?: Governance,
 ): Promise<ChatResult> {
-  const { llm, registry, plan, tracer, loop } = prepareChat(
-    services,
-    request,
-    target,
-    usesLatency(services) ? await observedLatency(services, target) : undefined,
-  );
+  const prepared = prepareChat(services, request, target, usesLatency(services) ? await observedLatency(services, target) : undefined);
+  const { llm, registry, tracer, loop, started } = prepared;
+  const gate = governance ? await admitChat(services, governance, prepared.plan, request, target) : undefined;
+  const plan = gate?.plan ?? prepared.plan;
   const outcome = await runAttempts(plan, clientSignal ? { ...loop, signal: clientSignal } : loop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
     const callStarted = services.clock.now();
@@ -72,8 +73,19 @@ export async function completeChat(
       throw error;
     }
   });
-  if (!outcome.ok) throw failure(outcome);
-  const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
+  const settlement = { attempts: outcome.records.length, latencyMs: services.clock.now() - started, stream: false };
+  if (!outcome.ok) {
+    const last = outcome.records.at(-1);
+    gate?.settle({
+      ...settlement,
+      attempt: plan.find((a) => a.label === last?.label),
+      usage: undefined,
+      status: String(outcome.httpStatus === 499 ? 'client_closed' : outcome.httpStatus),
+    });
+    throw failure(outcome);
+  }
+  gate?.settle({ ...settlement, attempt: outcome.attempt, usage: outcome.value.usage ?? undefined, status: 'ok' });
+  const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage, gate?.keyLabel ?? 'internal');
   if (outcome.records.length > 1) recordFallback(services, outcome.attempt);
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };
 }

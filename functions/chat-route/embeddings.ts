@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { keyLabel } from '../../shared/governance/labels.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
@@ -43,6 +44,7 @@ export async function serveEmbeddings(c: Context<AppEnv>): Promise<Response> {
     llm,
     outcome.attempt,
     usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } : undefined,
+    keyLabel(services.metrics, c.get('principal').id, services.config.governance.metrics_max_keys),
   );
   return c.json(outcome.value, 200, attemptHeaders(outcome.attempt, outcome.records.length));
 }

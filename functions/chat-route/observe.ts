@@ -67,9 +67,16 @@ export function recordCall(metrics: Metrics, config: ModelsConfig, attempt: Atte
   if (record.status !== 'breaker_open') metrics.llmCallDuration.record(record.duration_ms / 1000, labels);
 }
 
-export function recordUsage(metrics: Metrics, config: ModelsConfig, attempt: Attempt, usage: Usage | undefined): number | undefined {
+/** Tokens and cost of one answered call; `key` is the caller's bounded key label (shared/governance/labels.ts). */
+export function recordUsage(
+  metrics: Metrics,
+  config: ModelsConfig,
+  attempt: Attempt,
+  usage: Usage | undefined,
+  key: string,
+): number | undefined {
   if (!usage) return undefined;
-  const labels = { provider: providerLabel(config, attempt.provider), model: modelLabel(config, attempt.model) };
+  const labels = { provider: providerLabel(config, attempt.provider), model: modelLabel(config, attempt.model), key };
   metrics.llmTokens.add(usage.prompt_tokens, { ...labels, type: 'prompt' });
   metrics.llmTokens.add(usage.completion_tokens, { ...labels, type: 'completion' });
   const cost = costOf(attempt, usage);

@@ -3,6 +3,7 @@ import { tracedResponse } from '../../shared/http/middleware.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { type ChatResult, completeChat } from './complete.js';
 import type { ChatRequest } from './contract.js';
+import { governanceOf } from './governance.js';
 import { attemptHeaders, ClientClosedError, clientClosed } from './pipeline.js';
 import { wireText } from './providers/types.js';
 import { streamChat } from './stream-chat.js';
@@ -15,13 +16,14 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
   const services = c.get('services');
   const target = c.req.header('x-myca-task') || request.model;
   const clientSignal = c.req.raw.signal;
+  const governance = governanceOf(c);
   try {
     if (request.stream) {
-      const streamed = await streamChat(services, request, target, clientSignal, c.get('logger'));
+      const streamed = await streamChat(services, request, target, clientSignal, c.get('logger'), governance);
       c.set('logFields', { ...c.get('logFields'), llm: streamed.attempt.label, attempts: streamed.attempts, stream: true });
       return streamed.response;
     }
-    const done: ChatResult = await completeChat(services, request, target, clientSignal);
+    const done: ChatResult = await completeChat(services, request, target, clientSignal, governance);
     c.set('logFields', {
       ...c.get('logFields'),
       llm: done.attempt.label,

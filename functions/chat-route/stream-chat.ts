@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { runAttempts } from './attempts.js';
 import type { ChatRequest } from './contract.js';
+import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import {
   attemptHeaders,
@@ -36,13 +37,13 @@ export async function streamChat(
   target: string,
   clientSignal: AbortSignal,
   logger: Logger,
+  /** The key, agent and run it is for: its policy applies and a spend row is written (governance.ts). */
+  governance?: Governance,
 ): Promise<StreamedChat> {
-  const { llm, registry, plan, tracer, loop, started } = prepareChat(
-    services,
-    request,
-    target,
-    usesLatency(services) ? await observedLatency(services, target) : undefined,
-  );
+  const prepared = prepareChat(services, request, target, usesLatency(services) ? await observedLatency(services, target) : undefined);
+  const { llm, registry, tracer, loop, started } = prepared;
+  const gate = governance ? await admitChat(services, governance, prepared.plan, request, target) : undefined;
+  const plan = gate?.plan ?? prepared.plan;
   const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
   const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
@@ -60,7 +61,18 @@ export async function streamChat(
       throw error;
     }
   });
-  if (!outcome.ok) throw failure(outcome);
+  if (!outcome.ok) {
+    const last = outcome.records.at(-1);
+    gate?.settle({
+      attempt: plan.find((a) => a.label === last?.label),
+      usage: undefined,
+      status: String(outcome.httpStatus === 499 ? 'client_closed' : outcome.httpStatus),
+      attempts: outcome.records.length,
+      latencyMs: services.clock.now() - started,
+      stream: true,
+    });
+    throw failure(outcome);
+  }
   const { attempt } = outcome;
   if (outcome.records.length > 1) recordFallback(services, attempt);
   services.metrics.llmTimeToFirstToken.record((services.clock.now() - started) / 1000, {
@@ -84,7 +96,15 @@ export async function streamChat(
         duration_ms: services.clock.now() - started,
       };
       recordCall(services.metrics, llm, attempt, record);
-      const cost = recordUsage(services.metrics, llm, attempt, result.usage);
+      const cost = recordUsage(services.metrics, llm, attempt, result.usage, gate?.keyLabel ?? 'internal');
+      gate?.settle({
+        attempt,
+        usage: result.usage,
+        status: String(result.status),
+        attempts: outcome.records.length,
+        latencyMs: record.duration_ms,
+        stream: true,
+      });
       endAttemptSpan(outcome.value.span, record, result.usage);
       if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
       else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
@@ -92,7 +112,7 @@ export async function streamChat(
         logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
       else if (result.error)
         logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
-      logger.debug('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+      logger.info('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
     },
   });
   return { response, attempt, attempts: outcome.records.length };

@@ -12,12 +12,13 @@ import { ChatRequestSchema, EmbeddingsRequestSchema, ModelListSchema, ResponsesR
 
 import { HealthResponseSchema } from '../health/index.js';
 import { ReadyResponseSchema } from '../ready/index.js';
+import { KEY_ROUTES } from './keys.js';
 
 type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver session';
 
 /** One route as the document shows it. `path` is Hono's (`/v1/actions/:id`). */
 export interface RouteDoc {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete';
   path: string;
   summary: string;
   auth: Auth;
@@ -368,6 +369,8 @@ export const ROUTES: RouteDoc[] = [
     tag: 'approvals page',
     response: { status: 200, contentType: 'text/javascript', description: 'JavaScript' },
   },
+  // The keys API and GET /v1/spend (keys.ts).
+  ...KEY_ROUTES,
 ];
 
 /** A Hono path as OpenAPI writes it: `/v1/actions/:id` → `/v1/actions/{id}`. */

@@ -5,7 +5,10 @@ export type Role = (typeof ROLES)[number];
 
 /** One configured API key: either the raw secret (from env) or its SHA-256 (from files, hashed env). */
 export const ApiKeyEntrySchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'ids are 1-64 of A-Z a-z 0-9 . _ @ -'),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'ids are 1-64 of A-Z a-z 0-9 . _ @ -')
+    .refine((id) => !id.startsWith('vk_'), 'ids starting with vk_ are the keys made through POST /v1/keys'),
   role: z.enum(ROLES),
   secret: z.string().min(16, 'a key secret needs at least 16 characters').optional(),
   secret_sha256: z
@@ -194,6 +197,19 @@ export const AppConfigSchema = z
           .default(1024 * 1024),
       })
       .default({ retention_days: 30, max_stored_bytes: 1024 * 1024 }),
+    /** Virtual keys, per-key limits and spend rows (docs/MULTI_MODEL_LLM.md, "Governance"). */
+    governance: z
+      .object({
+        /** Keys of MYCA_API_KEYS / auth.yaml may call models without a configured price (keys of the API say so each). */
+        config_keys_allow_unpriced: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** One llm_spend row per LLM call, written in batches off the request path. */
+        spend_log: z.union([z.boolean(), z.stringbool()]).default(true),
+        /** Spend rows held in memory at most while Postgres is slow or down; past it rows are dropped and counted. */
+        spend_buffer_rows: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+        /** Distinct `key` label values on the token and cost metrics; later keys are `other`. */
+        metrics_max_keys: z.coerce.number().int().min(0).max(1000).default(50),
+      })
+      .default({ config_keys_allow_unpriced: true, spend_log: true, spend_buffer_rows: 10_000, metrics_max_keys: 50 }),
     integrations: z
       .object({
         timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import type { ApiKeyEntry, Role } from '../config/index.js';
+import { keyDirectory } from '../governance/directory.js';
+import { SECRET_PREFIX } from '../governance/keys.js';
 import type { ApiKeyStore, JwtVerifier, Principal } from '../identity.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
@@ -124,11 +126,16 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   }
   const services = c.get('services');
   const token = match[1];
-  const principal = services.jwt && JWT_SHAPE.test(token) ? await services.jwt.verify(token) : await services.auth.verify(token);
+  const principal =
+    services.jwt && JWT_SHAPE.test(token)
+      ? await services.jwt.verify(token)
+      : token.startsWith(SECRET_PREFIX)
+        ? ((await keyDirectory(services.kv).verify(services, token)) ?? (await services.auth.verify(token)))
+        : await services.auth.verify(token);
   if (!principal) {
     throw new ApiError('UNAUTHENTICATED', {
       detail: 'Unknown API key',
-      hint: 'check the key; keys are set with MYCA_API_KEYS or config/auth.yaml',
+      hint: 'check the key; keys are set with MYCA_API_KEYS, config/auth.yaml or POST /v1/keys',
       headers: { 'www-authenticate': 'Bearer realm="myca", error="invalid_token"' },
     });
   }

@@ -8,6 +8,8 @@ const stores: Array<[string, () => KeyValueStore]> = [
   ['memory', () => createMemoryStore()],
   // The real Redis of this machine, through the project's Upstash REST server and the real client.
   ['upstash', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken') })],
+  // addWithin calls of one event-loop turn in one pipeline request (Node).
+  ['upstash, batched', () => createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken'), batch: true })],
 ];
 
 /** Long enough that a loaded machine's round trips stay inside it (the tests were flaky at 60–150 ms). */
@@ -60,6 +62,24 @@ describe.each(stores)('key-value store: %s', (_name, make) => {
     expect(won.filter(Boolean)).toHaveLength(1);
     await until(started + TTL + 400);
     expect(await kv.setIfAbsent(k, 'again', { ttlMs: 100 })).toBe(true);
+  });
+
+  it('adds to several counters at once only when none would pass its limit, exactly under concurrency', async () => {
+    const kv = make();
+    const [r, t] = [key(), key()];
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        kv.addWithin([
+          { key: r, by: 1, max: 100, ttlMs: 10_000 },
+          { key: t, by: 7, max: 70, ttlMs: 10_000 },
+        ]),
+      ),
+    );
+    expect(answers.filter((answer) => answer.ok)).toHaveLength(10);
+    expect(answers.find((answer) => !answer.ok)).toEqual({ ok: false, index: 1, total: 77 });
+    // Nothing was added by the refused ones; giving back (max null, negative) always works.
+    expect([await kv.get(r), await kv.get(t)]).toEqual(['10', '70']);
+    expect(await kv.addWithin([{ key: t, by: -20, max: null, ttlMs: 10_000 }])).toEqual({ ok: true, totals: [50] });
   });
 
   it('answers ping', async () => {

@@ -12,5 +12,19 @@ export interface KeyValueStore {
   del(key: string): Promise<void>;
   /** Atomically adds `by` and returns the new value; sets the TTL when the key is new. */
   incr(key: string, options?: { by?: number; ttlMs?: number }): Promise<number>;
+  /**
+   * Adds `by` to every counter at once, atomically, only when none would pass its `max` (exact
+   * across instances: one store operation decides). Counters are created with their TTL. Returns the
+   * new totals, or the index of the first counter that would pass its limit (nothing is added then).
+   */
+  addWithin(counters: ReadonlyArray<BoundedAdd>): Promise<{ ok: true; totals: number[] } | { ok: false; index: number; total: number }>;
   ping(): Promise<void>;
+}
+
+/** One counter of {@link KeyValueStore.addWithin}: `max` null adds without a limit. */
+export interface BoundedAdd {
+  key: string;
+  by: number;
+  max: number | null;
+  ttlMs: number;
 }

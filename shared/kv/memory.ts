@@ -57,6 +57,20 @@ export function createMemoryStore(
       changed();
       return next;
     },
+    addWithin: async (counters) => {
+      const current = counters.map((counter) => Number(live(counter.key)?.value ?? 0));
+      for (const [index, counter] of counters.entries()) {
+        const total = (current[index] ?? 0) + counter.by;
+        if (counter.max !== null && counter.by > 0 && total > counter.max) return { ok: false, index, total };
+      }
+      const totals = counters.map((counter, index) => {
+        const entry = live(counter.key);
+        const next = (current[index] ?? 0) + counter.by;
+        entries.set(counter.key, { value: String(next), expiresAt: entry ? entry.expiresAt : expiry(counter.ttlMs) });
+        return next;
+      });
+      return { ok: true, totals };
+    },
     ping: async () => {},
     entries: () => {
       const now = clock.now();

@@ -10,6 +10,7 @@ import { createArchiveSchedule } from '../audit/schedule.js';
 import type { Config } from '../config/index.js';
 import { createDatabase } from '../db/index.js';
 import { grantRuntimeRole, migrate, readMigrations } from '../db/migrate.js';
+import { spendWriter } from '../governance/spend.js';
 import type { Logger } from '../log/index.js';
 import type { Services } from '../services.js';
 import { activeCorrelationId } from '../telemetry/correlation.js';
@@ -157,6 +158,8 @@ export async function startServer(config: Config, logger: Logger, entry: NodeApp
       releaseGuard();
       clearInterval(sweep);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Spend rows still buffered are written before the pool closes (one try; what fails is lost and logged).
+      await spendWriter(services).flush();
       await db.close();
       await embedded?.stop();
       fileKv?.close();

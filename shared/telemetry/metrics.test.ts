@@ -19,12 +19,12 @@ describe('counters counted in place', () => {
     const record = (metrics: Metrics) => {
       const labels = { provider: 'openai', model: 'gpt-4o' };
       for (let i = 0; i < 3; i++) {
-        metrics.llmTokens.add(19, { ...labels, type: 'prompt' });
-        metrics.llmTokens.add(7, { ...labels, type: 'completion' });
+        metrics.llmTokens.add(19, { ...labels, type: 'prompt', key: 'planner' });
+        metrics.llmTokens.add(7, { ...labels, type: 'completion', key: 'planner' });
       }
-      metrics.llmTokens.add(5, { provider: 'local', model: 'llama', type: 'prompt' });
-      metrics.llmCost.add(0.25, labels);
-      metrics.llmCost.add(0.5, labels);
+      metrics.llmTokens.add(5, { provider: 'local', model: 'llama', type: 'prompt', key: 'other' });
+      metrics.llmCost.add(0.25, { ...labels, key: 'planner' });
+      metrics.llmCost.add(0.5, { ...labels, key: 'planner' });
       metrics.httpRequests.add(1, { method: 'GET', route: '/health', status: '200' });
     };
     const sdk = await exposition(record, false);
@@ -33,23 +33,25 @@ describe('counters counted in place', () => {
       expect(counterLines(inPlace, name)).toEqual(counterLines(sdk, name));
     }
     expect(counterLines(inPlace, 'llm_tokens_total')).toEqual([
-      'llm_tokens_total{provider="openai",model="gpt-4o",type="prompt"} 57',
-      'llm_tokens_total{provider="openai",model="gpt-4o",type="completion"} 21',
-      'llm_tokens_total{provider="local",model="llama",type="prompt"} 5',
+      'llm_tokens_total{provider="openai",model="gpt-4o",type="prompt",key="planner"} 57',
+      'llm_tokens_total{provider="openai",model="gpt-4o",type="completion",key="planner"} 21',
+      'llm_tokens_total{provider="local",model="llama",type="prompt",key="other"} 5',
     ]);
-    expect(counterLines(inPlace, 'llm_cost_usd_total')).toEqual(['llm_cost_usd_total{provider="openai",model="gpt-4o"} 0.75']);
+    expect(counterLines(inPlace, 'llm_cost_usd_total')).toEqual([
+      'llm_cost_usd_total{provider="openai",model="gpt-4o",key="planner"} 0.75',
+    ]);
   });
 
   it('ignore values a counter cannot take, and keep only the family labels', async () => {
     const text = await exposition((metrics) => {
-      const labels = { provider: 'openai', model: 'gpt-4o' };
+      const labels = { provider: 'openai', model: 'gpt-4o', key: 'k' };
       metrics.llmCost.add(1, labels);
       metrics.llmCost.add(-1, labels);
       metrics.llmCost.add(Number.NaN, labels);
       metrics.llmCost.add(Number.POSITIVE_INFINITY, labels);
       metrics.llmCost.add(2, { ...labels, prompt: 'user text' } as typeof labels);
     }, true);
-    expect(counterLines(text, 'llm_cost_usd_total')).toEqual(['llm_cost_usd_total{provider="openai",model="gpt-4o"} 3']);
+    expect(counterLines(text, 'llm_cost_usd_total')).toEqual(['llm_cost_usd_total{provider="openai",model="gpt-4o",key="k"} 3']);
   });
 
   it('put label sets beyond 2,000 series into one overflow series, as the SDK does', async () => {

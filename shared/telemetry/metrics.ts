@@ -29,8 +29,8 @@ export const METRIC_FAMILIES = {
   llmTokens: {
     name: 'llm_tokens_total',
     type: 'counter',
-    help: 'LLM tokens by type (prompt, completion)',
-    labels: ['provider', 'model', 'type'],
+    help: 'LLM tokens by type (prompt, completion) and API key (bounded: LLM_METRICS_MAX_KEYS, then other)',
+    labels: ['provider', 'model', 'type', 'key'],
   },
   llmTimeToFirstToken: {
     name: 'llm_time_to_first_token_seconds',
@@ -41,8 +41,8 @@ export const METRIC_FAMILIES = {
   llmCost: {
     name: 'llm_cost_usd_total',
     type: 'counter',
-    help: 'Estimated LLM cost in USD from configured prices',
-    labels: ['provider', 'model'],
+    help: 'Estimated LLM cost in USD from configured prices, by API key (bounded: LLM_METRICS_MAX_KEYS, then other)',
+    labels: ['provider', 'model', 'key'],
   },
   toolExecutions: { name: 'tool_executions_total', type: 'counter', help: 'Action (tool) executions', labels: ['tool_name', 'status'] },
   toolDuration: { name: 'tool_duration_seconds', type: 'histogram', help: 'Duration of action (tool) executions', labels: ['tool_name'] },
@@ -59,6 +59,18 @@ export const METRIC_FAMILIES = {
     type: 'counter',
     help: 'Chat requests served only after an earlier attempt failed, by the model that served',
     labels: ['provider', 'model'],
+  },
+  llmSpendDropped: {
+    name: 'llm_spend_rows_dropped_total',
+    type: 'counter',
+    help: 'Spend rows (llm_spend) dropped unwritten: the buffer was full while Postgres was down',
+    labels: ['reason'],
+  },
+  llmGovernanceRefusals: {
+    name: 'llm_governance_refusals_total',
+    type: 'counter',
+    help: 'Chat requests a key policy refused, by reason (rate_limited, tokens_exhausted, budget_exceeded, model, agent)',
+    labels: ['reason'],
   },
   unhandledRejections: {
     name: 'process_unhandled_rejections_total',

@@ -1,0 +1,267 @@
+/**
+ * Per-key policy of a chat request (shared/governance): the agents a key may act as, its model
+ * allow-list and unpriced models, and its RPM, TPM and budget counted exactly across instances in
+ * the key-value store. A request reserves its worst case before the first attempt and settles to
+ * what it used after the last (streams: when they end); every call leaves a spend row.
+ */
+import type { Context } from 'hono';
+import { keyDirectory } from '../../shared/governance/directory.js';
+import type { KeyPolicy } from '../../shared/governance/keys.js';
+import { keyLabel } from '../../shared/governance/labels.js';
+import { counterKeys, NANO_USD, settleBatcher, toNano, windowsAt } from '../../shared/governance/limits.js';
+import { spendWriter } from '../../shared/governance/spend.js';
+import { inBackground } from '../../shared/http/background.js';
+import { ApiError } from '../../shared/http/errors.js';
+import type { AppEnv } from '../../shared/http/types.js';
+import type { BoundedAdd } from '../../shared/kv/index.js';
+import type { Services } from '../../shared/services.js';
+import type { ChatRequest, Usage } from './contract.js';
+import { costOf } from './observe.js';
+import type { Attempt } from './plan.js';
+
+/** Who a chat call is for: the key, the agent it acts as, the run, the request. */
+export interface Governance {
+  keyId: string;
+  /** The agent named by `x-myca-agent` (or the agent run), checked against the key's agents. */
+  agent: string | null;
+  runId: string | null;
+  correlationId: string;
+  /** Keeps work going after the answer (the request's waitUntil in workerd). */
+  background?: (promise: Promise<unknown>) => void;
+}
+
+/** Output tokens reserved for a request that names no max_tokens and whose model has no default. */
+export const DEFAULT_OUTPUT_RESERVE = 1024;
+
+const AGENT = /^[a-z][a-z0-9_-]{0,63}$/;
+const RUN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The governance of an HTTP request: its key, `x-myca-agent` and `x-myca-run` (checked here, at the edge). */
+export function governanceOf(c: Context<AppEnv>): Governance {
+  const agent = c.req.header('x-myca-agent') ?? null;
+  const runId = c.req.header('x-myca-run') ?? null;
+  if (agent !== null && !AGENT.test(agent))
+    throw new ApiError('BAD_REQUEST', {
+      detail: 'x-myca-agent is not an agent name',
+      hint: 'send the name of an agent of config/agents.yaml',
+    });
+  if (runId !== null && !RUN.test(runId))
+    throw new ApiError('BAD_REQUEST', { detail: 'x-myca-run is not a run id', hint: 'send 1-128 of A-Z a-z 0-9 . _ : -' });
+  return {
+    keyId: c.get('principal').id,
+    agent,
+    runId,
+    correlationId: c.get('correlationId'),
+    // Node has no waitUntil (and asking for it throws): work simply runs on there.
+    ...(c.get('services').runtime === 'workerd' ? { background: (promise: Promise<unknown>) => inBackground(c, promise) } : {}),
+  };
+}
+
+/** What a finished call reports to its gate. */
+export interface Settlement {
+  attempt: Attempt | undefined;
+  usage: Usage | undefined;
+  /** `ok` or how the call failed. */
+  status: string;
+  attempts: number;
+  latencyMs: number;
+  stream: boolean;
+}
+
+export interface Gate {
+  /** The plan less what the key may not use. */
+  plan: Attempt[];
+  /** The key's bounded metrics label. */
+  keyLabel: string;
+  /** Settles the reservation with what was used and queues the spend row; returns the cost (undefined: unpriced). */
+  settle(done: Settlement): number | undefined;
+}
+
+/** Checks the key's policy on the plan and reserves the request's worst case; throws the refusal. */
+export async function admitChat(services: Services, gov: Governance, plan: Attempt[], request: ChatRequest, task: string): Promise<Gate> {
+  const policy = await keyDirectory(services.kv).policy(services, gov.keyId);
+  if (!policy) throw new ApiError('UNAUTHENTICATED', { detail: 'The key was revoked', hint: 'use another key' });
+  const agent = agentOf(services, policy, gov.agent);
+  const allowed = allowedPlan(services, policy, plan, task);
+  const now = services.clock.now();
+  const windows = windowsAt(now, policy.budget_period);
+  const keys = counterKeys(policy.id, windows);
+  const promptEstimate = estimatePromptTokens(request);
+  const output =
+    request.max_completion_tokens ?? request.max_tokens ?? Math.max(...allowed.map((a) => a.config.max_tokens ?? DEFAULT_OUTPUT_RESERVE));
+  const reserveTokens = promptEstimate + output;
+  const worstCost = Math.max(
+    0,
+    ...allowed.map((a) => costOf(a, { prompt_tokens: promptEstimate, completion_tokens: output, total_tokens: reserveTokens }) ?? 0),
+  );
+  const reserveNano = policy.budget_usd !== null ? toNano(worstCost) : 0;
+  const rpm = policy.source === 'data' ? (policy.rpm ?? services.config.llm.routing.rate_limit.requests_per_minute) : 0;
+  const counters: BoundedAdd[] = [];
+  const minuteTtl = windows.minuteEnd - now + 1000;
+  if (rpm > 0) counters.push({ key: keys.requests, by: 1, max: rpm, ttlMs: minuteTtl });
+  if (policy.tpm !== null) counters.push({ key: keys.tokens, by: reserveTokens, max: policy.tpm, ttlMs: minuteTtl });
+  if (policy.budget_usd !== null)
+    counters.push({ key: keys.spend, by: reserveNano, max: toNano(policy.budget_usd), ttlMs: windows.periodEnd - now + 3_600_000 });
+  if (counters.length > 0) {
+    const answer = await services.kv.addWithin(counters).catch((error: unknown) => {
+      throw new ApiError('UNAVAILABLE', {
+        detail: 'The key’s limits cannot be checked now (the key-value store did not answer)',
+        hint: 'retry shortly',
+        cause: error,
+      });
+    });
+    if (!answer.ok) throw refusal(services, policy, counters[answer.index] as BoundedAdd, keys, windows, now);
+  }
+  const label = keyLabel(services.metrics, policy.id, services.config.governance.metrics_max_keys);
+  let settled = false;
+  return {
+    plan: allowed,
+    keyLabel: label,
+    settle: (done) => {
+      const cost = done.attempt && done.usage ? costOf(done.attempt, done.usage) : undefined;
+      if (settled) return cost;
+      settled = true;
+      const used = done.usage ? done.usage.prompt_tokens + done.usage.completion_tokens : 0;
+      const back: BoundedAdd[] = counters
+        .filter((counter) => counter.key !== keys.requests)
+        .map((counter) => ({
+          ...counter,
+          max: null,
+          by: counter.key === keys.tokens ? used - reserveTokens : toNano(cost ?? 0) - reserveNano,
+        }))
+        .filter((counter) => counter.by !== 0);
+      if (back.length > 0) {
+        const warn = (error: unknown) =>
+          services.logger.warn('keys’ usage could not be settled in the key-value store', { error: error as Error });
+        // Node: the differences of many calls share one store call; workerd: this request's own, under waitUntil.
+        if (services.runtime === 'node') settleBatcher(services.kv, warn).add(back);
+        else gov.background?.(services.kv.addWithin(back).then(() => undefined, warn));
+      }
+      const write = spendWriter(services).add(
+        {
+          at: new Date(now),
+          key_id: policy.id,
+          agent,
+          run_id: gov.runId,
+          correlation_id: gov.correlationId,
+          task,
+          provider: done.attempt?.provider ?? null,
+          model: done.attempt?.model ?? null,
+          prompt_tokens: done.usage?.prompt_tokens ?? 0,
+          completion_tokens: done.usage?.completion_tokens ?? 0,
+          cost_usd: cost ?? null,
+          latency_ms: Math.max(0, Math.round(done.latencyMs)),
+          status: done.status,
+          attempts: done.attempts,
+          stream: done.stream,
+        },
+        services.db,
+      );
+      if (write) gov.background?.(write);
+      return cost;
+    },
+  };
+}
+
+/** The agent a call is attributed to: the one named (if the key may act as it), else the key's only agent. */
+function agentOf(services: Services, policy: KeyPolicy, named: string | null): string | null {
+  if (named === null) return policy.agents.length === 1 ? (policy.agents[0] ?? null) : null;
+  if (policy.agents.includes(named)) return named;
+  services.metrics.llmGovernanceRefusals.add(1, { reason: 'agent' });
+  throw new ApiError('FORBIDDEN', {
+    detail: `The key "${policy.id}" may not act as the agent "${named}"`,
+    hint: policy.agents.length > 0 ? `it may act as: ${policy.agents.join(', ')}` : 'this key may act as no agent; leave out x-myca-agent',
+  });
+}
+
+/** `*` matches any run of characters; everything else literally. */
+function matches(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return regex.test(value);
+}
+
+function allowedPlan(services: Services, policy: KeyPolicy, plan: Attempt[], task: string): Attempt[] {
+  const listed = policy.models;
+  const onList = (attempt: Attempt) =>
+    !listed ||
+    listed.some(
+      (pattern) =>
+        (attempt.alias !== null && matches(pattern, attempt.alias)) ||
+        matches(pattern, `${attempt.provider}/${attempt.model}`) ||
+        matches(pattern, attempt.model),
+    );
+  const priced = (attempt: Attempt) => policy.allow_unpriced || attempt.config.cost !== undefined;
+  // The model asked for is refused outright (never silently swapped); fallbacks the key may not use are left out.
+  const first = plan[0];
+  if (first && !onList(first)) {
+    services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
+    throw new ApiError('FORBIDDEN', {
+      detail: `The key "${policy.id}" may not use "${task}"`,
+      hint: `its models: ${(listed ?? []).join(', ')}`,
+    });
+  }
+  if (first && !priced(first)) {
+    services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
+    throw new ApiError('FORBIDDEN', {
+      detail: `"${task}" has no configured price, and the key "${policy.id}" may not call unpriced models`,
+      hint: 'use a model with cost in config/models.yaml, or allow_unpriced on the key (PATCH /v1/keys/:id)',
+    });
+  }
+  return plan.filter((attempt) => onList(attempt) && priced(attempt));
+}
+
+/** An estimate of the prompt's tokens from its text: about 3 characters a token, plus each message's framing. */
+export function estimatePromptTokens(request: ChatRequest): number {
+  let chars = 0;
+  for (const message of request.messages) {
+    const content = message.content;
+    chars += typeof content === 'string' ? content.length : content ? JSON.stringify(content).length : 0;
+    if (message.tool_calls) chars += JSON.stringify(message.tool_calls).length;
+  }
+  if (request.tools) chars += JSON.stringify(request.tools).length;
+  return Math.ceil(chars / 3) + 4 * request.messages.length;
+}
+
+function refusal(
+  services: Services,
+  policy: KeyPolicy,
+  counter: BoundedAdd,
+  keys: ReturnType<typeof counterKeys>,
+  windows: ReturnType<typeof windowsAt>,
+  now: number,
+): ApiError {
+  const kind = counter.key === keys.requests ? 'rate_limited' : counter.key === keys.tokens ? 'tokens_exhausted' : 'budget_exceeded';
+  services.metrics.llmGovernanceRefusals.add(1, { reason: kind });
+  const resetsAt = kind === 'budget_exceeded' ? windows.periodEnd : windows.minuteEnd;
+  const retryAfter = String(Math.max(1, Math.ceil((resetsAt - now) / 1000)));
+  const reset = { resets_at: new Date(resetsAt).toISOString(), limit: counter.max };
+  const tooBig = counter.max !== null && counter.by > counter.max;
+  if (kind === 'rate_limited')
+    return new ApiError('RATE_LIMITED', {
+      detail: `The key made ${counter.max} requests this minute, its limit`,
+      hint: `retry after ${retryAfter} s`,
+      headers: { 'retry-after': retryAfter },
+      extra: reset,
+    });
+  if (kind === 'tokens_exhausted')
+    return new ApiError('TOKENS_EXHAUSTED', {
+      detail: `The key's ${counter.max} tokens a minute are used up (this request reserves ${counter.by}: its prompt estimate plus max_tokens)`,
+      hint: tooBig
+        ? 'this request alone reserves more than the limit: lower max_tokens or shorten the prompt'
+        : `retry after ${retryAfter} s`,
+      headers: { 'retry-after': retryAfter },
+      extra: reset,
+    });
+  return new ApiError('BUDGET_EXCEEDED', {
+    detail: `The key's budget of ${policy.budget_usd} USD a ${policy.budget_period} is spent (this request may cost up to ${(counter.by / NANO_USD).toFixed(6)} USD)`,
+    hint: `the budget resets at ${reset.resets_at}; an admin can raise it with PATCH /v1/keys/${policy.id}`,
+    headers: { 'retry-after': retryAfter },
+    extra: { ...reset, limit: policy.budget_usd },
+  });
+}

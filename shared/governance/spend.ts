@@ -1,0 +1,164 @@
+import { groupCommit } from '../db/group-commit.js';
+import type { Database } from '../db/index.js';
+import type { KeyValueStore } from '../kv/index.js';
+import type { Services } from '../services.js';
+
+/** One LLM call (a chat request through all its attempts), as llm_spend keeps it. */
+export interface SpendRow {
+  at: Date;
+  key_id: string;
+  agent: string | null;
+  run_id: string | null;
+  correlation_id: string;
+  task: string;
+  provider: string | null;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number | null;
+  latency_ms: number;
+  /** `ok`, or the failure (`502`, `429`, `timeout`, `client_closed`, `refused`: a governance limit). */
+  status: string;
+  attempts: number;
+  stream: boolean;
+}
+
+const COLUMNS = [
+  'at',
+  'key_id',
+  'agent',
+  'run_id',
+  'correlation_id',
+  'task',
+  'provider',
+  'model',
+  'prompt_tokens',
+  'completion_tokens',
+  'cost_usd',
+  'latency_ms',
+  'status',
+  'attempts',
+  'stream',
+] as const;
+
+/** Rows per INSERT. */
+const BATCH_ROWS = 500;
+/** A row waits at most this long for others to share its INSERT. */
+const LINGER_MS = 50;
+/** After a failed write: 1 s, 2 s, 4 s … up to this. */
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Spend rows leave the request path at once: `add` only buffers. A timer writes what is buffered in
+ * multi-row INSERTs through the group-commit writer (shared/db/group-commit.ts) every
+ * {@link LINGER_MS} at most. When Postgres refuses or is down, the rows go back to the buffer and are
+ * retried with backoff; the buffer holds at most `spend_buffer_rows` (LLM_SPEND_BUFFER_ROWS): past it
+ * new rows are dropped and counted (`llm_spend_rows_dropped_total`, reason `buffer_full`) and a
+ * warning is logged once per outage. Rows still buffered when the process dies are lost (the token
+ * and cost metrics and the request log lines still carry them); a graceful stop calls `flush`.
+ *
+ * In workerd a database client lives for one request only, so there each row is written at once
+ * with the request's client (`add` returns that write, for the request's waitUntil).
+ */
+export class SpendWriter {
+  private buffer: SpendRow[] = [];
+  private writing = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private failures = 0;
+  private warned = false;
+  private db: Database | null = null;
+  dropped = 0;
+
+  constructor(private readonly services: Pick<Services, 'config' | 'metrics' | 'logger' | 'runtime'>) {}
+
+  /** Buffers one row (never throws, never waits). Node: undefined; workerd: the write, to wait for. */
+  add(row: SpendRow, db: Database | null): Promise<void> | undefined {
+    if (!db || !this.services.config.governance.spend_log) return undefined;
+    this.db = db;
+    if (this.buffer.length + this.writing >= this.services.config.governance.spend_buffer_rows) {
+      this.drop(1);
+      return undefined;
+    }
+    this.buffer.push(row);
+    if (this.services.runtime === 'workerd') return this.write();
+    this.schedule(this.failures > 0 ? this.backoff() : LINGER_MS);
+    return undefined;
+  }
+
+  /** Rows buffered or on their way (not yet known to be written). */
+  pending(): number {
+    return this.buffer.length + this.writing;
+  }
+
+  /** Writes everything buffered now (tests, shutdown); resolves when done or failed once. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.buffer.length > 0) {
+      const before = this.failures;
+      await this.write();
+      if (this.failures > before) return;
+    }
+  }
+
+  private backoff(): number {
+    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 5));
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.write().then(() => {
+        if (this.buffer.length > 0) this.schedule(this.failures > 0 ? this.backoff() : 0);
+      });
+    }, delay);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private async write(): Promise<void> {
+    const db = this.db;
+    const rows = this.buffer.splice(0, BATCH_ROWS);
+    if (!db || rows.length === 0) return;
+    this.writing += rows.length;
+    try {
+      await groupCommit(db.sql).run((sql) => sql`insert into llm_spend ${sql(rows as never, COLUMNS as never)}`);
+      if (this.failures > 0) this.services.logger.info('spend rows are written again', { after_failures: this.failures });
+      this.failures = 0;
+      this.warned = false;
+    } catch (error) {
+      this.failures++;
+      // Back to the front, as far as the buffer's bound allows.
+      const room = Math.max(0, this.services.config.governance.spend_buffer_rows - this.buffer.length - (this.writing - rows.length));
+      this.buffer.unshift(...rows.slice(0, room));
+      if (rows.length > room) this.drop(rows.length - room);
+      if (!this.warned) {
+        this.warned = true;
+        this.services.logger.warn('spend rows could not be written; kept and retried', {
+          error: error as Error,
+          buffered: this.buffer.length,
+          max: this.services.config.governance.spend_buffer_rows,
+        });
+      }
+    } finally {
+      this.writing -= rows.length;
+    }
+  }
+
+  private drop(count: number): void {
+    this.dropped += count;
+    this.services.metrics.llmSpendDropped.add(count, { reason: 'buffer_full' });
+  }
+}
+
+const writers = new WeakMap<KeyValueStore, SpendWriter>();
+
+/** The instance's (isolate's) writer. */
+export function spendWriter(services: Services): SpendWriter {
+  let writer = writers.get(services.kv);
+  if (!writer) {
+    writer = new SpendWriter(services);
+    writers.set(services.kv, writer);
+  }
+  return writer;
+}

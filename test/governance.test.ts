@@ -1,0 +1,209 @@
+/**
+ * Per-key policy in chat-route (issue 18): two instances of each runtime share one Postgres and the
+ * real Redis (through the project's Upstash REST server); 50 concurrent requests split between them.
+ */
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { spendWriter } from '../shared/governance/spend.js';
+import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
+import type { TestDatabase } from './support/databases.js';
+import { chatCompletion, fakeProviderEnv, readSse, startFakeLLM } from './support/fake-llm.js';
+import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
+
+/** Every call answers 5 prompt + 20 completion tokens: a request with max_tokens 20 and "hi" reserves exactly that (5 + 20). */
+const USAGE = { prompt_tokens: 5, completion_tokens: 20, total_tokens: 25 };
+/** gpt-4o's price in config/models.yaml: 2.5 and 10 USD per 1M tokens. */
+const COST = (5 * 2.5 + 20 * 10) / 1_000_000;
+const chunk = (rest: Record<string, unknown>) =>
+  JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', ...rest });
+const STREAM = [
+  chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }] }),
+  chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+  chunk({ choices: [], usage: USAGE }),
+  '[DONE]',
+];
+
+interface Problem {
+  code: string;
+  resets_at: string;
+}
+
+describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Postgres and Redis)', (runtime) => {
+  let database: TestDatabase;
+  let sql: postgres.Sql;
+  let llm: Awaited<ReturnType<typeof startFakeLLM>>;
+  let a: RuntimeHandle;
+  let b: RuntimeHandle;
+
+  const makeKey = async (body: Record<string, unknown>) => {
+    const response = await a.fetch('/v1/keys', {
+      method: 'POST',
+      headers: headers(keys.admin),
+      body: JSON.stringify({ name: 't', ...body }),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; secret: string };
+  };
+  const ask = (app: RuntimeHandle, secret: string, body: Record<string, unknown> = {}, extra: Record<string, string> = {}) =>
+    app.fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { ...headers(secret), ...extra },
+      body: JSON.stringify({ model: 'planning', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }], ...body }),
+    });
+  /** 50 requests at once, 25 through each instance. */
+  const burst = (secret: string) => Promise.all(Array.from({ length: 50 }, (_, i) => ask(i % 2 ? b : a, secret)));
+  /** Stays inside one minute window (RPM and TPM windows are fixed minutes). */
+  const sameMinute = async () => {
+    const into = Date.now() % 60_000;
+    if (into > 50_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - into + 100));
+  };
+  /** Every spend row written (Node buffers them; workerd writes each at once, in the background). */
+  const written = async (keyId: string, count: number) => {
+    for (const app of [a, b]) if (app.services) await spendWriter(app.services).flush();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const rows = await sql`select * from llm_spend where key_id = ${keyId} order by id`;
+      if (rows.length >= count || Date.now() > deadline) return rows;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  beforeAll(async () => {
+    database = await migratedDatabase();
+    sql = postgres(database.url, { max: 2, onnotice: () => {} });
+    llm = await startFakeLLM();
+    const env = {
+      ...fakeProviderEnv(llm.url),
+      DATABASE_URL: database.url,
+      MYCA_API_KEYS: apiKeys,
+      UPSTASH_REDIS_REST_URL: inject('upstashUrl'),
+      UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
+    };
+    [a, b] = await Promise.all([startRuntime(runtime, env), startRuntime(runtime, env)]);
+  });
+  afterEach(() => {
+    llm.reset();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await llm?.close();
+    await sql?.end();
+    await database?.drop();
+  });
+
+  /** Calls held open 300 ms, so the whole burst is in flight together. */
+  const slowAnswers = () =>
+    llm.always('gpt-4o', { status: 200, body: chatCompletion('gpt-4o', { content: 'ok' }, USAGE), bodyDelayMs: 300 });
+
+  it('RPM: exactly the limit of 50 concurrent requests is served; the rest get 429 rate_limited with retry-after and the reset time', async () => {
+    slowAnswers();
+    const key = await makeKey({ rpm: 7 });
+    await sameMinute();
+    const responses = await burst(key.secret);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(7);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(43);
+    const problem = (await (refused[0] as Response).json()) as Problem;
+    expect(problem.code).toBe('RATE_LIMITED');
+    expect(Number(refused[0]?.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Date.parse(problem.resets_at) % 60_000).toBe(0);
+    expect(llm.requests).toHaveLength(7);
+  });
+
+  it('TPM: exactly what fits is served, the rest get 429 tokens_exhausted; the counter ends at the real usage', async () => {
+    slowAnswers();
+    const key = await makeKey({ tpm: 9 * 25 });
+    await sameMinute();
+    const responses = await burst(key.secret);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(9);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(((await (refused[0] as Response).json()) as Problem).code).toBe('TOKENS_EXHAUSTED');
+    const usage = (await (await b.fetch(`/v1/keys/${key.id}`, { headers: headers(keys.admin) })).json()) as {
+      usage: { tokens_this_minute: number };
+    };
+    expect(usage.usage.tokens_this_minute).toBe(9 * 25);
+  });
+
+  it('budget: never passed under 50 concurrent requests; 429 budget_exceeded with the reset time; spend rows add up to the providers’ usage', async () => {
+    slowAnswers();
+    const key = await makeKey({ budget_usd: Number((11 * COST).toFixed(9)), budget_period: 'day' });
+    const responses = await burst(key.secret);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(11);
+    const refused = responses.filter((r) => r.status === 429);
+    const problem = (await (refused[0] as Response).json()) as Problem;
+    expect(problem.code).toBe('BUDGET_EXCEEDED');
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    expect(problem.resets_at).toBe(midnight.toISOString());
+    const rows = await written(key.id, 11);
+    expect(rows).toHaveLength(11);
+    expect(rows.every((row) => row.status === 'ok' && row.provider === 'openai' && row.model === 'gpt-4o' && row.attempts === 1)).toBe(
+      true,
+    );
+    expect(rows.reduce((sum, row) => sum + row.prompt_tokens + row.completion_tokens, 0)).toBe(11 * USAGE.total_tokens);
+    expect(rows.reduce((sum, row) => sum + Number(row.cost_usd), 0)).toBeCloseTo(11 * COST, 12);
+    const spend = (await (await a.fetch('/v1/spend?group_by=key', { headers: headers(keys.admin) })).json()) as {
+      data: Array<{ group: string; requests: number; cost_usd: number; prompt_tokens: number }>;
+    };
+    expect(spend.data.find((row) => row.group === key.id)).toMatchObject({ requests: 11, prompt_tokens: 55 });
+    if (a.services?.renderMetrics && b.services?.renderMetrics) {
+      // The metrics of both instances add up to the rows.
+      let tokens = 0;
+      for (const text of [await a.services.renderMetrics(), await b.services.renderMetrics()]) {
+        for (const match of text.matchAll(new RegExp(`llm_tokens_total\\{[^}]*key="${key.id}"[^}]*\\} (\\d+)`, 'g')))
+          tokens += Number(match[1]);
+      }
+      expect(tokens).toBe(11 * USAGE.total_tokens);
+    }
+  });
+
+  it('streamed usage counts like non-streamed usage; its info log line carries usage and cost', async () => {
+    llm.always('gpt-4o', { sse: STREAM });
+    const key = await makeKey({ tpm: 1000, budget_usd: 1, budget_period: 'month' });
+    await sameMinute();
+    const streamed = await ask(a, key.secret, { stream: true });
+    expect(streamed.status).toBe(200);
+    expect((await readSse(streamed)).at(-1)?.data).toBe('[DONE]');
+    const view = async () =>
+      (
+        (await (await a.fetch(`/v1/keys/${key.id}`, { headers: headers(keys.admin) })).json()) as {
+          usage: { tokens_this_minute: number; budget_used_usd: number };
+        }
+      ).usage;
+    const deadline = Date.now() + 3000;
+    while ((await view()).tokens_this_minute !== 25 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await view()).toMatchObject({ tokens_this_minute: 25, budget_used_usd: Number(COST.toFixed(9)) });
+    const line = await eventually(() => a.logs().find((entry) => entry.msg === 'stream finished' && entry.level === 'info'));
+    expect(line).toMatchObject({ usage: USAGE });
+    expect(line.cost_usd).toBeCloseTo(COST, 12);
+    const rows = await written(key.id, 1);
+    expect(rows[0]).toMatchObject({ stream: true, status: 'ok', prompt_tokens: 5, completion_tokens: 20 });
+  });
+
+  it('model allow-list, unpriced models and the agents a key may act as', async () => {
+    llm.always('gpt-4o', { status: 200, body: chatCompletion('gpt-4o', { content: 'ok' }, USAGE) });
+    llm.always('gpt-4o-mini', { status: 200, body: chatCompletion('gpt-4o-mini', { content: 'ok' }, USAGE) });
+    const listed = await makeKey({ models: ['execution', 'openai/gpt-4o-*'], agents: ['mycology'] });
+    expect((await ask(a, listed.secret, { model: 'planning' })).status).toBe(403);
+    expect((await ask(b, listed.secret, { model: 'execution' })).status).toBe(200);
+    expect((await ask(b, listed.secret, { model: 'openai/gpt-4o-mini' })).status).toBe(200);
+    // Unpriced (an ad-hoc provider/model): refused unless the key allows it.
+    const adhoc = { model: 'openai/o1-pro-expensive' };
+    const plain = await makeKey({});
+    const refused = await ask(a, plain.secret, adhoc);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { detail: string }).detail).toContain('no configured price');
+    const free = await makeKey({ allow_unpriced: true });
+    expect((await ask(a, free.secret, adhoc)).status).toBe(200);
+    // Agents: the one listed, none other; the spend row names it.
+    expect((await ask(a, listed.secret, { model: 'execution' }, { 'x-myca-agent': 'financial' })).status).toBe(403);
+    expect((await ask(a, listed.secret, { model: 'execution' }, { 'x-myca-agent': 'Not An Agent' })).status).toBe(400);
+    const run = 'run-42';
+    expect((await ask(a, listed.secret, { model: 'execution' }, { 'x-myca-agent': 'mycology', 'x-myca-run': run })).status).toBe(200);
+    const rows = await written(listed.id, 3);
+    expect(rows.find((row) => row.run_id === run)).toMatchObject({ agent: 'mycology', task: 'execution', model: 'gpt-4o-mini' });
+    // Keys of MYCA_API_KEYS keep today's behaviour (unpriced allowed by LLM_ALLOW_UNPRICED's default).
+    expect((await ask(a, keys.agent, adhoc)).status).toBe(200);
+  });
+});
