@@ -2,6 +2,7 @@ import type { Services } from '../../shared/services.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { runAttempts } from './attempts.js';
 import type { ChatCompletion, ChatRequest } from './contract.js';
+import { trackInFlight } from './deployments.js';
 import { endAttemptSpan, recordUsage, startAttemptSpan } from './observe.js';
 import { failure, observedLatency, prepareChat, providerIn, recordFallback, usesLatency, withDefaults } from './pipeline.js';
 import type { Attempt } from './plan.js';
@@ -31,7 +32,7 @@ export async function completeChat(
   /** The caller's request: when it aborts, the running attempt is cut and nothing more is tried. */
   clientSignal?: AbortSignal,
 ): Promise<ChatResult> {
-  const { llm, registry, plan, tracer, loop } = prepareChat(
+  const { llm, registry, plan, tracer, loop, useTokens } = prepareChat(
     services,
     request,
     target,
@@ -40,6 +41,7 @@ export async function completeChat(
   const outcome = await runAttempts(plan, clientSignal ? { ...loop, signal: clientSignal } : loop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
     const callStarted = services.clock.now();
+    const release = trackInFlight(attempt.label);
     try {
       const completion = await providerIn(registry, attempt).chat(withDefaults(request, attempt), {
         model: attempt.model,
@@ -70,9 +72,12 @@ export async function completeChat(
         duration_ms: services.clock.now() - callStarted,
       });
       throw error;
+    } finally {
+      release();
     }
   });
   if (!outcome.ok) throw failure(outcome);
+  useTokens(outcome.attempt, outcome.value.usage);
   const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage);
   if (outcome.records.length > 1) recordFallback(services, outcome.attempt);
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };

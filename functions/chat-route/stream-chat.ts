@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { runAttempts } from './attempts.js';
 import type { ChatRequest } from './contract.js';
+import { trackInFlight } from './deployments.js';
 import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import {
   attemptHeaders,
@@ -37,7 +38,7 @@ export async function streamChat(
   clientSignal: AbortSignal,
   logger: Logger,
 ): Promise<StreamedChat> {
-  const { llm, registry, plan, tracer, loop, started } = prepareChat(
+  const { llm, registry, plan, tracer, loop, started, useTokens } = prepareChat(
     services,
     request,
     target,
@@ -46,9 +47,12 @@ export async function streamChat(
   const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
   const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+    // In flight until the stream ends (onEnd), or until it fails to open.
+    const release = trackInFlight(attempt.label);
     try {
-      return { opened: await openStream(providerIn(registry, attempt), withDefaults(request, attempt), attempt, signal), span };
+      return { opened: await openStream(providerIn(registry, attempt), withDefaults(request, attempt), attempt, signal), span, release };
     } catch (error) {
+      release();
       endAttemptSpan(span, {
         label: attempt.label,
         provider: attempt.provider,
@@ -74,6 +78,8 @@ export async function streamChat(
     capMs: llm.routing.stream_max_ms,
     headers: attemptHeaders(attempt, outcome.records.length),
     onEnd: (result) => {
+      outcome.value.release();
+      useTokens(attempt, result.usage);
       // The attempt is counted once, here, with how it really ended; the breaker learns it too.
       const record = {
         label: attempt.label,
