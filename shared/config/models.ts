@@ -44,6 +44,8 @@ const CacheSchema = z.object({
   semantic: flag.optional(),
   /** Cosine similarity a semantic hit needs (0..1). */
   threshold: z.coerce.number().min(0).max(1).optional(),
+  /** The embedding task alias semantic matching embeds prompts with. */
+  embedding: z.string().min(1).optional(),
 });
 
 const ModelSchema = z.object({
