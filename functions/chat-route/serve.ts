@@ -32,7 +32,8 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
       const { answer, source } = lookup;
       if (answer.cost_usd) services.metrics.llmCacheSavedCost.add(answer.cost_usd, { task: plan.taskLabel });
       c.set('logFields', { ...c.get('logFields'), cache: source, llm: `${plan.task}/${answer.deployment}`, attempts: 0 });
-      if (request.stream) return sseFromCache(sseBody(answer, request.stream_options?.include_usage === true), cacheHeaders(answer, source));
+      if (request.stream)
+        return sseFromCache(sseBody(answer, request.stream_options?.include_usage === true), cacheHeaders(answer, source));
       return tracedResponse(c, answer.body, 200, { 'content-type': 'application/json', ...cacheHeaders(answer, source) });
     }
   }

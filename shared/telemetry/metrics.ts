@@ -69,7 +69,7 @@ export const METRIC_FAMILIES = {
   llmCacheSavedCost: {
     name: 'llm_cache_saved_cost_usd_total',
     type: 'counter',
-    help: 'Estimated USD not spent because the response cache answered (the cached call\'s cost)',
+    help: "Estimated USD not spent because the response cache answered (the cached call's cost)",
     labels: ['task'],
   },
   unhandledRejections: {

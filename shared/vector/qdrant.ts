@@ -49,7 +49,8 @@ export function createQdrantStore(options: QdrantOptions): VectorStore {
       ...(signal ? { signal } : {}),
     });
     const text = await response.text();
-    if (!response.ok) throw new QdrantError(response.status, `Qdrant ${method} ${path.split('?')[0]} answered ${response.status}: ${text.slice(0, 200)}`);
+    if (!response.ok)
+      throw new QdrantError(response.status, `Qdrant ${method} ${path.split('?')[0]} answered ${response.status}: ${text.slice(0, 200)}`);
     return (JSON.parse(text) as { result?: unknown }).result;
   };
   const filterOf = (filter: VectorFilter | undefined) =>
@@ -78,7 +79,13 @@ export function createQdrantStore(options: QdrantOptions): VectorStore {
       const result = await call(
         'POST',
         `/collections/${encodeURIComponent(collection)}/points/search`,
-        { vector, limit, with_payload: true, ...(minScore !== undefined ? { score_threshold: minScore } : {}), ...(filter ? { filter: filterOf(filter) } : {}) },
+        {
+          vector,
+          limit,
+          with_payload: true,
+          ...(minScore !== undefined ? { score_threshold: minScore } : {}),
+          ...(filter ? { filter: filterOf(filter) } : {}),
+        },
         signal,
       );
       return (result as Array<{ id: string | number; score: number; payload?: Record<string, unknown> }>).map((point) => ({

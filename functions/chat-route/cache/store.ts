@@ -78,7 +78,9 @@ export class ResponseCache {
     const includeUsage = request.stream_options?.include_usage === true;
     if (plan.read) {
       // A stream replays a stored stream, else is made from a stored completion (the same answer).
-      const keysToTry = stream ? [exactKey(keys.exact, 'sse', includeUsage), exactKey(keys.exact, 'json', false)] : [exactKey(keys.exact, 'json', false)];
+      const keysToTry = stream
+        ? [exactKey(keys.exact, 'sse', includeUsage), exactKey(keys.exact, 'json', false)]
+        : [exactKey(keys.exact, 'json', false)];
       for (const key of keysToTry) {
         const answer = parse(await bounded(kv.get(key), READ_TIMEOUT_MS));
         if (answer) return { answer, source: 'hit' };
@@ -93,14 +95,17 @@ export class ResponseCache {
     const vector = await this.embed(plan, request);
     if (!vector) return { answer: null, source: 'miss' };
     if (!plan.read) return { answer: null, source: 'miss', vector };
-    const found = await this.services.vector?.search(`${COLLECTION_PREFIX}_${vector.length}`, vector, {
-      limit: 1,
-      minScore: plan.semantic?.threshold ?? 1,
-      filter: {
-        equals: { params: keys.params, ...(request.stream ? {} : { kind: 'json' }) },
-        greaterThan: { expires_at: this.services.clock.now() },
-      },
-    });
+    // A failed search (no collection yet, Qdrant down) is a miss that still stores with this vector.
+    const found = await this.services.vector
+      ?.search(`${COLLECTION_PREFIX}_${vector.length}`, vector, {
+        limit: 1,
+        minScore: plan.semantic?.threshold ?? 1,
+        filter: {
+          equals: { params: keys.params, ...(request.stream ? {} : { kind: 'json' }) },
+          greaterThan: { expires_at: this.services.clock.now() },
+        },
+      })
+      .catch(() => undefined);
     const payload = found?.[0]?.payload;
     const answer = payload ? parse(JSON.stringify(payload.answer ?? null)) : null;
     return answer ? { answer, source: 'semantic', vector } : { answer: null, source: 'miss', vector };
