@@ -8,7 +8,10 @@
  * own, the usage last; CPU is given a chunk too), 50 connections, everything on 127.0.0.1, each
  * server and the load generator (autocannon) in its own process, each row measured after a warm-up at
  * the same load (BENCH_WARMUP_SECONDS, default 2). Prints one table. BENCH_MODES=stream-200 (a comma
- * list of json, stream, stream-200) measures only those; BENCH_TARGETS=b,c only those targets.
+ * list of json, stream, stream-200, cache-hit) measures only those; BENCH_TARGETS=b,c only those targets.
+ * `cache-hit` (MYCA Edge only, with LLM_CACHE_ENABLED=true) sends one deterministic request (temperature
+ * 0) over and over: after the warm-up every one is an exact hit of the response cache, answered
+ * without the upstream; `json` is measured in the same run to compare it with.
  *
  * BENCH_NODE=/path/to/node runs every server of the table (upstream, (b), (b2), (c)) on that Node
  * binary instead of the one running this script, so that runtimes compare on the same work, e.g. the
@@ -28,8 +31,10 @@ const KEY = `myca_${'b'.repeat(40)}`;
 /** Chunks of the long stream (bench/upstream.ts streams a long answer for `user: "bench-chunks-N"`). */
 const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
 const SHORT_CHUNKS = 5;
-type Mode = 'json' | 'stream' | 'stream-200';
-const MODES = (process.env.BENCH_MODES ?? 'json,stream,stream-200').split(',') as Mode[];
+type Mode = 'json' | 'stream' | 'stream-200' | 'cache-hit';
+const ASKED = (process.env.BENCH_MODES ?? 'json,stream,stream-200,cache-hit').split(',') as Mode[];
+/** A cache hit is compared with a pass-through request of the same run: json is measured with it. */
+const MODES: Mode[] = ASKED.includes('cache-hit') && !ASKED.includes('json') ? ['json', ...ASKED] : ASKED;
 const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c').split(',');
 const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
 /** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
@@ -155,7 +160,8 @@ async function load(url: string, mode: Mode, pids: number[]): Promise<Omit<Row, 
   const body = JSON.stringify({
     model: 'execution',
     messages: [{ role: 'user', content: 'hello' }],
-    ...(mode === 'json' ? {} : { stream: true }),
+    ...(mode === 'json' || mode === 'cache-hit' ? {} : { stream: true }),
+    ...(mode === 'cache-hit' ? { temperature: 0 } : {}),
     ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
   });
   if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS);
@@ -167,7 +173,7 @@ async function load(url: string, mode: Mode, pids: number[]): Promise<Omit<Row, 
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0,
-    chunks: mode === 'json' ? 0 : mode === 'stream' ? SHORT_CHUNKS : LONG_CHUNKS,
+    chunks: mode === 'json' || mode === 'cache-hit' ? 0 : mode === 'stream' ? SHORT_CHUNKS : LONG_CHUNKS,
     rssMb: Math.max(...pids.map(peakRssMb)),
     errors: result.errors + result.non2xx,
   };
@@ -227,6 +233,7 @@ try {
         LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
         DATABASE_URL: database.url,
         NODE_OPTIONS: SERVER_NODE_OPTIONS,
+        ...(MODES.includes('cache-hit') ? { LLM_CACHE_ENABLED: 'true' } : {}),
         ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
       },
       /"msg":"MYCA Edge is listening".*?"url":"([^"]+)"/,
@@ -243,7 +250,10 @@ try {
     ] as Array<[string, string, number[]]>
   ).filter(([name]) => TARGETS.includes(/^\((\w+)\)/.exec(name)?.[1] ?? ''));
   for (const mode of MODES) {
-    for (const [name, url, pids] of targets) rows.push({ target: name, mode, ...(await load(url, mode, pids)) });
+    for (const [name, url, pids] of targets) {
+      if (mode === 'cache-hit' && !name.startsWith('(c)')) continue; // only MYCA Edge has a cache
+      rows.push({ target: name, mode, ...(await load(url, mode, pids)) });
+    }
   }
   // After the load: a long-running gateway's code is compiled by then, as it would be in service
   // (measured first, the JIT's warm-up counted as "added latency").
@@ -258,10 +268,19 @@ try {
   for (const row of rows) {
     const perChunk = row.chunks ? ((row.cpuPerRequest * 1000) / row.chunks).toFixed(1) : '';
     // Against the bare pass-through in the same run and mode: the ratio noise on this machine leaves.
-    const floor = rows.find((other) => other.mode === row.mode && other.target.startsWith('(b) '))?.cpuPerRequest;
+    const floorMode = row.mode === 'cache-hit' ? 'json' : row.mode;
+    const floor = rows.find((other) => other.mode === floorMode && other.target.startsWith('(b) '))?.cpuPerRequest;
     const ratio = floor && !row.target.startsWith('(a)') ? (row.cpuPerRequest / floor).toFixed(2) : '';
     console.log(
       `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${perChunk} | ${ratio} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
+    );
+  }
+  const hit = rows.find((row) => row.mode === 'cache-hit');
+  if (hit) {
+    const passThrough = rows.find((row) => row.mode === 'json' && row.target.startsWith('(b) '));
+    const mycaJson = rows.find((row) => row.mode === 'json' && row.target.startsWith('(c) '));
+    console.log(
+      `\nexact cache hit: ${hit.cpuPerRequest.toFixed(3)} CPU ms/req; pass-through json (b): ${passThrough?.cpuPerRequest.toFixed(3) ?? 'not measured'}; MYCA Edge json to the upstream (c): ${mycaJson?.cpuPerRequest.toFixed(3) ?? 'not measured'} — the hit ${passThrough && hit.cpuPerRequest < passThrough.cpuPerRequest ? 'costs less' : 'does NOT cost less'} than the pass-through`,
     );
   }
   const direct = unloaded.get('(a) upstream direct') ?? 0;

@@ -37,8 +37,20 @@ export function isDeterministic(request: ChatRequest, configuredTemperature: num
   return !(request.tools?.length && request.tool_choice !== 'none');
 }
 
+const anyEnabled = new WeakMap<ModelsConfig, boolean>();
+/** Whether the cache is on anywhere (the default or a task): when not, requests skip everything here. */
+function cacheOnAnywhere(llm: ModelsConfig): boolean {
+  let on = anyEnabled.get(llm);
+  if (on === undefined) {
+    on = Boolean(llm.cache.enabled) || Object.values(llm.models).some((model) => model.cache?.enabled);
+    anyEnabled.set(llm, on);
+  }
+  return on;
+}
+
 /** The cache plan of this request, or null when the cache does not apply (off, `no-store`, not deterministic). */
 export function cachePlan(llm: ModelsConfig, request: ChatRequest, target: string, header: string | undefined): CachePlan | null {
+  if (!cacheOnAnywhere(llm)) return null;
   const resolved = resolveTarget(llm, target);
   const settings = { ...llm.cache, ...(resolved?.model.cache ?? {}) };
   if (!settings.enabled || header === 'no-store') return null;
