@@ -279,8 +279,10 @@ try {
   if (hit) {
     const passThrough = rows.find((row) => row.mode === 'json' && row.target.startsWith('(b) '));
     const mycaJson = rows.find((row) => row.mode === 'json' && row.target.startsWith('(c) '));
+    // The criterion: a hit costs MYCA Edge less CPU than a request it passes through to the upstream (c json).
+    const verdict = mycaJson ? (hit.cpuPerRequest < mycaJson.cpuPerRequest ? 'less' : 'NOT less') : 'not comparable';
     console.log(
-      `\nexact cache hit: ${hit.cpuPerRequest.toFixed(3)} CPU ms/req; pass-through json (b): ${passThrough?.cpuPerRequest.toFixed(3) ?? 'not measured'}; MYCA Edge json to the upstream (c): ${mycaJson?.cpuPerRequest.toFixed(3) ?? 'not measured'} — the hit ${passThrough && hit.cpuPerRequest < passThrough.cpuPerRequest ? 'costs less' : 'does NOT cost less'} than the pass-through`,
+      `\nexact cache hit: ${hit.cpuPerRequest.toFixed(3)} CPU ms/req, ${verdict} than MYCA Edge passing the same kind of request through to the upstream (c json): ${mycaJson?.cpuPerRequest.toFixed(3) ?? 'not measured'}; the bare node:http pass-through (b json): ${passThrough?.cpuPerRequest.toFixed(3) ?? 'not measured'}`,
     );
   }
   const direct = unloaded.get('(a) upstream direct') ?? 0;

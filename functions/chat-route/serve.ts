@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { inBackground } from '../../shared/http/background.js';
+import { ApiError } from '../../shared/http/errors.js';
 import { tracedResponse } from '../../shared/http/middleware.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { cachePlan, requestKeys } from './cache/policy.js';
@@ -20,9 +21,15 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
   const services = c.get('services');
   const target = c.req.header('x-myca-task') || request.model;
   const clientSignal = c.req.raw.signal;
-  const plan = cachePlan(services.config.llm, request, target, c.req.header('x-myca-cache'));
+  const cacheControl = c.req.header('x-myca-cache');
+  if (cacheControl !== undefined && cacheControl !== 'no-store' && cacheControl !== 'refresh')
+    throw new ApiError('BAD_REQUEST', {
+      detail: `x-myca-cache: "${cacheControl.slice(0, 40)}" is not a cache directive`,
+      hint: 'send x-myca-cache: no-store (no cache read or write) or refresh (ask the provider, store the answer), or leave it out',
+    });
+  const plan = cachePlan(services.config.llm, request, target, cacheControl);
   // Scoped to the key's principal: one key never gets another's answer.
-  const keys = plan ? await requestKeys(c.get('principal').id, plan.task, request) : undefined;
+  const keys = plan ? await requestKeys(c.get('principal').id, plan.task, request, plan.semantic !== null) : undefined;
   const cache = plan ? new ResponseCache(services) : undefined;
   let lookup: Lookup | undefined;
   if (plan && keys && cache) {

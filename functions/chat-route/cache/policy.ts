@@ -89,13 +89,20 @@ export const sha256 = async (text: string) => hex(await crypto.subtle.digest('SH
  * normalised request (every field but those in {@link IGNORED}). `params` is the same without the
  * messages: semantic matches only compare prompts whose other settings (tools, format, limits) agree.
  */
-export async function requestKeys(tenant: string, task: string, request: ChatRequest): Promise<{ exact: string; params: string }> {
+export async function requestKeys(
+  tenant: string,
+  task: string,
+  request: ChatRequest,
+  withParams: boolean,
+): Promise<{ exact: string; params: string }> {
   const kept: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(request)) if (!IGNORED.has(field)) kept[field] = value;
-  const { messages, ...params } = kept;
   const scope = `${tenant.length}:${tenant}\n${task.length}:${task}\n`;
-  const [exact, paramsHash] = await Promise.all([sha256(scope + canonicalJson(kept)), sha256(scope + canonicalJson(params))]);
-  return { exact, params: paramsHash };
+  const exact = await sha256(scope + canonicalJson(kept));
+  // Only semantic matching needs the second digest (an exact hit should cost as little as it can).
+  if (!withParams) return { exact, params: '' };
+  const { messages: _messages, ...params } = kept;
+  return { exact, params: await sha256(scope + canonicalJson(params)) };
 }
 
 /** The prompt's text for embedding: each message as `role: text`. */
