@@ -120,7 +120,8 @@ describe.each(RUNTIMES)('response cache on %s', (runtime) => {
     expect(upstreamChats()).toBe(before + 4);
   });
 
-  it.runIf(runtime === 'node')('counts hits, misses and the saved cost in the metrics', async () => {
+  it('counts hits, misses and the saved cost in the metrics', async (ctx) => {
+    ctx.skip(runtime !== 'node', 'Node only: workerd records metrics on the no-op meter (nothing to read)');
     const body = unique();
     await (await chat(alice, body)).text();
     await (await waitForHit(() => chat(alice, body))).text();
