@@ -5,6 +5,9 @@
  * that is down is a miss, never an error.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { requestKeys } from '../functions/chat-route/cache/policy.js';
+import type { ChatRequest } from '../functions/chat-route/contract.js';
+import { createUpstashStore } from '../shared/kv/upstash.js';
 import { completionReply, fakeProviderEnv, readSse, startFakeLLM } from './support/fake-llm.js';
 import { startFakeQdrant } from './support/fake-qdrant.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
@@ -81,6 +84,19 @@ describe.each(RUNTIMES)('response cache on %s', (runtime) => {
     expect(upstreamChats()).toBe(upstreamBefore + 1);
   });
 
+  it('an entry another instance wrote to the shared store (Redis) is a hit here, for its key only', async () => {
+    const body = unique();
+    const { exact } = await requestKeys('alice', 'execution', body as ChatRequest, false);
+    const stored = JSON.stringify(completionReplyBody('from another instance'));
+    const redis = createUpstashStore({ url: inject('upstashUrl'), token: inject('upstashToken') });
+    const answer = { kind: 'json', body: stored, provider: 'openai', model: 'gpt-4o-mini', deployment: 'openai/gpt-4o-mini' };
+    await redis.set(`myca:cache:v1:json:${exact}`, JSON.stringify(answer), { ttlMs: 60_000 });
+    const hit = await chat(alice, body);
+    expect(hit.headers.get('x-myca-cache')).toBe('hit');
+    expect(await hit.text()).toBe(stored);
+    expect((await chat(bob, body)).headers.get('x-myca-cache')).toBe('miss');
+  });
+
   it('a streamed request is answered from the cache as SSE; a streamed miss is cached and replayed byte for byte', async () => {
     const body = unique();
     const json = await chat(alice, body);
@@ -143,6 +159,8 @@ describe.each(RUNTIMES)('response cache on %s', (runtime) => {
     throw new Error('no cache hit');
   }
 });
+
+const completionReplyBody = (content: string) => completionReply('gpt-4o-mini', { content }).body;
 
 describe.each(RUNTIMES)('semantic cache and broken stores on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;

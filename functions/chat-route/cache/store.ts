@@ -36,6 +36,46 @@ export const SEMANTIC_TIMEOUT_MS = 3000;
 /** Larger answers are served but not cached (Upstash takes values up to 1 MB per request). */
 export const MAX_ENTRY_CHARS = 900_000;
 
+/**
+ * Recent exact entries of this process (isolate), in front of the key-value store: a hot entry is
+ * answered without a store round trip (with Upstash, an HTTP request that costs more CPU than the
+ * rest of a hit). Kept at most {@link LOCAL_TTL_MS} (and never past the entry's own TTL), so a
+ * `refresh` on another instance is seen here within that time; least recently used entries go first
+ * past {@link LOCAL_MAX_ENTRIES} or {@link LOCAL_MAX_CHARS}.
+ */
+export const LOCAL_TTL_MS = 10_000;
+const LOCAL_MAX_ENTRIES = 512;
+const LOCAL_MAX_CHARS = 16_000_000;
+const local = new Map<string, { answer: CachedAnswer; expiresAt: number }>();
+let localChars = 0;
+
+function localGet(key: string, now: number): CachedAnswer | null {
+  const entry = local.get(key);
+  if (!entry) return null;
+  local.delete(key);
+  if (entry.expiresAt <= now) {
+    localChars -= entry.answer.body.length;
+    return null;
+  }
+  local.set(key, entry); // most recently used last
+  return entry.answer;
+}
+
+function localSet(key: string, answer: CachedAnswer, ttlMs: number, now: number): void {
+  const previous = local.get(key);
+  if (previous) {
+    local.delete(key);
+    localChars -= previous.answer.body.length;
+  }
+  local.set(key, { answer, expiresAt: now + Math.min(ttlMs, LOCAL_TTL_MS) });
+  localChars += answer.body.length;
+  for (const [oldest, entry] of local) {
+    if (local.size <= LOCAL_MAX_ENTRIES && localChars <= LOCAL_MAX_CHARS) break;
+    local.delete(oldest);
+    localChars -= entry.answer.body.length;
+  }
+}
+
 const exactKey = (exact: string, kind: CachedAnswer['kind'], includeUsage: boolean) =>
   kind === 'json' ? `${KEY_PREFIX}:json:${exact}` : `${KEY_PREFIX}:sse${includeUsage ? '+usage' : ''}:${exact}`;
 
@@ -81,9 +121,17 @@ export class ResponseCache {
       const keysToTry = stream
         ? [exactKey(keys.exact, 'sse', includeUsage), exactKey(keys.exact, 'json', false)]
         : [exactKey(keys.exact, 'json', false)];
+      const now = this.services.clock.now();
+      for (const key of keysToTry) {
+        const held = localGet(key, now);
+        if (held) return { answer: held, source: 'hit' };
+      }
       for (const key of keysToTry) {
         const answer = parse(await bounded(kv.get(key), READ_TIMEOUT_MS));
-        if (answer) return { answer, source: 'hit' };
+        if (answer) {
+          localSet(key, answer, plan.ttlMs, now);
+          return { answer, source: 'hit' };
+        }
       }
     }
     if (!plan.semantic || !this.services.vector) return { answer: null, source: 'miss' };
@@ -146,7 +194,12 @@ export class ResponseCache {
   ): Promise<void> {
     if (answer.body.length > MAX_ENTRY_CHARS) return;
     const key = exactKey(keys.exact, answer.kind, request.stream_options?.include_usage === true);
-    const writes: Array<Promise<unknown>> = [this.services.kv.set(key, JSON.stringify(answer), { ttlMs: plan.ttlMs })];
+    // Held here only once the store has it: the store stays the one truth (and a store that is down caches nothing).
+    const writes: Array<Promise<unknown>> = [
+      this.services.kv
+        .set(key, JSON.stringify(answer), { ttlMs: plan.ttlMs })
+        .then(() => localSet(key, answer, plan.ttlMs, this.services.clock.now())),
+    ];
     const vectors = this.services.vector;
     if (vector && vectors) {
       const collection = `${COLLECTION_PREFIX}_${vector.length}`;
