@@ -10,7 +10,10 @@
  * own, the usage last; CPU is given a chunk too), 50 connections, everything on 127.0.0.1, each
  * server and the load generator (autocannon) in its own process, each row measured after a warm-up at
  * the same load (BENCH_WARMUP_SECONDS, default 2). Prints one table. BENCH_MODES=stream-200 (a comma
- * list of json, stream, stream-200) measures only those; BENCH_TARGETS=b,c only those targets.
+ * list of json, stream, stream-200, cache-hit) measures only those; BENCH_TARGETS=b,c only those targets.
+ * `cache-hit` (MYCA Edge only, with LLM_CACHE_ENABLED=true) sends one deterministic request (temperature
+ * 0) over and over: after the warm-up every one is an exact hit of the response cache, answered
+ * without the upstream; `json` is measured in the same run to compare it with.
  *
  * BENCH_NODE=/path/to/node runs every server of the table (upstream, (b), (b2), (c)) on that Node
  * binary instead of the one running this script, so that runtimes compare on the same work, e.g. the
@@ -31,8 +34,10 @@ const KEY = `myca_${'b'.repeat(40)}`;
 /** Chunks of the long stream (bench/upstream.ts streams a long answer for `user: "bench-chunks-N"`). */
 const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
 const SHORT_CHUNKS = 5;
-type Mode = 'json' | 'stream' | 'stream-200';
-const MODES = (process.env.BENCH_MODES ?? 'json,stream,stream-200').split(',') as Mode[];
+type Mode = 'json' | 'stream' | 'stream-200' | 'cache-hit';
+const ASKED = (process.env.BENCH_MODES ?? 'json,stream,stream-200,cache-hit').split(',') as Mode[];
+/** A cache hit is compared with a pass-through request of the same run: json is measured with it. */
+const MODES: Mode[] = ASKED.includes('cache-hit') && !ASKED.includes('json') ? ['json', ...ASKED] : ASKED;
 const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c,d').split(',');
 const bin = (name: string) => join(ROOT_DIR, 'node_modules', '.bin', name);
 /** The Node binary the servers run on; tsx's own CLI on it runs the TypeScript helpers. */
@@ -158,7 +163,8 @@ async function load(url: string, mode: Mode, pids: number[], key = KEY): Promise
   const body = JSON.stringify({
     model: 'execution',
     messages: [{ role: 'user', content: 'hello' }],
-    ...(mode === 'json' ? {} : { stream: true }),
+    ...(mode === 'json' || mode === 'cache-hit' ? {} : { stream: true }),
+    ...(mode === 'cache-hit' ? { temperature: 0 } : {}),
     ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
   });
   if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS, key);
@@ -170,7 +176,7 @@ async function load(url: string, mode: Mode, pids: number[], key = KEY): Promise
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0,
-    chunks: mode === 'json' ? 0 : mode === 'stream' ? SHORT_CHUNKS : LONG_CHUNKS,
+    chunks: mode === 'json' || mode === 'cache-hit' ? 0 : mode === 'stream' ? SHORT_CHUNKS : LONG_CHUNKS,
     rssMb: Math.max(...pids.map(peakRssMb)),
     errors: result.errors + result.non2xx,
   };
@@ -225,6 +231,8 @@ try {
     OPENAI_BASE_URL: `${upstream.url}/v1`,
     LLM_RATE_LIMIT_RPM: process.env.BENCH_RATE_LIMIT_RPM ?? '0',
     LLM_SPEND_LOG: String(spendLog),
+    // The plain server's cache answers the cache-hit rows; the governed one has none.
+    ...(MODES.includes('cache-hit') && !spendLog ? { LLM_CACHE_ENABLED: 'true' } : {}),
     DATABASE_URL: database.url,
     NODE_OPTIONS: SERVER_NODE_OPTIONS,
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
@@ -245,8 +253,10 @@ try {
     ] as Array<[string, string, number[]]>
   ).filter(([name]) => TARGETS.includes(/^\((\w+)\)/.exec(name)?.[1] ?? ''));
   for (const mode of MODES) {
-    for (const [name, url, pids] of targets)
+    for (const [name, url, pids] of targets) {
+      if (mode === 'cache-hit' && !name.startsWith('(c)')) continue; // only MYCA Edge's plain row has a cache
       rows.push({ target: name, mode, ...(await load(url, mode, pids, name.startsWith('(d)') ? governedSecret : KEY)) });
+    }
   }
   // After the load: a long-running gateway's code is compiled by then, as it would be in service
   // (measured first, the JIT's warm-up counted as "added latency").
@@ -262,7 +272,8 @@ try {
   for (const row of rows) {
     const perChunk = row.chunks ? ((row.cpuPerRequest * 1000) / row.chunks).toFixed(1) : '';
     // Against the bare pass-through in the same run and mode: the ratio noise on this machine leaves.
-    const floor = rows.find((other) => other.mode === row.mode && other.target.startsWith('(b) '))?.cpuPerRequest;
+    const floorMode = row.mode === 'cache-hit' ? 'json' : row.mode;
+    const floor = rows.find((other) => other.mode === floorMode && other.target.startsWith('(b) '))?.cpuPerRequest;
     const ratio = floor && !row.target.startsWith('(a)') ? (row.cpuPerRequest / floor).toFixed(2) : '';
     console.log(
       `| ${row.target} | ${row.mode} | ${row.rps} | ${row.p50} | ${row.p99} | ${row.cpuPerRequest.toFixed(3)} | ${perChunk} | ${ratio} | ${row.rssMb.toFixed(0)} | ${row.errors} |`,
@@ -277,6 +288,16 @@ try {
       );
   }
   if (governed) console.log(`spend rows written by the governed server: ${await spendRows(database.url)}`);
+  const hit = rows.find((row) => row.mode === 'cache-hit');
+  if (hit) {
+    const passThrough = rows.find((row) => row.mode === 'json' && row.target.startsWith('(b) '));
+    const mycaJson = rows.find((row) => row.mode === 'json' && row.target.startsWith('(c) '));
+    // The criterion: a hit costs MYCA Edge less CPU than a request it passes through to the upstream (c json).
+    const verdict = mycaJson ? (hit.cpuPerRequest < mycaJson.cpuPerRequest ? 'less' : 'NOT less') : 'not comparable';
+    console.log(
+      `\nexact cache hit: ${hit.cpuPerRequest.toFixed(3)} CPU ms/req, ${verdict} than MYCA Edge passing the same kind of request through to the upstream (c json): ${mycaJson?.cpuPerRequest.toFixed(3) ?? 'not measured'}; the bare node:http pass-through (b json): ${passThrough?.cpuPerRequest.toFixed(3) ?? 'not measured'}`,
+    );
+  }
   const direct = unloaded.get('(a) upstream direct') ?? 0;
   if (unloaded.size > 0)
     console.log(`\nunloaded median latency (ms): ${[...unloaded].map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(', ')}`);

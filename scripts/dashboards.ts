@@ -139,6 +139,20 @@ export function buildDashboards(): Record<string, unknown> {
       grid(12, 24),
       'Non-zero while a model cools down after repeated failures',
     ),
+    timeseries(
+      'Response cache by task (hit, semantic, miss)',
+      [{ expr: `sum by (task, result) (rate(llm_cache_requests_total[${RATE}]))`, legend: '{{task}} {{result}}' }],
+      'reqps',
+      grid(0, 32),
+      'Only requests the cache applies to (on for the task, deterministic, not no-store)',
+    ),
+    timeseries(
+      'Cost saved by the response cache (USD)',
+      [{ expr: `sum by (task) (increase(llm_cache_saved_cost_usd_total[${RATE}]))`, legend: '{{task}}' }],
+      'currencyUSD',
+      grid(12, 32),
+      "The first call's cost, counted again on every hit",
+    ),
   ]);
 
   const actions = dashboard('myca-actions', 'MYCA Edge · Actions', 'action-execute, approvals, audit records and agent runs', [

@@ -25,7 +25,8 @@ const attempt = (label: string, timeout_ms = 1000): Attempt => ({
   alias: label,
   provider: 'p',
   model: label,
-  config: { provider: 'p', model: label, kind: 'chat', timeout_ms, weight: 1, supports: { tools: true, json: true } },
+  config: { provider: 'p', model: label, kind: 'chat', timeout_ms, weight: 1, strategy: 'weighted', supports: { tools: true, json: true } },
+  deployment: `p/${label}`,
 });
 
 function harness() {

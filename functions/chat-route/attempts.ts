@@ -2,6 +2,7 @@ import type { RoutingConfig } from '../../shared/config/index.js';
 import { jitteredBackoff } from '../../shared/http/retry.js';
 import { redactString } from '../../shared/redact/index.js';
 import type { BreakerState, CircuitBreaker } from './breaker.js';
+import { contextWindowOf, isContextLengthError } from './deployments.js';
 import type { Attempt } from './plan.js';
 import { ProviderError } from './providers/types.js';
 
@@ -12,9 +13,11 @@ export interface AttemptRecord {
   model: string;
   /**
    * HTTP status from the provider, `timeout`, `network`, `breaker_open` (skipped), `deadline` (not
-   * started: no time left), `client_closed` (the caller went away) or `ok`.
+   * started: no time left), `client_closed` (the caller went away), `over_limit` (skipped: the
+   * deployment is at its rpm/tpm), `context_window` (skipped: a model with no larger window already
+   * said the prompt is too long) or `ok`.
    */
-  status: number | 'timeout' | 'network' | 'breaker_open' | 'deadline' | 'client_closed' | 'ok';
+  status: number | 'timeout' | 'network' | 'breaker_open' | 'deadline' | 'client_closed' | 'over_limit' | 'context_window' | 'ok';
   error?: string;
   duration_ms: number;
 }
@@ -32,6 +35,8 @@ export type AttemptOutcome<T> =
       ok: false;
       records: AttemptRecord[];
       stop?: ProviderError;
+      /** The stop is a context-length refusal that no later model with a larger window could take. */
+      contextExceeded?: boolean;
       /** 499: the caller went away (nothing more was tried). */
       httpStatus: 499 | 502 | 503 | 504;
       /** With 503: when the first open breaker lets a probe through. */
@@ -56,6 +61,8 @@ export interface LoopOptions {
    * breaker; the caller does (`settleStream`). Failures before the first chunk are handled here.
    */
   deferSuccess?: boolean;
+  /** Whether the attempt may start now (a deployment at its rpm/tpm may not: it is skipped as `over_limit`). */
+  admit?: (attempt: Attempt) => boolean;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -81,20 +88,27 @@ export async function runAttempts<T>(
   let sawTimeout = false;
   let sawOnlyBreaker = true;
   const clientGone = (): AttemptOutcome<T> => ({ ok: false, records, httpStatus: 499 });
+  /** A context-length refusal: only models with a larger window are tried after it. */
+  let tooLong: { error: ProviderError; window: number } | undefined;
+  const skip = (attempt: Attempt, status: 'breaker_open' | 'over_limit' | 'context_window') => {
+    const record: AttemptRecord = { label: attempt.label, provider: attempt.provider, model: attempt.model, status, duration_ms: 0 };
+    records.push(record);
+    options.onResult?.(attempt, record);
+  };
 
   for (const attempt of attempts) {
     if (options.signal?.aborted) return clientGone();
+    if (tooLong && !((contextWindowOf(attempt.config) ?? 0) > tooLong.window)) {
+      skip(attempt, 'context_window');
+      continue;
+    }
+    if (options.admit && !options.admit(attempt)) {
+      skip(attempt, 'over_limit');
+      continue;
+    }
     const state: BreakerState = await options.breaker.state(attempt.label).catch(() => 'closed' as const);
     if (state === 'open') {
-      const record: AttemptRecord = {
-        label: attempt.label,
-        provider: attempt.provider,
-        model: attempt.model,
-        status: 'breaker_open',
-        duration_ms: 0,
-      };
-      records.push(record);
-      options.onResult?.(attempt, record);
+      skip(attempt, 'breaker_open');
       continue;
     }
     sawOnlyBreaker = false;
@@ -160,6 +174,11 @@ export async function runAttempts<T>(
         records.push(record);
         options.onResult?.(attempt, record, error);
         if (error.timeout) sawTimeout = true;
+        if (error.action === 'stop' && isContextLengthError(error)) {
+          // Not the caller's fault in general: a model with a larger window may take it.
+          tooLong = { error, window: Math.max(tooLong?.window ?? 0, contextWindowOf(attempt.config) ?? 0) };
+          break;
+        }
         if (error.action === 'stop') return { ok: false, records, stop: error, httpStatus: 502 };
         const opened = await options.breaker.failure(attempt.label, state).catch(() => false);
         if (error.action === 'next' || opened || state === 'probe' || tryIndex === routing.retries) break;
@@ -174,6 +193,7 @@ export async function runAttempts<T>(
       }
     }
   }
+  if (tooLong) return { ok: false, records, stop: tooLong.error, contextExceeded: true, httpStatus: 502 };
   if (sawOnlyBreaker) {
     const retryAfterMs = await options.breaker.cooldownLeftMs(attempts.map((a) => a.label)).catch(() => undefined);
     return { ok: false, records, httpStatus: 503, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

@@ -2,6 +2,7 @@ import type { Services } from '../../shared/services.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import { runAttempts } from './attempts.js';
 import type { ChatCompletion, ChatRequest } from './contract.js';
+import { trackInFlight } from './deployments.js';
 import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordUsage, startAttemptSpan } from './observe.js';
 import { failure, observedLatency, prepareChat, providerIn, recordFallback, usesLatency, withDefaults } from './pipeline.js';
@@ -35,12 +36,13 @@ export async function completeChat(
   governance?: Governance,
 ): Promise<ChatResult> {
   const prepared = prepareChat(services, request, target, usesLatency(services) ? await observedLatency(services, target) : undefined);
-  const { llm, registry, tracer, loop, started } = prepared;
+  const { llm, registry, tracer, loop, started, useTokens } = prepared;
   const gate = governance ? await admitChat(services, governance, prepared.plan, request, target) : undefined;
   const plan = gate?.plan ?? prepared.plan;
   const outcome = await runAttempts(plan, clientSignal ? { ...loop, signal: clientSignal } : loop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
     const callStarted = services.clock.now();
+    const release = trackInFlight(attempt.label);
     try {
       const completion = await providerIn(registry, attempt).chat(withDefaults(request, attempt), {
         model: attempt.model,
@@ -71,6 +73,8 @@ export async function completeChat(
         duration_ms: services.clock.now() - callStarted,
       });
       throw error;
+    } finally {
+      release();
     }
   });
   const settlement = { attempts: outcome.records.length, latencyMs: services.clock.now() - started, stream: false };
@@ -85,6 +89,7 @@ export async function completeChat(
     throw failure(outcome);
   }
   gate?.settle({ ...settlement, attempt: outcome.attempt, usage: outcome.value.usage ?? undefined, status: 'ok' });
+  useTokens(outcome.attempt, outcome.value.usage);
   const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage, gate?.keyLabel ?? 'internal');
   if (outcome.records.length > 1) recordFallback(services, outcome.attempt);
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };

@@ -6,9 +6,15 @@ import type { AttemptRecord } from './attempts.js';
 import type { Usage } from './contract.js';
 import type { Attempt } from './plan.js';
 
-/** Model label values come only from configuration; anything else is `other` (bounded cardinality). */
+const configuredModels = new WeakMap<ModelsConfig, Set<string>>();
+/** Model label values come only from configuration (tasks and their deployments); anything else is `other` (bounded cardinality). */
 export function modelLabel(config: ModelsConfig, model: string): string {
-  return Object.values(config.models).some((entry) => entry.model === model) ? model : 'other';
+  let names = configuredModels.get(config);
+  if (!names) {
+    names = new Set(Object.values(config.models).flatMap((entry) => [entry.model, ...(entry.deployments ?? []).map((d) => d.model)]));
+    configuredModels.set(config, names);
+  }
+  return names.has(model) ? model : 'other';
 }
 
 export function providerLabel(config: ModelsConfig, provider: string): string {

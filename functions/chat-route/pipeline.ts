@@ -8,7 +8,8 @@ import { ApiError } from '../../shared/http/errors.js';
 import type { Services } from '../../shared/services.js';
 import type { AttemptOutcome } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
-import type { ChatRequest } from './contract.js';
+import type { ChatRequest, Usage } from './contract.js';
+import { DeploymentLimits, deploymentsOf, inFlightCalls } from './deployments.js';
 import { LatencyTracker } from './latency.js';
 import { modelLabel, providerLabel, recordCall } from './observe.js';
 import { type Attempt, planAttempts } from './plan.js';
@@ -42,11 +43,13 @@ export function prepareChat(services: Services, request: ChatRequest, target: st
   // Only the latency strategy keeps averages: otherwise recording them would be two store calls a
   // request for nothing.
   const latency = usesLatency(services) ? new LatencyTracker(services.kv) : undefined;
-  const plan = planAttempts(llm, registry, { target, kind: 'chat', request, ...(latencyMs ? { latencyMs } : {}) });
+  const plan = planAttempts(llm, registry, { target, kind: 'chat', request, inFlight: inFlightCalls, ...(latencyMs ? { latencyMs } : {}) });
   if (!plan.ok) throw planError(plan.reason);
   const started = services.clock.now();
   const deadlineAt = started + llm.routing.deadline_ms;
+  const limits = new DeploymentLimits(services.kv);
   const loop = {
+    admit: (attempt: Attempt) => limits.admit(attempt.label, attempt.limits, services.clock.now()),
     routing: llm.routing,
     breaker: new CircuitBreaker(services.kv, llm.routing.breaker),
     deadlineAt,
@@ -55,7 +58,19 @@ export function prepareChat(services: Services, request: ChatRequest, target: st
       if (record.status === 'ok' && latency) void latency.record(attempt.label, record.duration_ms).catch(() => {});
     },
   };
-  return { llm, registry, plan: plan.attempts, tracer: services.tracerProvider.getTracer('myca-chat-route'), loop, started, deadlineAt };
+  /** A served call's tokens count against its deployment's tpm. */
+  const useTokens = (attempt: Attempt, usage: Usage | undefined) =>
+    limits.useTokens(attempt.label, attempt.limits, usage?.total_tokens, services.clock.now());
+  return {
+    llm,
+    registry,
+    plan: plan.attempts,
+    tracer: services.tracerProvider.getTracer('myca-chat-route'),
+    loop,
+    started,
+    deadlineAt,
+    useTokens,
+  };
 }
 
 /**
@@ -73,7 +88,7 @@ function latencyLabels(llm: ModelsConfig, target: string): string[] {
   const aliases = [target, ...llm.routing.fallback_chain];
   return aliases.flatMap((alias) => {
     const model = llm.models[alias];
-    return model ? [`${alias}/${model.provider}/${model.model}`] : [];
+    return model ? deploymentsOf(alias, model).map((d) => `${alias}/${d.model.provider}/${d.model.model}`) : [];
   });
 }
 
@@ -92,6 +107,13 @@ export const clientClosed = () => new Response(null, { status: 499 });
 export function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>): Error {
   if (outcome.httpStatus === 499) return new ClientClosedError();
   const attempts = outcome.records;
+  if (outcome.stop && outcome.contextExceeded) {
+    return new ApiError('BAD_REQUEST', {
+      detail: `The prompt does not fit the context window: ${outcome.stop.provider} answered "${outcome.stop.message}" and no model with a larger window was left to try`,
+      hint: 'shorten the messages or lower max_tokens, or add a model with a larger context_window to the fallback chain',
+      extra: { attempts },
+    });
+  }
   if (outcome.stop) {
     const stop: ProviderError = outcome.stop;
     return new ApiError(stop.status === 422 ? 'UNPROCESSABLE' : stop.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', {
@@ -138,5 +160,10 @@ export function planError(reason: string): ApiError {
 }
 
 export function attemptHeaders(attempt: Attempt, attempts: number): Record<string, string> {
-  return { 'x-myca-provider': attempt.provider, 'x-myca-model': attempt.model, 'x-myca-attempts': String(attempts) };
+  return {
+    'x-myca-provider': attempt.provider,
+    'x-myca-model': attempt.model,
+    'x-myca-deployment': attempt.deployment,
+    'x-myca-attempts': String(attempts),
+  };
 }

@@ -1,5 +1,13 @@
 import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
 import type { ChatRequest } from './contract.js';
+import {
+  answerBudget,
+  contextWindowOf,
+  type DeploymentCandidate,
+  deploymentsOf,
+  estimatePromptTokens,
+  orderDeployments,
+} from './deployments.js';
 import { unsupportedOnGemini } from './providers/gemini/translate.js';
 import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -12,6 +20,10 @@ export interface Attempt {
   provider: string;
   model: string;
   config: ModelConfig;
+  /** The deployment that serves it (`x-myca-deployment`): its configured name, else `provider/model`. */
+  deployment: string;
+  /** The deployment's requests / tokens per minute, when it has them. */
+  limits?: { rpm?: number | undefined; tpm?: number | undefined };
 }
 
 export interface RoutingInput {
@@ -21,6 +33,10 @@ export interface RoutingInput {
   request?: ChatRequest;
   /** Recent latency per attempt label (ms), for the latency strategy. */
   latencyMs?: ReadonlyMap<string, number>;
+  /** Calls in flight per attempt label, for the least_busy strategy. */
+  inFlight?: ReadonlyMap<string, number>;
+  /** For the weighted strategy (tests seed it). */
+  random?: () => number;
 }
 
 export type PlanResult = { ok: true; attempts: Attempt[] } | { ok: false; reason: string };
@@ -48,7 +64,7 @@ export function resolveTarget(
       return {
         alias: null,
         // An ad-hoc model is of the kind the endpoint serves (`gemini/text-embedding-004` on /v1/embeddings).
-        model: { provider, model, kind, timeout_ms: 60_000, weight: 1, supports: { tools: true, json: true } },
+        model: { provider, model, kind, timeout_ms: 60_000, weight: 1, strategy: 'weighted', supports: { tools: true, json: true } },
       };
     }
   }
@@ -60,12 +76,14 @@ export function canServe(model: ModelConfig, request: ChatRequest | undefined): 
   if (!request) return true;
   if (request.tools?.length && !model.supports.tools) return false;
   if (request.response_format && request.response_format.type !== 'text' && !model.supports.json) return false;
-  if (model.supports.context_tokens) {
-    // A cheap estimate (4 characters a token) only to skip models that cannot possibly fit.
-    const estimate = JSON.stringify(request.messages).length / 4;
-    if (estimate > model.supports.context_tokens) return false;
-  }
-  return true;
+  return fitsContext(model, request);
+}
+
+/** Whether the estimated prompt plus the answer's budget fits the model's context window (true without one). */
+export function fitsContext(model: ModelConfig, request: ChatRequest | undefined): boolean {
+  const window = contextWindowOf(model);
+  if (!request || !window) return true;
+  return estimatePromptTokens(request) + answerBudget(request, model) <= window;
 }
 
 const pricePerMillion = (model: ModelConfig) => (model.cost ? model.cost.input + model.cost.output : Number.POSITIVE_INFINITY);
@@ -100,13 +118,23 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
   if (primary.model.kind !== input.kind)
     return { ok: false, reason: `"${input.target}" is a ${primary.model.kind} model, not a ${input.kind} model` };
 
-  const candidates: Array<{ alias: string | null; model: ModelConfig }> = [primary];
+  const order = (alias: string | null, model: ModelConfig) =>
+    orderDeployments(deploymentsOf(alias, model), model.strategy, {
+      ...(input.random ? { random: input.random } : {}),
+      ...(input.inFlight ? { inFlight: input.inFlight } : {}),
+      ...(input.latencyMs ? { latencyMs: input.latencyMs } : {}),
+      labelOf: (c) => labelOf(c.alias, c.model),
+    });
+  // The requested task's deployments first (in its strategy's order), then the fallback chain's.
+  const candidates: DeploymentCandidate[] = order(primary.alias, primary.model);
+  const requestedCount = candidates.length;
   if (config.routing.fallback_enabled && input.kind === 'chat') {
     for (const alias of config.routing.fallback_chain) {
       const model = Object.hasOwn(config.models, alias) ? config.models[alias] : undefined;
-      if (model && model.kind === 'chat' && !candidates.some((c) => c.model.provider === model.provider && c.model.model === model.model)) {
-        candidates.push({ alias, model });
-      }
+      if (model?.kind !== 'chat') continue;
+      for (const c of order(alias, model))
+        if (!candidates.some((other) => other.model.provider === c.model.provider && other.model.model === c.model.model))
+          candidates.push(c);
     }
   }
   // A parameter Gemini cannot honour: a 400 when the caller asked for a Gemini model, and Gemini
@@ -122,6 +150,16 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
   let usable = candidates.filter(
     (c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request) && !(unsupported && isGemini(c.model)),
   );
+  if (usable.length === 0 && input.request) {
+    const tooLong = candidates.filter((c) => registry.get(c.model.provider)?.provider && !fitsContext(c.model, input.request));
+    if (tooLong.length > 0 && tooLong.length === candidates.filter((c) => registry.get(c.model.provider)?.provider).length) {
+      const largest = Math.max(...tooLong.map((c) => contextWindowOf(c.model) ?? 0));
+      return {
+        ok: false,
+        reason: `The prompt (about ${estimatePromptTokens(input.request)} tokens estimated) plus max_tokens does not fit the context window of any model that could serve it (the largest is ${largest} tokens); shorten the messages or lower max_tokens`,
+      };
+    }
+  }
   if (usable.length === 0) {
     const reasons = candidates.map((c) => `${c.model.provider}: ${registry.get(c.model.provider)?.reason ?? 'cannot serve this request'}`);
     return { ok: false, reason: `No available model can serve this request (${[...new Set(reasons)].join('; ')})` };
@@ -131,14 +169,14 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
   // the fallbacks behind it (the fallback chain).
   const strategy = config.routing.strategy;
   if ((strategy === 'cost' || strategy === 'latency') && usable.length > 2) {
-    const requested = usable[0] === primary ? usable.slice(0, 1) : [];
+    const requested = usable.filter((c) => candidates.indexOf(c) < requestedCount);
     const fallbacks = usable.slice(requested.length).map((c, index) => ({ c, index }));
     const latency = (c: (typeof usable)[number]) => input.latencyMs?.get(labelOf(c.alias, c.model)) ?? -1;
     const key = strategy === 'cost' ? (c: (typeof usable)[number]) => pricePerMillion(c.model) : latency;
     fallbacks.sort((a, b) => key(a.c) - key(b.c) || a.index - b.index);
     usable = [...requested, ...fallbacks.map(({ c }) => c)];
   }
-  if (!config.routing.fallback_enabled) usable = usable.slice(0, 1);
+  // Without fallback the candidates are the requested task's deployments only: they still stand in for each other.
   return {
     ok: true,
     attempts: usable.map((c) => ({
@@ -147,6 +185,8 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
       provider: c.model.provider,
       model: c.model.model,
       config: c.model,
+      deployment: c.deployment,
+      ...(c.limits ? { limits: c.limits } : {}),
     })),
   };
 }

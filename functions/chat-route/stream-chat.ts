@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { runAttempts } from './attempts.js';
 import type { ChatRequest } from './contract.js';
+import { trackInFlight } from './deployments.js';
 import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import {
@@ -41,15 +42,18 @@ export async function streamChat(
   governance?: Governance,
 ): Promise<StreamedChat> {
   const prepared = prepareChat(services, request, target, usesLatency(services) ? await observedLatency(services, target) : undefined);
-  const { llm, registry, tracer, loop, started } = prepared;
+  const { llm, registry, tracer, loop, started, useTokens } = prepared;
   const gate = governance ? await admitChat(services, governance, prepared.plan, request, target) : undefined;
   const plan = gate?.plan ?? prepared.plan;
   const streamLoop = { ...loop, signal: clientSignal, deferSuccess: true, timeoutMs: () => llm.routing.first_token_timeout_ms };
   const outcome = await runAttempts(plan, streamLoop, async (attempt, signal) => {
     const span = startAttemptSpan(tracer, attempt, 'chat', registry.get(attempt.provider)?.config.type ?? 'openai', request);
+    // In flight until the stream ends (onEnd), or until it fails to open.
+    const release = trackInFlight(attempt.label);
     try {
-      return { opened: await openStream(providerIn(registry, attempt), withDefaults(request, attempt), attempt, signal), span };
+      return { opened: await openStream(providerIn(registry, attempt), withDefaults(request, attempt), attempt, signal), span, release };
     } catch (error) {
+      release();
       endAttemptSpan(span, {
         label: attempt.label,
         provider: attempt.provider,
@@ -86,6 +90,8 @@ export async function streamChat(
     capMs: llm.routing.stream_max_ms,
     headers: attemptHeaders(attempt, outcome.records.length),
     onEnd: (result) => {
+      outcome.value.release();
+      useTokens(attempt, result.usage);
       // The attempt is counted once, here, with how it really ended; the breaker learns it too.
       const record = {
         label: attempt.label,

@@ -16,6 +16,38 @@ const ProviderSchema = z.object({
   api_version: z.string().optional(),
 });
 
+/** One place a task's model is served from (a provider account or region); `weight` shares the load. */
+const DeploymentSchema = z.object({
+  /** Names it in `x-myca-deployment` and logs; default `provider/model`. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]+$/, 'deployment names are A-Z a-z 0-9 . _ - /')
+    .optional(),
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight: z.coerce.number().min(0).default(1),
+  /** Requests / tokens per minute this deployment takes; past them it is skipped until the next minute. */
+  rpm: z.coerce.number().int().positive().optional(),
+  tpm: z.coerce.number().int().positive().optional(),
+  context_window: z.coerce.number().int().positive().optional(),
+  cost: z.object({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }).optional(),
+  timeout_ms: z.coerce.number().int().min(100).max(600_000).optional(),
+});
+
+/** The response cache's settings: `cache:` at the top sets the defaults, a task's own `cache:` overrides them. */
+const CacheSchema = z.object({
+  enabled: flag.optional(),
+  ttl_s: z.coerce.number().int().min(1).optional(),
+  /** Cache requests that are not deterministic (temperature > 0, tools offered, n > 1) too. */
+  any_request: flag.optional(),
+  /** Semantic match in Qdrant over the embedding task; off unless set. */
+  semantic: flag.optional(),
+  /** Cosine similarity a semantic hit needs (0..1). */
+  threshold: z.coerce.number().min(0).max(1).optional(),
+  /** The embedding task alias semantic matching embeds prompts with. */
+  embedding: z.string().min(1).optional(),
+});
+
 const ModelSchema = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
@@ -25,6 +57,13 @@ const ModelSchema = z.object({
   timeout_ms: z.coerce.number().int().min(100).max(600_000).default(60_000),
   cost: z.object({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }).optional(),
   weight: z.coerce.number().min(0).default(1),
+  /** Tokens the model takes in and writes out together; requests that cannot fit skip it. */
+  context_window: z.coerce.number().int().positive().optional(),
+  /** Several deployments of the task, load-balanced by `strategy`; provider/model default to the first. */
+  deployments: z.array(DeploymentSchema).min(1).optional(),
+  /** How the task picks among its deployments: weighted (random by weight), least_busy, cost or latency. */
+  strategy: z.enum(['weighted', 'least_busy', 'cost', 'latency']).default('weighted'),
+  cache: CacheSchema.optional(),
   /** What the model can do; the cost strategy skips models that cannot serve a request. */
   supports: z
     .object({
@@ -34,6 +73,17 @@ const ModelSchema = z.object({
     })
     .default({ tools: true, json: true }),
 });
+
+/** The multi-deployment form may leave provider/model out: they default to the first deployment's. */
+function firstDeployment(value: unknown): unknown {
+  if (!value || typeof value !== 'object') return value;
+  const entry = value as { provider?: unknown; model?: unknown; deployments?: unknown };
+  const first = Array.isArray(entry.deployments)
+    ? (entry.deployments[0] as { provider?: unknown; model?: unknown } | undefined)
+    : undefined;
+  if (!first || typeof first !== 'object') return value;
+  return { ...entry, provider: entry.provider ?? first.provider, model: entry.model ?? first.model };
+}
 
 const positiveMs = z.coerce.number().int().min(0);
 
@@ -63,8 +113,9 @@ const RoutingSchema = z.object({
 export const ModelsConfigSchema = z
   .object({
     providers: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'provider names are lower-case a-z 0-9 _ -'), ProviderSchema),
-    models: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'aliases are A-Z a-z 0-9 . _ -'), ModelSchema),
+    models: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'aliases are A-Z a-z 0-9 . _ -'), z.preprocess(firstDeployment, ModelSchema)),
     routing: RoutingSchema.default(RoutingSchema.parse({})),
+    cache: CacheSchema.default({}),
   })
   .superRefine((config, ctx) => {
     for (const [alias, model] of Object.entries(config.models)) {
@@ -74,6 +125,25 @@ export const ModelsConfigSchema = z
           path: ['models', alias, 'provider'],
           message: `unknown provider "${model.provider}"; configured: ${Object.keys(config.providers).join(', ')}`,
         });
+      }
+    }
+    for (const [alias, model] of Object.entries(config.models)) {
+      const seen = new Set<string>();
+      for (const [index, deployment] of (model.deployments ?? []).entries()) {
+        if (!config.providers[deployment.provider])
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', alias, 'deployments', index, 'provider'],
+            message: `unknown provider "${deployment.provider}"; configured: ${Object.keys(config.providers).join(', ')}`,
+          });
+        const id = `${deployment.provider}/${deployment.model}`;
+        if (seen.has(id))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', alias, 'deployments', index],
+            message: `${id} is listed twice; two accounts or regions of one model are two providers`,
+          });
+        seen.add(id);
       }
     }
     for (const [index, alias] of config.routing.fallback_chain.entries()) {
@@ -101,6 +171,8 @@ export type ModelsConfig = z.output<typeof ModelsConfigSchema>;
 export type ProviderConfig = ModelsConfig['providers'][string];
 export type ModelConfig = ModelsConfig['models'][string];
 export type RoutingConfig = ModelsConfig['routing'];
+export type DeploymentConfig = NonNullable<ModelConfig['deployments']>[number];
+export type CacheConfig = ModelsConfig['cache'];
 
 /** Why a provider cannot be used, or null when it can. Unavailable providers are listed, not crashed on. */
 export function providerUnavailableReason(provider: ProviderConfig): string | null {

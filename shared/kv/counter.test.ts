@@ -11,6 +11,14 @@ const upstash = () => createUpstashStore({ url: inject('upstashUrl'), token: inj
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe('SharedCounter', () => {
+  it('counts several hits at once and tells its total without counting (memory store)', () => {
+    const counter = new SharedCounter(createMemoryStore(), 100);
+    expect(counter.total('tokens')).toBe(0);
+    expect(counter.hit('tokens', 60_000, Date.now(), 250)).toBe(250);
+    expect(counter.hit('tokens', 60_000, Date.now(), 50)).toBe(300);
+    expect(counter.total('tokens')).toBe(300);
+  });
+
   it('counts its own hits exactly, sends them within flushMs, and learns the other instances’ (real Redis)', async () => {
     const key = `myca:test:rl:${randomHex(6)}`;
     const here = new SharedCounter(upstash(), 100);

@@ -41,8 +41,8 @@ export class SharedCounter {
     private readonly flushMs = 250,
   ) {}
 
-  /** Counts one hit on `key` (one window's key) and returns the best-known total of that window, this hit included. */
-  hit(key: string, ttlMs: number, now = Date.now()): number {
+  /** Counts `by` hits (default one) on `key` (one window's key) and returns the best-known total of that window, these included. */
+  hit(key: string, ttlMs: number, now = Date.now(), by = 1): number {
     if (++this.hits % 1024 === 0) this.forgetExpired(now);
     let entry = this.entries.get(key);
     if (!entry) {
@@ -59,10 +59,16 @@ export class SharedCounter {
       };
       this.entries.set(key, entry);
     }
-    entry.pending++;
+    entry.pending += by;
     const total = entry.global + entry.inflight + entry.pending;
     this.sendOrSchedule(key, entry, ttlMs, now);
     return total;
+  }
+
+  /** The best-known total of `key` without counting a hit (0 for a key this process has not counted). */
+  total(key: string): number {
+    const entry = this.entries.get(key);
+    return entry ? entry.global + entry.inflight + entry.pending : 0;
   }
 
   /** Sends the pending hits now if allowed, else once `flushMs` has passed (a timer, so no hit waits for a next one). */

@@ -72,6 +72,18 @@ export const METRIC_FAMILIES = {
     help: 'Chat requests a key policy refused, by reason (rate_limited, tokens_exhausted, budget_exceeded, model, agent)',
     labels: ['reason'],
   },
+  llmCacheRequests: {
+    name: 'llm_cache_requests_total',
+    type: 'counter',
+    help: 'Chat requests the response cache looked up, by task and result (hit, semantic, miss)',
+    labels: ['task', 'result'],
+  },
+  llmCacheSavedCost: {
+    name: 'llm_cache_saved_cost_usd_total',
+    type: 'counter',
+    help: "Estimated USD not spent because the response cache answered (the cached call's cost)",
+    labels: ['task'],
+  },
   unhandledRejections: {
     name: 'process_unhandled_rejections_total',
     type: 'counter',

@@ -1,5 +1,15 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import type { VectorStore } from './index.js';
+import type { VectorFilter, VectorStore } from './index.js';
+
+class QdrantError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QdrantError';
+  }
+}
 
 export interface QdrantOptions {
   url: string;
@@ -29,8 +39,61 @@ export function createQdrantStore(options: QdrantOptions): VectorStore {
     );
     return client;
   };
+  const headers = { 'content-type': 'application/json', ...(options.apiKey ? { 'api-key': options.apiKey } : {}) };
+  /** One call of Qdrant's REST API (the same paths the official client calls), its `result` or a thrown error. */
+  const call = async (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> => {
+    const response = await doFetch(`${base}${path}`, {
+      method,
+      headers,
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
+    const text = await response.text();
+    if (!response.ok)
+      throw new QdrantError(response.status, `Qdrant ${method} ${path.split('?')[0]} answered ${response.status}: ${text.slice(0, 200)}`);
+    return (JSON.parse(text) as { result?: unknown }).result;
+  };
+  const filterOf = (filter: VectorFilter | undefined) =>
+    filter
+      ? {
+          must: [
+            ...Object.entries(filter.equals ?? {}).map(([key, value]) => ({ key, match: { value } })),
+            ...Object.entries(filter.greaterThan ?? {}).map(([key, gt]) => ({ key, range: { gt } })),
+          ],
+        }
+      : undefined;
   return {
     kind: 'qdrant',
+    ensureCollection: async (name, size, signal) => {
+      try {
+        await call('PUT', `/collections/${encodeURIComponent(name)}`, { vectors: { size, distance: 'Cosine' } }, signal);
+      } catch (error) {
+        // 409 (and 400 on older servers): it exists already.
+        if (!(error instanceof QdrantError) || (error.status !== 409 && !/already exists/.test(error.message))) throw error;
+      }
+    },
+    upsert: async (collection, points, signal) => {
+      await call('PUT', `/collections/${encodeURIComponent(collection)}/points?wait=true`, { points }, signal);
+    },
+    search: async (collection, vector, { limit, minScore, filter, signal }) => {
+      const result = await call(
+        'POST',
+        `/collections/${encodeURIComponent(collection)}/points/search`,
+        {
+          vector,
+          limit,
+          with_payload: true,
+          ...(minScore !== undefined ? { score_threshold: minScore } : {}),
+          ...(filter ? { filter: filterOf(filter) } : {}),
+        },
+        signal,
+      );
+      return (result as Array<{ id: string | number; score: number; payload?: Record<string, unknown> }>).map((point) => ({
+        id: String(point.id),
+        score: point.score,
+        payload: point.payload ?? {},
+      }));
+    },
     ping: async (signal) => {
       const response = await doFetch(`${base}/readyz`, {
         headers: options.apiKey ? { 'api-key': options.apiKey } : {},

@@ -49,14 +49,23 @@ export class ProviderError extends Error {
     readonly provider: string,
     message: string,
     readonly status: number | undefined,
-    options: { action?: FailureAction; retryAfterMs?: number | undefined; cause?: unknown; timeout?: boolean } = {},
+    options: {
+      action?: FailureAction;
+      retryAfterMs?: number | undefined;
+      cause?: unknown;
+      timeout?: boolean;
+      code?: string | undefined;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ProviderError';
     this.action = options.action ?? actionForStatus(status);
     this.retryAfterMs = options.retryAfterMs;
     this.timeout = options.timeout ?? false;
+    this.code = options.code;
   }
+  /** The provider's own error code when it names one (OpenAI's `error.code`, e.g. `context_length_exceeded`). */
+  readonly code: string | undefined;
   readonly retryAfterMs: number | undefined;
   readonly timeout: boolean;
   get retryable(): boolean {

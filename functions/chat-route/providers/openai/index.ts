@@ -173,15 +173,17 @@ function parseBody<T>(name: string, text: string): T {
 async function statusError(name: string, response: HttpResponse): Promise<ProviderError> {
   const text = await response.text().catch(() => '');
   let message = `${response.status} status code`;
+  let code: string | undefined;
   try {
-    const body = JSON.parse(text) as { error?: { message?: string } | string };
+    const body = JSON.parse(text) as { error?: { message?: string; code?: unknown } | string };
     const detail = typeof body.error === 'string' ? body.error : body.error?.message;
     if (detail) message = `${response.status} ${detail}`;
+    if (typeof body.error === 'object' && typeof body.error?.code === 'string') code = body.error.code;
   } catch {
     if (text) message = `${response.status} ${text.slice(0, 200)}`;
   }
   const retryAfterMs = Number(response.header('retry-after-ms')) || parseRetryAfter(response.header('retry-after'));
-  return new ProviderError(name, message, response.status, { retryAfterMs });
+  return new ProviderError(name, message, response.status, { retryAfterMs, code });
 }
 
 function networkError(name: string, error: unknown): ProviderError {
