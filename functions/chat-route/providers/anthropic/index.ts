@@ -94,7 +94,7 @@ async function* streamChunks(
 ): AsyncIterable<ChatCompletionChunk> {
   const { body, jsonTool } = translate(request, call);
   const response = await post(call, { ...body, stream: true });
-  const frames = new SseFrames();
+  const frames = new SseFrames(name);
   const translator = new AnthropicStreamTranslator(name, call.model, Math.floor(Date.now() / 1000), jsonTool);
   try {
     for await (const bytes of response.chunks()) {

@@ -4,37 +4,67 @@ import { anthropicError, finishReasonOf, isErrorBody, usageOf } from './response
 import type { AnthropicUsage, StreamEvent } from './wire.js';
 
 /** The blank line that ends an SSE event, whichever line endings the server writes. */
-const EVENT_END = /\r?\n\r?\n/;
+const EVENT_END = /\r?\n\r?\n/g;
+
+/**
+ * The largest event taken (characters): the largest real one is a single text or input_json delta,
+ * a few KB; an upstream that never ends an event is cut here rather than buffered without bound.
+ */
+export const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
 /**
  * Server-sent events out of byte chunks that split anywhere (mid-line, mid-character, between the
  * two newlines of an event's end): each complete event's `data` lines, joined. `event:` lines are
- * not needed (every Anthropic event names its type in its data) and comments are skipped.
+ * not needed (every Anthropic event names its type in its data) and comments are skipped. A push
+ * that ends no event only looks at what arrived (and the three characters before it, where an event's
+ * end may have begun) and keeps it as a piece, so the work stays linear however the stream is split.
  */
 export class SseFrames {
   #decoder = new TextDecoder();
-  #buffer = '';
+  /** What came since the last complete event, in pieces (joined only once an event ends in it). */
+  #parts: string[] = [];
+  #length = 0;
+  /** The last three characters held (an event's end may have begun there). */
+  #tail = '';
+
+  constructor(readonly provider = 'anthropic') {}
 
   /** The data of every event completed by `bytes`. */
   push(bytes: Uint8Array): string[] {
-    this.#buffer += this.#decoder.decode(bytes, { stream: true });
+    const text = this.#decoder.decode(bytes, { stream: true });
+    const window = this.#tail + text;
+    EVENT_END.lastIndex = 0;
+    if (!EVENT_END.test(window)) {
+      this.#parts.push(text);
+      this.#length += text.length;
+      this.#tail = window.slice(-3);
+      if (this.#length > MAX_EVENT_CHARS)
+        throw new ProviderError(this.provider, `the stream sent an event larger than ${MAX_EVENT_CHARS} characters`, 502);
+      return [];
+    }
+    let buffer = this.#parts.join('') + text;
     const out: string[] = [];
-    for (let end = EVENT_END.exec(this.#buffer); end; end = EVENT_END.exec(this.#buffer)) {
-      const block = this.#buffer.slice(0, end.index);
-      this.#buffer = this.#buffer.slice(end.index + end[0].length);
-      const data = block
+    EVENT_END.lastIndex = 0;
+    for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
+      const data = buffer
+        .slice(0, end.index)
         .split(/\r?\n/)
         .filter((line) => line.startsWith('data:'))
         .map((line) => line.slice(5).replace(/^ /, ''))
         .join('\n');
       if (data) out.push(data);
+      buffer = buffer.slice(end.index + end[0].length);
+      EVENT_END.lastIndex = 0;
     }
+    this.#parts = buffer ? [buffer] : [];
+    this.#length = buffer.length;
+    this.#tail = buffer.slice(-3);
     return out;
   }
 
   /** What is left after the last complete event (a JSON error body sent instead of a stream). */
   rest(): string {
-    return (this.#buffer + this.#decoder.decode()).trim();
+    return (this.#parts.join('') + this.#decoder.decode()).trim();
   }
 }
 
