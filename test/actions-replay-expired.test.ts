@@ -1,11 +1,6 @@
 /**
- * REVIEW (wt/review): with expiry moved to the sweep, reads show an overdue held action as expired
- * (list.ts asSeen), but the idempotent replay of POST /v1/actions (submit.ts replay) still answers
- * from the raw row: 202 with status "pending" for an action whose deadline has passed, until the next
- * sweep records it. An agent retrying its request (what the Idempotency-Key is for) is told to keep
- * waiting for an approval that can no longer come. Expected: the replay shows it as the reads do
- * (status "expired", not 202).
- * FAILS TODAY: 202 { status: "pending", replayed: true }.
+ * A retried POST /v1/actions (same Idempotency-Key) for a held action past its deadline is answered
+ * as reads show it — expired, 200 — not 202 pending, though the sweep has not recorded the expiry yet.
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +31,7 @@ describe('replay of an overdue held action (node)', () => {
 
   it('answers a replay as GET does: expired, never 202 pending', async () => {
     const body = JSON.stringify({ type: 'http.request', input: { method: 'POST', url: 'http://127.0.0.1:9/none' } });
-    const idempotencyKey = `review-replay-${Date.now()}`;
+    const idempotencyKey = `replay-expired-${Date.now()}`;
     const first = await app.fetch('/v1/actions', { method: 'POST', headers: headers(keys.agent, idempotencyKey), body });
     expect(first.status).toBe(202);
     const held = (await first.json()) as { id: string };

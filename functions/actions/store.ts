@@ -151,8 +151,15 @@ export async function insertAction(
   return row ?? null;
 }
 
-export async function findByIdempotencyKey(sql: Sql, requestedBy: string, key: string): Promise<ActionRow | undefined> {
-  const [row] = await sql<ActionRow[]>`select * from action_audit_logs where requested_by = ${requestedBy} and idempotency_key = ${key}`;
+/** The earlier request with this key, with `overdue` (held past its deadline) for the replay to show it as reads do. */
+export async function findByIdempotencyKey(
+  sql: Sql,
+  requestedBy: string,
+  key: string,
+): Promise<(ActionRow & { overdue?: boolean }) | undefined> {
+  const [row] = await sql<Array<ActionRow & { overdue: boolean }>>`
+    select *, (status = 'pending' and expires_at <= now()) as overdue
+    from action_audit_logs where requested_by = ${requestedBy} and idempotency_key = ${key}`;
   return row;
 }
 

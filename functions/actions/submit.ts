@@ -6,6 +6,7 @@ import { currentTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './catalog/index.js';
 import { ActionError } from './catalog/types.js';
 import { auditUnavailable, denialCode, requireDb } from './errors.js';
+import { asSeen } from './expire.js';
 import { decide } from './policy.js';
 import { actionContext, executeClaimed, toolLabel } from './run.js';
 import type { SubmitAction } from './schemas.js';
@@ -103,7 +104,8 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
       throw auditUnavailable(error);
     });
     if (!winner) throw auditUnavailable(new Error('idempotency conflict without a row'));
-    return replay(winner, requestHash, services.clock.now());
+    // Held past its deadline: answered as expired, as a read shows it (the sweep records it soon).
+    return replay(asSeen(winner), requestHash, services.clock.now());
   };
 
   // Refusals are recorded too (an audit trail of what agents tried), then answered with a 4xx. A
