@@ -13,7 +13,7 @@ import { checkAgents, createAgentRun, resumeAfterDecision, resumeDueRuns } from 
 import { createApprovals } from './approvals/index.js';
 import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
-import { createChatRoute } from './chat-route/index.js';
+import { createChatRoute, sweepChat } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
 import { createKeys } from './keys/index.js';
 import { createMetricsRoute } from './metrics/index.js';
@@ -73,10 +73,12 @@ export type App = ReturnType<typeof createApp>;
 /**
  * One run of the periodic sweep (Node: every ACTION_SWEEP_INTERVAL_S; Workers: the Cron Trigger):
  * the actions domain expires overdue approvals and recovers stuck actions, then the runs that can
- * move on are resumed. Expiry runs here and on write paths, never in a read.
+ * move on are resumed; stored responses past their retention are deleted. Expiry runs here and on
+ * write paths, never in a read.
  */
 export async function sweep(scope: WorkScope): Promise<number> {
   await sweepActions(scope);
+  await sweepChat(scope);
   return resumeDueRuns(scope);
 }
 

@@ -1,11 +1,7 @@
 /**
- * REVIEW (wt/review): item_reference amplification. A request of a few KB naming one stored output
- * item 2,048 times is expanded into 2,048 copies of that item and sent upstream. With a ~500 KB item
- * (stored under the default 1 MiB bound) that is ~1 GiB built in memory and sent to the provider from a
- * ~100 KB request; here a 16 KB item × 1,024 references becomes a ~16 MiB provider request — twice the
- * 8 MiB the gateway refuses for a /v1/chat/completions body. Expected: a 400/413 naming the bound
- * (duplicate references refused, or the resolved input bounded like a chat body), nothing sent upstream.
- * FAILS TODAY: the gateway answers 200 and the provider receives the whole expansion.
+ * /v1/responses state against a hostile key: item_reference cannot multiply a stored item into a huge
+ * provider call (each reference once; the expanded input held to the chat body limit); the database's
+ * own error text never reaches the client; the periodic sweep deletes expired stored responses.
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,10 +66,6 @@ describe('item_reference amplification (node)', () => {
     expect([400, 413]).toContain(second.status);
   }, 60_000);
 
-  // REVIEW: responses-routes.ts unavailable() and responses-state.ts unreachable() put the database
-  // driver's own message into the client's problem detail (the actions domain's auditUnavailable keeps
-  // it as `cause`, for the log only). A connection failure then tells any key the database's address
-  // ("connect ECONNREFUSED 10.0.3.7:5432"), a schema fault its table names. FAILS TODAY.
   it('does not hand the database driver’s error text to the client when stored responses cannot be read', async () => {
     await admin`alter table llm_responses rename to llm_responses_gone`;
     try {
@@ -88,10 +80,6 @@ describe('item_reference amplification (node)', () => {
     }
   });
 
-  // REVIEW: expired responses are deleted only by a later insert (responses-store.ts saveResponse).
-  // The periodic sweep (app.ts sweep(): Node timer / Cron Trigger) leaves them, so an idle deployment,
-  // or one that set RESPONSES_RETENTION_DAYS=0 to stop keeping conversations (no insert ever comes
-  // again), keeps every past conversation in llm_responses indefinitely. FAILS TODAY.
   it('the periodic sweep deletes expired stored responses (not only a later insert)', async () => {
     llm.reset();
     const created = (await (await post({ model: 'execution', input: 'short-lived secret' })).json()) as { id: string };

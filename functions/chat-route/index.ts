@@ -8,6 +8,7 @@
  * Responses API bridged onto serveChat), `embeddings.ts`, `rate-limit.ts`, `providers/`.
  */
 import { Hono } from 'hono';
+import type { WorkScope } from '../../shared/http/scope.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import { type ChatRequest, ChatRequestSchema, type ModelList } from './contract.js';
@@ -15,6 +16,7 @@ import { serveEmbeddings } from './embeddings.js';
 import { registryFor } from './pipeline.js';
 import { rateLimit } from './rate-limit.js';
 import { mountResponses } from './responses-routes.js';
+import { sweepResponses } from './responses-store.js';
 import { serveChat } from './serve.js';
 
 export { type ChatResult, completeChat } from './complete.js';
@@ -69,4 +71,19 @@ export function createChatRoute() {
   });
 
   return app;
+}
+
+/**
+ * chat-route's part of the periodic sweep: stored responses past their retention are deleted (also
+ * when nothing is stored any more). Never throws: a failure is logged and the next sweep tries again.
+ */
+export async function sweepChat(scope: WorkScope): Promise<void> {
+  const { services, logger } = scope;
+  if (!services.db) return;
+  try {
+    const deleted = await sweepResponses(services.db.sql, services.config.responses.retention_days);
+    if (deleted > 0) logger.info('expired stored responses deleted', { deleted });
+  } catch (error) {
+    logger.warn('deleting expired stored responses failed', { error: error as Error });
+  }
 }

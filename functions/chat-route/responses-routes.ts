@@ -32,9 +32,11 @@ const notFound = (id: string) =>
 
 const unavailable = (error: unknown) =>
   new ApiError('UNAVAILABLE', {
-    detail: `stored responses could not be reached: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300),
+    // The database's own words (an address, a table name) go to the log through `cause`, never to the client.
+    detail: 'stored responses could not be reached: the database did not answer',
     hint: 'retry later',
     headers: { 'retry-after': '1' },
+    cause: error,
   });
 
 export function mountResponses(app: Hono<AppEnv>, serveChat: ServeChat): void {

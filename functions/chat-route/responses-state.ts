@@ -11,6 +11,7 @@
 import type { Context } from 'hono';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
+import { bodyTooLarge } from '../../shared/http/validate.js';
 import type { ResponsesItem, ResponsesRequest } from './contract.js';
 import { newId } from './responses-shape.js';
 import { findOutputItems, findResponse, saveResponse } from './responses-store.js';
@@ -32,12 +33,19 @@ const stateless = (field: string, detail: string) =>
     hint: 'send the whole conversation in input (earlier output items and function_call_output items) with store false (Vercel AI SDK: providerOptions.openai.store = false)',
   });
 
+/** The database's own words (an address, a table name) go to the log through `cause`, never to the client. */
 const unreachable = (error: unknown) =>
   new ApiError('UNAVAILABLE', {
-    detail: `stored responses could not be read: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300),
+    detail: 'stored responses could not be read: the database did not answer',
     hint: 'retry later',
     headers: { 'retry-after': '1' },
+    cause: error,
   });
+
+/** What the expanded input may weigh and hold: what a chat request may (its body limit and message count). */
+const MAX_EXPANDED_BYTES = 8 * 1024 * 1024;
+const MAX_EXPANDED_ITEMS = 2048;
+const encoder = new TextEncoder();
 
 /** The request's own input as items (a string is one user message). */
 export const inputItems = (request: ResponsesRequest): ResponsesItem[] =>
@@ -55,6 +63,17 @@ export async function prepareState(c: Context<AppEnv>, request: ResponsesRequest
     if (request.previous_response_id) throw stateless('previous_response_id', 'a response cannot be continued by its id');
     const first = references[0];
     if (first) throw stateless(`input[${first.index}]`, `item_reference "${first.id}" names an item that was never kept`);
+  }
+  // Each stored item once: a reference repeated would copy the item again and again (a small request
+  // made into a huge provider call).
+  const seen = new Set<string>();
+  for (const reference of references) {
+    if (seen.has(reference.id))
+      throw new ApiError('BAD_REQUEST', {
+        detail: `input[${reference.index}]: item_reference "${reference.id}" is named more than once`,
+        hint: 'name each earlier item once, in the place it belongs in the conversation',
+      });
+    seen.add(reference.id);
   }
   const store = request.store ?? Boolean(db);
   const previousResponseId = request.previous_response_id ?? null;
@@ -86,6 +105,23 @@ export async function prepareState(c: Context<AppEnv>, request: ResponsesRequest
     items = own.map((item) => (item.type === 'item_reference' ? (found.get(item.id) as ResponsesItem) : item));
   }
   const conversation = [...earlier, ...items];
+  // The expanded conversation is what the provider gets: it is held to what a chat request may be.
+  if (conversation.length > MAX_EXPANDED_ITEMS)
+    throw new ApiError('BAD_REQUEST', {
+      detail: `input: the conversation holds ${conversation.length} items once previous_response_id is expanded; at most ${MAX_EXPANDED_ITEMS}`,
+      hint: 'start a new conversation, or send a summary of the earlier turns',
+    });
+  if (conversation !== own) {
+    const bytes = encoder.encode(JSON.stringify(conversation)).length;
+    if (bytes > MAX_EXPANDED_BYTES)
+      throw bodyTooLarge(
+        {
+          bytes: MAX_EXPANDED_BYTES,
+          setting: 'the chat body limit, applied to the input once previous_response_id and item_reference are expanded',
+        },
+        bytes,
+      );
+  }
   const id = newId('resp');
   return {
     id,

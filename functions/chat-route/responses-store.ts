@@ -86,3 +86,26 @@ const outputIds = (response: object) =>
 
 const encoder = new TextEncoder();
 const byteLength = (text: string) => encoder.encode(text).length;
+
+/** Rows one sweep deletes at most (batches of {@link SWEEP_BATCH}); the next sweep takes the rest. */
+const SWEEP_MAX = 10_000;
+
+/**
+ * The periodic sweep's part (Node's timer, the Workers Cron Trigger): deletes responses past their
+ * deadline, and those older than the retention now configured (a lowered RESPONSES_RETENTION_DAYS,
+ * or 0, applies to rows kept before it). Returns how many went.
+ */
+export async function sweepResponses(sql: Sql, retentionDays: number): Promise<number> {
+  let deleted = 0;
+  while (deleted < SWEEP_MAX) {
+    const rows = await sql`
+      delete from llm_responses where id in (
+        select id from llm_responses
+        where expires_at < now() or created_at < now() - ${retentionDays} * interval '1 day'
+        limit ${SWEEP_BATCH}
+      ) returning id`;
+    deleted += rows.length;
+    if (rows.length < SWEEP_BATCH) break;
+  }
+  return deleted;
+}
