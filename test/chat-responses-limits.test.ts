@@ -28,6 +28,7 @@ describe('item_reference amplification (node)', () => {
       ...fakeProviderEnv(llm.url),
       LLM_RETRIES: '0',
       LLM_RATE_LIMIT_RPM: '0',
+      RESPONSES_MAX_KEPT: '3',
     });
   });
   afterAll(async () => {
@@ -86,5 +87,20 @@ describe('item_reference amplification (node)', () => {
     await admin`update llm_responses set expires_at = now() - interval '1 second' where id = ${created.id}`;
     await app.sweep();
     expect(await admin`select 1 from llm_responses where id = ${created.id}`).toHaveLength(0);
+  });
+
+  it('a key keeps only its newest RESPONSES_MAX_KEPT responses: each new one evicts its oldest', async () => {
+    llm.reset();
+    llm.always('gpt-4o-mini', completionReply('gpt-4o-mini', { content: 'kept' }));
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(((await (await post({ model: 'execution', input: `turn ${i}` })).json()) as { id: string }).id);
+    const statuses = await Promise.all(
+      ids.map(async (id) => (await app.fetch(`/v1/responses/${id}`, { headers: { authorization: `Bearer ${key}` } })).status),
+    );
+    expect(statuses).toEqual([404, 404, 200, 200, 200]);
+    const [{ n }] = (await admin`select count(*)::int as n from llm_responses where principal_id = 'attacker'`) as unknown as [
+      { n: number },
+    ];
+    expect(n).toBe(3);
   });
 });

@@ -54,7 +54,7 @@ export const inputItems = (request: ResponsesRequest): ResponsesItem[] =>
 export async function prepareState(c: Context<AppEnv>, request: ResponsesRequest): Promise<ResponseState> {
   const services = c.get('services');
   const principal = c.get('principal');
-  const { retention_days: retentionDays, max_stored_bytes: maxBytes } = services.config.responses;
+  const { retention_days: retentionDays, max_stored_bytes: maxBytes, max_per_key: maxPerKey } = services.config.responses;
   const db = retentionDays > 0 ? services.db : null;
   const own = inputItems(request);
   const references = own.flatMap((item, index) => (item.type === 'item_reference' ? [{ id: item.id, index }] : []));
@@ -139,6 +139,7 @@ export async function prepareState(c: Context<AppEnv>, request: ResponsesRequest
           conversation: [...conversation, ...response.output],
           retentionDays,
           maxBytes,
+          maxPerKey,
         });
         if (!kept)
           c.get('logger').warn('response not stored: larger than RESPONSES_MAX_STORED_BYTES', { response_id: id, max_bytes: maxBytes });

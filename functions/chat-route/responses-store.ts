@@ -34,6 +34,8 @@ export async function saveResponse(
     conversation: unknown[];
     retentionDays: number;
     maxBytes: number;
+    /** The key's newest this many stay; older ones are evicted by this insert. */
+    maxPerKey: number;
   },
 ): Promise<boolean> {
   const bytes = byteLength(JSON.stringify(row.response)) + byteLength(JSON.stringify(row.conversation));
@@ -49,6 +51,12 @@ export async function saveResponse(
     insert into llm_responses (id, principal_id, model, response, conversation, item_ids, bytes, expires_at)
     values (${row.id}, ${row.principalId}, ${row.model}, ${sql.json(row.response as never)}, ${sql.json(row.conversation as never)},
             string_to_array(${itemIds}, ','), ${bytes}, now() + ${row.retentionDays} * interval '1 day')`;
+  // Bounded per key: its oldest beyond the newest maxPerKey go (one key cannot fill the table).
+  await sql`
+    delete from llm_responses where id in (
+      select id from llm_responses where principal_id = ${row.principalId}
+      order by created_at desc, id desc offset ${row.maxPerKey}
+    )`;
   return true;
 }
 

@@ -195,8 +195,10 @@ export const AppConfigSchema = z
           .min(1024)
           .max(64 * 1024 * 1024)
           .default(1024 * 1024),
+        /** Stored responses one key keeps; a new one past it evicts that key's oldest. */
+        max_per_key: z.coerce.number().int().min(1).max(1_000_000).default(1000),
       })
-      .default({ retention_days: 30, max_stored_bytes: 1024 * 1024 }),
+      .default({ retention_days: 30, max_stored_bytes: 1024 * 1024, max_per_key: 1000 }),
     /** Virtual keys, per-key limits and spend rows (docs/MULTI_MODEL_LLM.md, "Governance"). */
     governance: z
       .object({
