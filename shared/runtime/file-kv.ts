@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createMemoryStore, type MemoryEntry, type MemoryStore } from '../kv/memory.js';
 import type { Logger } from '../log/index.js';
@@ -26,8 +26,17 @@ export function createFileKeyValueStore(path: string, logger: Pick<Logger, 'warn
     try {
       mkdirSync(dirname(path), { recursive: true });
       const temporary = `${path}.${process.pid}.tmp`;
-      writeFileSync(temporary, JSON.stringify({ version: 1, entries: store.entries() }), { mode: 0o600 });
+      // Written, flushed to the disk, then renamed over the old one (and the folder flushed): a power
+      // loss leaves the old snapshot or the new one, never an empty file.
+      const fd = openSync(temporary, 'w', 0o600);
+      try {
+        writeFileSync(fd, JSON.stringify({ version: 1, entries: store.entries() }));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temporary, path);
+      syncFolder(dirname(path));
     } catch (error) {
       logger.warn('writing the key-value snapshot failed; the next change tries again', { path, error: error as Error });
     }
@@ -75,5 +84,18 @@ function readSnapshot(path: string, logger: Pick<Logger, 'warn'>): Array<[string
     } catch {}
     logger.warn('the key-value snapshot could not be read; starting empty', { path, set_aside: aside, error: error as Error });
     return [];
+  }
+}
+
+/** Flushes a folder's entries (the rename); some platforms cannot open a folder for that, and then it is skipped. */
+function syncFolder(folder: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(folder, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Not supported here (Windows): the rename is as durable as the platform makes it.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
