@@ -116,4 +116,25 @@ describe('models.yaml validation', () => {
       /providers\.openai\.api_key \(set by OPENAI_API_KEY\): the provider is enabled but has no API key/,
     );
   });
+
+  it('a parameter Gemini or Anthropic cannot honour: a 400 for such a model, and such fallbacks left out', () => {
+    const base = setup({ ANTHROPIC_API_KEY: 'k' });
+    const registry = base.registry;
+    const config = { ...base.config, routing: { ...base.config.routing, fallback_chain: ['planning', 'execution', 'fast', 'review'] } };
+    const request = { model: 'planning', messages: [{ role: 'user' as const, content: 'x' }], logprobs: true };
+    // Without the parameter the Gemini and Anthropic fallbacks are tried too.
+    expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat' }))).toEqual([
+      'planning/openai/gpt-4o',
+      'execution/openai/gpt-4o-mini',
+      'fast/gemini/gemini-2.0-flash',
+      'review/anthropic/claude-sonnet-4-5',
+    ]);
+    expect(labels(planAttempts(config, registry, { target: 'planning', kind: 'chat', request }))).toEqual([
+      'planning/openai/gpt-4o',
+      'execution/openai/gpt-4o-mini',
+    ]);
+    expect(labels(planAttempts(config, registry, { target: 'review', kind: 'chat', request }))).toMatch(
+      /"logprobs" is not supported by claude-sonnet-4-5 \(Anthropic\)/,
+    );
+  });
 });

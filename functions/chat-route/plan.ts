@@ -8,6 +8,7 @@ import {
   estimatePromptTokens,
   orderDeployments,
 } from './deployments.js';
+import { unsupportedOnAnthropic } from './providers/anthropic/request.js';
 import { unsupportedOnGemini } from './providers/gemini/translate.js';
 import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -137,19 +138,26 @@ export function planAttempts(config: ModelsConfig, registry: ProviderRegistry, i
           candidates.push(c);
     }
   }
-  // A parameter Gemini cannot honour: a 400 when the caller asked for a Gemini model, and Gemini
-  // fallbacks are left out (they would refuse it, or silently drop it).
-  const unsupported = input.request ? unsupportedOnGemini(input.request) : undefined;
-  const isGemini = (model: ModelConfig) => config.providers[model.provider]?.type === 'gemini';
-  if (unsupported && isGemini(primary.model)) {
+  // A parameter a provider cannot honour (Gemini, Anthropic): a 400 when the caller asked for such a
+  // model, and such fallbacks are left out (they would refuse it, or silently drop it).
+  const refused = (model: ModelConfig): string | undefined => {
+    if (!input.request) return undefined;
+    const type = config.providers[model.provider]?.type;
+    return type === 'gemini'
+      ? unsupportedOnGemini(input.request)
+      : type === 'anthropic'
+        ? unsupportedOnAnthropic(input.request)
+        : undefined;
+  };
+  const primaryRefuses = refused(primary.model);
+  if (primaryRefuses) {
+    const kind = config.providers[primary.model.provider]?.type === 'gemini' ? 'Gemini' : 'Anthropic';
     return {
       ok: false,
-      reason: `"${unsupported}" is not supported by ${primary.model.model} (Gemini); remove it or name a model of an OpenAI-type provider`,
+      reason: `"${primaryRefuses}" is not supported by ${primary.model.model} (${kind}); remove it or name a model of an OpenAI-type provider`,
     };
   }
-  let usable = candidates.filter(
-    (c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request) && !(unsupported && isGemini(c.model)),
-  );
+  let usable = candidates.filter((c) => registry.get(c.model.provider)?.provider && canServe(c.model, input.request) && !refused(c.model));
   if (usable.length === 0 && input.request) {
     const tooLong = candidates.filter((c) => registry.get(c.model.provider)?.provider && !fitsContext(c.model, input.request));
     if (tooLong.length > 0 && tooLong.length === candidates.filter((c) => registry.get(c.model.provider)?.provider).length) {
