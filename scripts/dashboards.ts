@@ -153,6 +153,20 @@ export function buildDashboards(): Record<string, unknown> {
       grid(12, 32),
       "The first call's cost, counted again on every hit",
     ),
+    timeseries(
+      'Key policy refusals by reason',
+      [{ expr: `sum by (reason) (rate(llm_governance_refusals_total[${RATE}]))`, legend: '{{reason}}' }],
+      'reqps',
+      grid(0, 40),
+      'Requests a key policy refused: rate_limited, tokens_exhausted, budget_exceeded, model, agent',
+    ),
+    timeseries(
+      'Spend rows dropped unwritten',
+      [{ expr: `sum by (reason) (increase(llm_spend_rows_dropped_total[${RATE}]))`, legend: '{{reason}}' }],
+      'short',
+      grid(12, 40),
+      'Non-zero only when Postgres stayed down past LLM_SPEND_BUFFER_ROWS buffered rows',
+    ),
   ]);
 
   const actions = dashboard('myca-actions', 'MYCA Edge · Actions', 'action-execute, approvals, audit records and agent runs', [
