@@ -31,10 +31,10 @@ const KNOWN_CROSS_CAPABILITY = new Set([
   'functions/action-execute/security.test.ts -> functions/agent-run/store.ts',
   // The OpenAPI document describes every capability's request and response schemas (the actions
   // domain's come through its public face).
-  'functions/openapi/document.ts -> functions/agent-run/index.ts',
-  'functions/openapi/document.ts -> functions/chat-route/contract.ts',
-  'functions/openapi/document.ts -> functions/health/index.ts',
-  'functions/openapi/document.ts -> functions/ready/index.ts',
+  'functions/openapi/routes-actions.ts -> functions/agent-run/index.ts',
+  'functions/openapi/routes-llm.ts -> functions/chat-route/contract.ts',
+  'functions/openapi/routes-operations.ts -> functions/health/index.ts',
+  'functions/openapi/routes-operations.ts -> functions/ready/index.ts',
 ]);
 
 /** Import circles inside shared/ today (types only); the list only shrinks. */

@@ -1,5 +1,5 @@
 import { KeyCreateSchema, KeyPatchSchema, RotateSchema } from '../../shared/governance/keys.js';
-import type { RouteDoc } from './document.js';
+import type { RouteDoc } from './route-doc.js';
 
 /** The keys API and GET /v1/spend as GET /openapi.json lists them (document.ts adds these). */
 export const KEY_ROUTES: RouteDoc[] = [

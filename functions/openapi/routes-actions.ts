@@ -1,0 +1,123 @@
+import { ApproveSchema, RejectSchema, STATUSES, SubmitActionSchema } from '../actions/index.js';
+import { StartRunSchema } from '../agent-run/index.js';
+import { IDEMPOTENCY, type RouteDoc } from './route-doc.js';
+
+/** The actions domain (submit, read, decide, verify the audit chain) and agent runs. */
+export const ACTION_ROUTES: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/v1/actions',
+    summary: 'Request an action: 200 executed at once, 202 held for approval, problem+json when refused or failed',
+    auth: 'agent',
+    tag: 'actions',
+    headers: [IDEMPOTENCY],
+    request: {
+      schema: SubmitActionSchema,
+      example: { type: 'file.write', input: { path: 'finance/ledger.csv', content: 'date,account,amount,memo\n' }, agent_id: 'financial' },
+    },
+    response: { status: 200, description: 'the action, executed at once (status executed, with its output)' },
+    also: [{ status: 202, description: 'the action, held for an approver (status pending, with its digest and links)' }],
+  },
+  {
+    method: 'get',
+    path: '/v1/actions',
+    summary: 'Actions, newest first (agents see their own)',
+    auth: 'any key',
+    tag: 'actions',
+    query: [
+      { name: 'status', description: 'filter by state', schema: { type: 'string', enum: [...STATUSES] } },
+      { name: 'limit', description: '1-500, default 50', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+    ],
+    response: { status: 200, description: '{data: action[]}' },
+  },
+  {
+    method: 'get',
+    path: '/v1/actions/:id',
+    summary: 'One action with its audit fields',
+    auth: 'any key',
+    tag: 'actions',
+    response: { status: 200, description: 'the action' },
+  },
+  {
+    method: 'post',
+    path: '/v1/actions/:id/approve',
+    summary: 'Approve a held action with the digest it was shown with; it executes once (racing approvals get 409)',
+    auth: 'approver',
+    tag: 'actions',
+    request: { schema: ApproveSchema, example: { digest: 'a'.repeat(64), comment: 'matches the ticket' } },
+    response: { status: 200, description: 'the executed (or failed) action' },
+  },
+  {
+    method: 'post',
+    path: '/v1/actions/:id/reject',
+    summary: 'Reject a held action; the reason is returned to the agent',
+    auth: 'approver',
+    tag: 'actions',
+    request: { schema: RejectSchema, example: { reason: 'the ledger is append-only' } },
+    response: { status: 200, description: 'the rejected action' },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/verify',
+    summary: 'Recompute the audit hash chain: 200 {ok, events, head} or 409 {ok: false, broken}',
+    auth: 'admin',
+    tag: 'actions',
+    response: { status: 200, description: 'the chain holds' },
+  },
+  {
+    method: 'get',
+    path: '/v1/agents',
+    summary: 'The agents of agents.yaml',
+    auth: 'any key',
+    tag: 'agents',
+    response: { status: 200, description: '{data: agent[]}' },
+  },
+  {
+    method: 'post',
+    path: '/v1/agents/:name/runs',
+    summary: 'Start an agent run; answers when it ends or after AGENT_RUN_WAIT_MS with 202 (the run goes on)',
+    auth: 'agent',
+    tag: 'agents',
+    request: { schema: StartRunSchema, example: { input: 'What is turkey tail?' } },
+    response: { status: 200, description: 'the run, ended' },
+    also: [{ status: 202, description: 'the run, still going after AGENT_RUN_WAIT_MS (follow GET /v1/runs/{id}/events)' }],
+  },
+  {
+    method: 'get',
+    path: '/v1/runs',
+    summary: 'Agent runs, newest first',
+    auth: 'any key',
+    tag: 'agents',
+    query: [
+      { name: 'status', description: 'filter by state', schema: { type: 'string' } },
+      { name: 'agent', description: 'filter by agent name', schema: { type: 'string' } },
+      { name: 'limit', description: '1-500, default 50', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+    ],
+    response: { status: 200, description: '{data: run[]}' },
+  },
+  {
+    method: 'get',
+    path: '/v1/runs/:id',
+    summary: 'One run',
+    auth: 'any key',
+    tag: 'agents',
+    response: { status: 200, description: 'the run' },
+  },
+  {
+    method: 'get',
+    path: '/v1/runs/:id/events',
+    summary: "A run's events as SSE (Last-Event-ID or ?after= resumes)",
+    auth: 'any key',
+    tag: 'agents',
+    response: { status: 200, contentType: 'text/event-stream', description: 'events' },
+  },
+  {
+    method: 'post',
+    path: '/v1/runs/:id/resume',
+    summary: 'Move a run on after its actions were decided',
+    auth: 'any key',
+    tag: 'agents',
+    response: { status: 200, description: 'the run' },
+  },
+  // The approvals page (HTML for people; forms post application/x-www-form-urlencoded with a CSRF token).
+];
