@@ -5,10 +5,10 @@
  * answer are the same problem+json as chat's; the gateway stays healthy with nothing unhandled.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readSse, startFakeLLM } from './support/fake-llm.js';
-import { ADAPTERS, type Adapter, CASES } from './support/fault-matrix.js';
-import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { readSse, type startFakeLLM } from './support/fake-llm.js';
+import { ADAPTERS, type Adapter, CASES, type FaultStack, startFaultStack } from './support/fault-matrix.js';
+import { eventually, RUNTIMES, type RuntimeHandle } from './support/runtimes.js';
+import type { TcpProxy } from './support/tcp-proxy.js';
 
 const agentKey = `myca_${'c5'.repeat(16)}`;
 const auth = { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' };
@@ -26,7 +26,8 @@ function series(text: string): Map<string, number> {
 describe.each(RUNTIMES)('/v1/responses under upstream faults on %s', (runtime) => {
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;
   let app: RuntimeHandle;
-  const proxies = new Map<Adapter['provider'], TcpProxy>();
+  let proxies: Map<Adapter['provider'], TcpProxy>;
+  let stack: FaultStack | undefined;
   let cut: TcpProxy | undefined;
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown) => rejections.push(reason);
@@ -42,29 +43,8 @@ describe.each(RUNTIMES)('/v1/responses under upstream faults on %s', (runtime) =
 
   beforeAll(async () => {
     process.on('unhandledRejection', onRejection);
-    llm = await startFakeLLM();
-    const port = Number(new URL(llm.url).port);
-    for (const provider of ['openai', 'azure', 'gemini', 'anthropic'] as const)
-      proxies.set(provider, await startTcpProxy({ host: '127.0.0.1', port }));
-    const at = (provider: Adapter['provider']) => `http://127.0.0.1:${proxies.get(provider)?.port}`;
-    app = await startRuntime(runtime, {
-      MYCA_API_KEYS: `planner:agent:${agentKey}`,
-      OPENAI_API_KEY: 'test-openai-key',
-      OPENAI_BASE_URL: `${at('openai')}/v1`,
-      AZURE_OPENAI_API_KEY: 'test-azure-key',
-      AZURE_OPENAI_ENDPOINT: at('azure'),
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: at('gemini'),
-      ANTHROPIC_API_KEY: 'test-anthropic-key',
-      ANTHROPIC_BASE_URL: at('anthropic'),
-      LLM_RETRIES: '1',
-      LLM_BACKOFF_MS: '10',
-      LLM_BREAKER_FAILURES: '1000',
-      LLM_RATE_LIMIT_RPM: '0',
-      LLM_FIRST_TOKEN_TIMEOUT_MS: '700',
-      LLM_IDLE_TIMEOUT_MS: '400',
-      LLM_DEADLINE_MS: '3000',
-    });
+    stack = await startFaultStack(runtime, agentKey);
+    ({ llm, app, proxies } = stack);
   });
   afterEach(async () => {
     llm.reset();
@@ -72,9 +52,7 @@ describe.each(RUNTIMES)('/v1/responses under upstream faults on %s', (runtime) =
     cut = undefined;
   });
   afterAll(async () => {
-    await app?.close();
-    for (const proxy of proxies.values()) await proxy.close();
-    await llm?.close();
+    await stack?.close();
     process.off('unhandledRejection', onRejection);
   });
 

@@ -2,7 +2,11 @@
  * The fault matrix of chat-route: every provider adapter meets every way an upstream fails. Run on
  * `/v1/chat/completions` (test/chat-faults.test.ts) and `/v1/responses` (test/chat-responses-faults.test.ts).
  */
-import { anthropicEvents, type Behaviour, fixture } from './fake-llm.js';
+import { anthropicEvents, type Behaviour, fixture, startFakeLLM } from './fake-llm.js';
+import { type RuntimeHandle, type RuntimeName, startRuntime } from './runtimes.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+type FakeLLM = Awaited<ReturnType<typeof startFakeLLM>>;
 
 const openAIEvents = fixture('openai-chat-stream.jsonl').trim().split('\n');
 const geminiEvents = fixture('gemini-stream.jsonl').trim().split('\n');
@@ -120,3 +124,53 @@ export const CASES: Case[] = [
   { name: 'connection refused', stream: false, fault: () => 'refused', expect: { fallback: true } },
   { name: 'connection refused', stream: true, fault: () => 'refused', expect: { fallback: true } },
 ];
+
+export interface FaultStack {
+  llm: FakeLLM;
+  app: RuntimeHandle;
+  /** One TCP proxy per provider in front of the fake, so a case can cut or hang one provider's connections. */
+  proxies: Map<Adapter['provider'], TcpProxy>;
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway as the matrix runs it: every provider configured, each behind its own TCP proxy to one
+ * fake upstream; one retry as deployed (workerd may hand the retry a pooled connection a cut left
+ * dead), short timeouts so that hangs and stalls are cases of seconds.
+ */
+export async function startFaultStack(runtime: RuntimeName, agentKey: string): Promise<FaultStack> {
+  const llm = await startFakeLLM();
+  const port = Number(new URL(llm.url).port);
+  const proxies = new Map<Adapter['provider'], TcpProxy>();
+  for (const provider of ['openai', 'azure', 'gemini', 'anthropic'] as const)
+    proxies.set(provider, await startTcpProxy({ host: '127.0.0.1', port }));
+  const at = (provider: Adapter['provider']) => `http://127.0.0.1:${proxies.get(provider)?.port}`;
+  const app = await startRuntime(runtime, {
+    MYCA_API_KEYS: `planner:agent:${agentKey}`,
+    OPENAI_API_KEY: 'test-openai-key',
+    OPENAI_BASE_URL: `${at('openai')}/v1`,
+    AZURE_OPENAI_API_KEY: 'test-azure-key',
+    AZURE_OPENAI_ENDPOINT: at('azure'),
+    GEMINI_API_KEY: 'test-gemini-key',
+    GEMINI_BASE_URL: at('gemini'),
+    ANTHROPIC_API_KEY: 'test-anthropic-key',
+    ANTHROPIC_BASE_URL: at('anthropic'),
+    LLM_RETRIES: '1',
+    LLM_BACKOFF_MS: '10',
+    LLM_BREAKER_FAILURES: '1000',
+    LLM_RATE_LIMIT_RPM: '0',
+    LLM_FIRST_TOKEN_TIMEOUT_MS: '700',
+    LLM_IDLE_TIMEOUT_MS: '400',
+    LLM_DEADLINE_MS: '3000',
+  });
+  return {
+    llm,
+    app,
+    proxies,
+    close: async () => {
+      await app.close();
+      for (const proxy of proxies.values()) await proxy.close();
+      await llm.close();
+    },
+  };
+}
