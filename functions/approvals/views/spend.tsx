@@ -43,7 +43,7 @@ export function SpendChart(props: { rows: SpendGroupView[]; groupBy: SpendPeriod
         const y = 4 + index * CHART.row;
         const width = max > 0 ? Number(((row.cost_usd / max) * CHART.barWidth).toFixed(2)) : 0;
         return (
-          <g data-group={row.group ?? ''}>
+          <g data-group={markInvisible(row.group)}>
             <text x={CHART.labelWidth - 8} y={y + 16} text-anchor="end" fill="currentColor" font-size="13">
               {markInvisible(clip(label(row, props.groupBy), 30, '…'))}
             </text>
@@ -178,7 +178,7 @@ export function SpendPage(props: {
             </thead>
             <tbody>
               {rows.map((row) => (
-                <tr data-group={row.group ?? ''}>
+                <tr data-group={markInvisible(row.group)}>
                   <th scope="row" data-label={groupName}>
                     <Visible text={label(row, period.group_by)} />
                   </th>
