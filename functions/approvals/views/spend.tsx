@@ -70,7 +70,7 @@ function Filters({ period }: { period: SpendPeriod }) {
         <input id="spend-to" type="date" name="to" value={isoDay(new Date(period.to.getTime() - 1))} />
       </div>
       <div>
-        <label for="spend-group">Per</label>
+        <label for="spend-group">Group by</label>
         <select id="spend-group" name="group_by">
           {(Object.keys(GROUPS) as Array<keyof typeof GROUPS>).map((group) => (
             <option value={group} selected={group === period.group_by}>
