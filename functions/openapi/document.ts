@@ -14,7 +14,7 @@ import { HealthResponseSchema } from '../health/index.js';
 import { ReadyResponseSchema } from '../ready/index.js';
 import { KEY_ROUTES } from './keys.js';
 
-type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver session';
+type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver session' | 'admin session';
 
 /** One route as the document shows it. `path` is Hono's (`/v1/actions/:id`). */
 export interface RouteDoc {
@@ -355,6 +355,27 @@ export const ROUTES: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/approvals/spend',
+    summary: 'Spend per key, agent, model or day over a period (chart and table) and the keys’ limits and use; admins only',
+    auth: 'admin session',
+    tag: 'approvals page',
+    query: [
+      {
+        name: 'group_by',
+        description: 'key (default), agent, model or day',
+        schema: { type: 'string', enum: ['key', 'agent', 'model', 'day'] },
+      },
+      { name: 'from', description: 'YYYY-MM-DD (UTC) or ISO date-time; default: 7 days before to', schema: { type: 'string' } },
+      {
+        name: 'to',
+        description: 'YYYY-MM-DD (that day included) or ISO date-time; default: today; at most 366 days',
+        schema: { type: 'string' },
+      },
+    ],
+    response: { status: 200, contentType: 'text/html', description: 'page' },
+  },
+  {
+    method: 'get',
     path: '/approvals/assets/app.css',
     summary: "The page's style sheet",
     auth: 'open',
@@ -427,7 +448,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths[path][route.method] = {
       summary: route.summary,
       tags: [route.tag],
-      ...(route.auth === 'open' || route.auth === 'approver session' ? { security: [] } : {}),
+      ...(route.auth === 'open' || route.auth.endsWith(' session') ? { security: [] } : {}),
       'x-myca-auth': route.auth,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.request
