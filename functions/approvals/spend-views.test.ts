@@ -33,12 +33,36 @@ const keys: KeyLimitView[] = [
     role: 'agent',
     source: 'data',
     rpm: 60,
+    rpm_default: false,
     tpm: 10_000,
     budget_usd: 5,
     budget_period: 'day',
     usage: { requests_this_minute: 3, tokens_this_minute: 1200, budget_used_usd: 1.25, budget_resets_at: '2026-11-30T00:00:00.000Z' },
   },
-  { id: 'root', name: 'root', role: 'admin', source: 'config', rpm: null, tpm: null, budget_usd: null, budget_period: null, usage: null },
+  {
+    id: 'vk_ffffffffffffffffffffffff',
+    name: 'default',
+    role: 'agent',
+    source: 'data',
+    rpm: 100,
+    rpm_default: true,
+    tpm: null,
+    budget_usd: null,
+    budget_period: null,
+    usage: { requests_this_minute: 7, tokens_this_minute: 0, budget_used_usd: null, budget_resets_at: null },
+  },
+  {
+    id: 'root',
+    name: 'root',
+    role: 'admin',
+    source: 'config',
+    rpm: 100,
+    rpm_default: true,
+    tpm: null,
+    budget_usd: null,
+    budget_period: null,
+    usage: null,
+  },
 ];
 
 async function render(props: Partial<Parameters<typeof SpendPage>[0]> = {}): Promise<string> {
@@ -91,7 +115,11 @@ describe('the spend page', () => {
     expect(key).toContain('1,200 of 10,000 this minute');
     expect(key).toMatch(/\$1.25 of \$5.00 per day \(resets <time datetime="2026-11-30T00:00:00.000Z">/);
     const root = html.slice(html.indexOf('data-key="root"'));
-    expect(root).toContain('<td data-label="Requests per minute">use unknown</td>');
+    expect(root).toContain('<td data-label="Requests per minute">shared limit: 100 (LLM_RATE_LIMIT_RPM)</td>');
+    expect(root).toContain('<td data-label="Tokens per minute">use unknown</td>');
+    const fallback = html.slice(html.indexOf('data-key="vk_ffffffffffffffffffffffff"'));
+    expect(fallback).toContain('<td data-label="Requests per minute">7 of 100 this minute (default)</td>');
+    expect(fallback).toContain('<td data-label="Tokens per minute">no limit</td>');
     expect(root).toContain('<td data-label="Budget">none</td>');
     expect(html).not.toMatch(/myca_|sha256|secret/i);
   });

@@ -118,7 +118,13 @@ function KeyLimits({ keys }: { keys: KeyLimitView[] }) {
                   {key.source === 'config' ? <span class="muted"> · configured</span> : null}
                 </td>
                 <td data-label="Role">{key.role}</td>
-                <td data-label="Requests per minute">{key.usage ? limit(key.rpm, key.usage.requests_this_minute) : 'use unknown'}</td>
+                <td data-label="Requests per minute">
+                  {key.source === 'config'
+                    ? key.rpm === null
+                      ? 'no limit'
+                      : `shared limit: ${num(key.rpm)} (LLM_RATE_LIMIT_RPM)`
+                    : `${key.usage ? limit(key.rpm, key.usage.requests_this_minute) : 'use unknown'}${key.rpm_default && key.rpm !== null ? ' (default)' : ''}`}
+                </td>
                 <td data-label="Tokens per minute">{key.usage ? limit(key.tpm, key.usage.tokens_this_minute) : 'use unknown'}</td>
                 <td data-label="Budget">
                   {key.budget_usd === null ? (

@@ -80,7 +80,10 @@ export interface KeyLimitView {
   name: string;
   role: string;
   source: 'data' | 'config';
+  /** The requests per minute that apply: the key's own, else LLM_RATE_LIMIT_RPM (0: none). */
   rpm: number | null;
+  /** The key sets no RPM of its own (LLM_RATE_LIMIT_RPM applies; to configured keys as the shared limit). */
+  rpm_default: boolean;
   tpm: number | null;
   budget_usd: number | null;
   budget_period: 'day' | 'month' | null;
