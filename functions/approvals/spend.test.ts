@@ -3,10 +3,12 @@
  * them, an admin who sees them per key and per agent (chart and table agree) with the keys' limits,
  * bad queries answered with a 400 page, and an approver who is not an admin refused (403).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT_DIR } from '../../shared/runtime/node-config.js';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
@@ -15,6 +17,7 @@ const CHROMIUM = '/usr/bin/chromium';
 // CI installs Chromium and insists on it; elsewhere the browser tests are skipped when it is missing.
 const haveBrowser = existsSync(CHROMIUM) || process.env.MYCA_REQUIRE_TOOLS === '1';
 const DAY_MS = 86_400_000;
+const ARTIFACTS = join(ROOT_DIR, 'test-results', 'approvals');
 
 describe.each(RUNTIMES)('the spend page on %s, in Chromium', (runtime) => {
   beforeEach((ctx) => {
@@ -54,6 +57,7 @@ describe.each(RUNTIMES)('the spend page on %s, in Chromium', (runtime) => {
 
   beforeAll(async () => {
     if (!haveBrowser) return;
+    mkdirSync(ARTIFACTS, { recursive: true });
     database = await migratedDatabase();
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
     app = await startRuntime(runtime, { DATABASE_URL: database.url, MYCA_API_KEYS: apiKeys });
@@ -107,6 +111,7 @@ describe.each(RUNTIMES)('the spend page on %s, in Chromium', (runtime) => {
     const limits = page.locator(`tr[data-key="${key.id}"]`);
     expect(await limits.locator('td[data-label="Requests per minute"]').textContent()).toMatch(/ of 60 this minute$/);
     expect(await limits.locator('td[data-label="Budget"]').textContent()).toMatch(/of \$5\.00 per day \(resets /);
+    await page.screenshot({ path: join(ARTIFACTS, `${runtime}-spend.png`), fullPage: true });
     const html = await page.content();
     expect(html).not.toContain(key.secret);
     expect(html).not.toContain(keys.admin);

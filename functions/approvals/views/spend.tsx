@@ -45,7 +45,7 @@ export function SpendChart(props: { rows: SpendGroupView[]; groupBy: SpendPeriod
         return (
           <g data-group={markInvisible(row.group)}>
             <text x={CHART.labelWidth - 8} y={y + 16} text-anchor="end" fill="currentColor" font-size="13">
-              {markInvisible(clip(label(row, props.groupBy), 30, '…'))}
+              {markInvisible(clip(row.name ?? label(row, props.groupBy), 26, '…'))}
             </text>
             <rect class="bar" x={CHART.labelWidth} y={y + 3} width={width} height={CHART.row - 8} fill="#2d5b3a" />
             <text x={CHART.labelWidth + width + 6} y={y + 16} fill="currentColor" font-size="13">
