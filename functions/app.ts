@@ -15,7 +15,7 @@ import { createApprove } from './approve/index.js';
 import { createAudit } from './audit/index.js';
 import { createChatRoute, sweepChat } from './chat-route/index.js';
 import { createHealth } from './health/index.js';
-import { createKeys } from './keys/index.js';
+import { createKeys, querySpend } from './keys/index.js';
 import { createMetricsRoute } from './metrics/index.js';
 import { createOpenApi } from './openapi/index.js';
 import { createReady } from './ready/index.js';
@@ -50,8 +50,8 @@ export function createApp(services: Services, perRequest?: () => Services) {
   app.route('/', createReady());
   app.route('/', createMetricsRoute());
   app.route('/', createOpenApi());
-  // The approvals page signs people in with its own session cookie.
-  app.route('/', createApprovals(hooks));
+  // The approvals page signs people in with its own session cookie; its spend page reads keys' report.
+  app.route('/', createApprovals(hooks, { spend: querySpend }));
 
   // Everything under /v1 needs a key.
   app.use('/v1/*', requireAuth());

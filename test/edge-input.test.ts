@@ -54,6 +54,8 @@ describe('edge input (property): ids, names and paths never make a 500', () => {
   let app: RuntimeHandle;
   let sql: postgres.Sql;
   let cookie = '';
+  /** An admin's session (the spend page is for admins). */
+  let adminCookie = '';
   let counter = 0;
   const seen: Array<{ route: string; status: number; value: string }> = [];
 
@@ -89,6 +91,13 @@ describe('edge input (property): ids, names and paths never make a 500', () => {
     });
     cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     expect(cookie).toContain('myca_approvals=');
+    const admin = await app.fetch('/approvals/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' },
+      body: new URLSearchParams({ credential: keys.admin }).toString(),
+    });
+    adminCookie = (admin.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(adminCookie).toContain('myca_approvals=');
   });
   afterAll(async () => {
     await app?.close();
@@ -258,6 +267,12 @@ describe('edge input (property): ids, names and paths never make a 500', () => {
         await call('GET /approvals/actions/:id?done', value, `/approvals/actions/${ID}?${query({ done: value })}`, page);
         await call('GET /approvals/history?verify', value, `/approvals/history?${query({ verify: value, limit: value })}`, page);
         await call('GET /approvals/runs?status', value, `/approvals/runs?${query({ status: value, limit: value })}`, page);
+        for (const name of ['group_by', 'from', 'to']) {
+          const spend = await call(`GET /approvals/spend?${name}`, value, `/approvals/spend?${query({ [name]: value })}`, {
+            headers: { cookie: adminCookie },
+          });
+          expect([200, 400], `${name}=${value}`).toContain(spend.status);
+        }
       });
       expect(stderr).not.toHaveBeenCalled();
     } finally {

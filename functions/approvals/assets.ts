@@ -38,6 +38,9 @@ button { font: inherit; padding: .45rem 1rem; border: 2px solid var(--fg); backg
 button.approve { border-color: var(--read); } button.reject { border-color: var(--risky); }
 .filters { display: flex; gap: 1rem; align-items: end; flex-wrap: wrap; margin-bottom: 1rem; }
 .filters label { margin: 0; } .filters select { width: auto; }
+svg.chart { display: block; max-width: 100%; height: auto; margin: 1rem 0; } svg.chart rect.bar { fill: var(--accent); }
+#spend-table th[scope=row] { color: var(--fg); font-size: 1rem; font-weight: 400; } #spend-table tfoot th, #spend-table tfoot td { font-weight: 600; }
+input[type=date] { font: inherit; padding: .4rem; border: 1px solid var(--line); background: var(--bg); color: var(--fg); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; word-break: break-all; }
 .login { max-width: 28rem; }

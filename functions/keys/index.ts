@@ -29,6 +29,8 @@ import { readJson } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
 import { serveSpend } from './spend.js';
 
+export { querySpend } from './spend.js';
+
 const CONFIG_ID = /^[A-Za-z0-9._@-]{1,64}$/;
 
 function sqlOf(services: Services): Sql {

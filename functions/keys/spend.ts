@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { spendWriter } from '../../shared/governance/spend.js';
 import { ApiError } from '../../shared/http/errors.js';
@@ -48,15 +49,36 @@ interface GroupRow {
   avg_latency_ms: number;
 }
 
+/** One group of spend rows, as GET /v1/spend and the approvals spend page show it. */
+export interface SpendGroup {
+  group: string | null;
+  /** The key's name (group_by key only). */
+  name?: string | null;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  unpriced_requests: number;
+  avg_latency_ms: number;
+}
+
+export interface SpendTotals {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+}
+
 /**
- * `GET /v1/spend?group_by=key|agent|model|day&from&to` (admins): the llm_spend rows of [from, to)
- * summed per group, largest cost first (days in order), with totals — what a spend page draws.
+ * The llm_spend rows of [from, to) summed per group, largest cost first (days in order), with
+ * totals. Used by `GET /v1/spend` and (through the composition root) the approvals spend page.
  */
-export async function serveSpend(c: Context<AppEnv>): Promise<Response> {
-  const services = c.get('services');
-  const query = readQuery(c, SpendQuerySchema);
-  if (!services.db) throw new ApiError('UNAVAILABLE', { detail: 'Spend rows need a database', hint: 'set DATABASE_URL' });
-  const sql = services.db.sql;
+export async function querySpend(
+  sql: Sql,
+  query: { group_by: keyof typeof GROUPS; from: Date; to: Date },
+): Promise<{ data: SpendGroup[]; totals: SpendTotals }> {
   const group = sql.unsafe(GROUPS[query.group_by]);
   const rows = await sql<GroupRow[]>`
     select ${group} as group,
@@ -83,7 +105,7 @@ export async function serveSpend(c: Context<AppEnv>): Promise<Response> {
               ]),
         )
       : undefined;
-  const data = rows.map((row) => ({
+  const data: SpendGroup[] = rows.map((row) => ({
     group: row.group,
     ...(names ? { name: names.get(row.group ?? '') ?? row.group } : {}),
     requests: row.requests,
@@ -94,20 +116,33 @@ export async function serveSpend(c: Context<AppEnv>): Promise<Response> {
     unpriced_requests: row.unpriced,
     avg_latency_ms: row.avg_latency_ms,
   }));
-  const sum = (pick: (row: (typeof data)[number]) => number) => data.reduce((total, row) => total + pick(row), 0);
+  const sum = (pick: (row: SpendGroup) => number) => data.reduce((total, row) => total + pick(row), 0);
+  const totals = {
+    requests: sum((row) => row.requests),
+    errors: sum((row) => row.errors),
+    prompt_tokens: sum((row) => row.prompt_tokens),
+    completion_tokens: sum((row) => row.completion_tokens),
+    cost_usd: Number(sum((row) => row.cost_usd).toFixed(9)),
+  };
+  return { data, totals };
+}
+
+/**
+ * `GET /v1/spend?group_by=key|agent|model|day&from&to` (admins): the llm_spend rows of [from, to)
+ * summed per group, largest cost first (days in order), with totals — what a spend page draws.
+ */
+export async function serveSpend(c: Context<AppEnv>): Promise<Response> {
+  const services = c.get('services');
+  const query = readQuery(c, SpendQuerySchema);
+  if (!services.db) throw new ApiError('UNAVAILABLE', { detail: 'Spend rows need a database', hint: 'set DATABASE_URL' });
+  const { data, totals } = await querySpend(services.db.sql, query);
   return c.json({
     object: 'spend',
     group_by: query.group_by,
     from: query.from.toISOString(),
     to: query.to.toISOString(),
     currency: 'USD',
-    totals: {
-      requests: sum((row) => row.requests),
-      errors: sum((row) => row.errors),
-      prompt_tokens: sum((row) => row.prompt_tokens),
-      completion_tokens: sum((row) => row.completion_tokens),
-      cost_usd: Number(sum((row) => row.cost_usd).toFixed(9)),
-    },
+    totals,
     data,
     // Rows this instance has not written yet (batched off the request path): the sums may lag by them.
     unwritten_rows: spendWriter(services).pending(),

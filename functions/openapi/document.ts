@@ -72,7 +72,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths[path][route.method] = {
       summary: route.summary,
       tags: [route.tag],
-      ...(route.auth === 'open' || route.auth === 'approver session' ? { security: [] } : {}),
+      ...(route.auth === 'open' || route.auth.endsWith(' session') ? { security: [] } : {}),
       'x-myca-auth': route.auth,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.request

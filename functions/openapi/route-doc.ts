@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver session';
+export type Auth = 'open' | 'any key' | 'agent' | 'approver' | 'admin' | 'approver session' | 'admin session';
 
 /** One route as the document shows it. `path` is Hono's (`/v1/actions/:id`). */
 export interface RouteDoc {

@@ -97,6 +97,27 @@ export const APPROVALS_ROUTES: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/approvals/spend',
+    summary: 'Spend per key, agent, model or day over a period (chart and table) and the keys’ limits and use; admins only',
+    auth: 'admin session',
+    tag: 'approvals page',
+    query: [
+      {
+        name: 'group_by',
+        description: 'key (default), agent, model or day',
+        schema: { type: 'string', enum: ['key', 'agent', 'model', 'day'] },
+      },
+      { name: 'from', description: 'YYYY-MM-DD (UTC) or ISO date-time; default: 7 days before to', schema: { type: 'string' } },
+      {
+        name: 'to',
+        description: 'YYYY-MM-DD (that day included) or ISO date-time; default: today; at most 366 days',
+        schema: { type: 'string' },
+      },
+    ],
+    response: { status: 200, contentType: 'text/html', description: 'page' },
+  },
+  {
+    method: 'get',
     path: '/approvals/assets/app.css',
     summary: "The page's style sheet",
     auth: 'open',

@@ -2,8 +2,8 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { Principal } from '../../../shared/http/auth.js';
 
-/** The three sections of the navigation; a list page names its own, which is marked as the current page. */
-export type Section = 'inbox' | 'runs' | 'history';
+/** The sections of the navigation (spend for admins only); a list page names its own, which is marked as the current page. */
+export type Section = 'inbox' | 'runs' | 'history' | 'spend';
 
 export function Layout(props: { title: string; principal?: Principal; csrf?: string; section?: Section; children: Child }) {
   const current = (section: Section) => (props.section === section ? 'page' : undefined);
@@ -34,6 +34,11 @@ export function Layout(props: { title: string; principal?: Principal; csrf?: str
                   <a href="/approvals/history" aria-current={current('history')}>
                     History
                   </a>
+                  {props.principal.role === 'admin' ? (
+                    <a href="/approvals/spend" aria-current={current('spend')}>
+                      Spend
+                    </a>
+                  ) : null}
                 </nav>
                 <span class="muted">
                   Signed in as <strong>{props.principal.id}</strong> ({props.principal.role})

@@ -45,6 +45,10 @@ export function clip(text: string, max: number, ellipsis = ''): string {
   return `${text.slice(0, end)}${ellipsis}`;
 }
 
+/** `text` with every invisible character written as its code (`[U+202E]`): for places that take no markup (SVG text, titles). */
+export const markInvisible = (text: string | null | undefined): string =>
+  (text ?? '').replace(INVISIBLE, (char) => `[U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}]`);
+
 /** Text an agent gave us, escaped by JSX, with every invisible character made visible. */
 export function Visible({ text }: { text: string | null | undefined }) {
   const value = text ?? '';

@@ -42,3 +42,56 @@ export interface RunEventView {
   data: Record<string, unknown>;
   created_at: Date;
 }
+
+/** One group of spend rows (a key, agent, model or day) over the chosen period. */
+export interface SpendGroupView {
+  group: string | null;
+  /** The key's name, when grouped by key. */
+  name?: string | null;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  unpriced_requests: number;
+  avg_latency_ms: number;
+}
+
+export interface SpendTotalsView {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+}
+
+export type SpendGroupBy = 'key' | 'agent' | 'model' | 'day';
+
+/** The period and grouping a spend page shows; `to` is exclusive, `last` the last day shown. */
+export interface SpendPeriod {
+  group_by: SpendGroupBy;
+  from: Date;
+  to: Date;
+}
+
+/** A key's limits and what it used in its current windows (never its secret or digest). */
+export interface KeyLimitView {
+  id: string;
+  name: string;
+  role: string;
+  source: 'data' | 'config';
+  /** The requests per minute that apply: the key's own, else LLM_RATE_LIMIT_RPM (0: none). */
+  rpm: number | null;
+  /** The key sets no RPM of its own (LLM_RATE_LIMIT_RPM applies; to configured keys as the shared limit). */
+  rpm_default: boolean;
+  tpm: number | null;
+  budget_usd: number | null;
+  budget_period: 'day' | 'month' | null;
+  /** null: the key-value store could not be read. */
+  usage: {
+    requests_this_minute: number;
+    tokens_this_minute: number;
+    budget_used_usd: number | null;
+    budget_resets_at: string | null;
+  } | null;
+}
