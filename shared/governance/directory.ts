@@ -55,7 +55,8 @@ export class KeyDirectory {
     const graceEnd =
       row?.by_previous && row.previous_secret_expires_at ? row.previous_secret_expires_at.getTime() : Number.POSITIVE_INFINITY;
     const until = Math.min(now + KEY_MAX_AGE_MS, graceEnd);
-    this.remember(this.bySecret, digest, { policy, until });
+    // Only secrets of real keys are remembered: a flood of made-up ones must not push them out.
+    if (row) this.remember(this.bySecret, digest, { policy, until });
     if (policy) this.remember(this.byId, policy.id, { policy, until: now + KEY_MAX_AGE_MS });
     return policy && { id: policy.id, role: policy.role };
   }
