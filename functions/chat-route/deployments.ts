@@ -146,6 +146,9 @@ const PER_REPLY = 3;
  * backstop. Images and audio count nothing here.
  */
 export function estimatePromptTokens(request: ChatRequest): number {
+  // Asked once per candidate model by the plan: worked out once per request.
+  const known = estimates.get(request);
+  if (known !== undefined) return known;
   let chars = 0;
   for (const message of request.messages) {
     const content = message.content;
@@ -154,8 +157,11 @@ export function estimatePromptTokens(request: ChatRequest): number {
     for (const call of message.tool_calls ?? []) chars += call.function.name.length + call.function.arguments.length;
   }
   if (request.tools?.length) chars += JSON.stringify(request.tools).length;
-  return Math.ceil(chars / 4) + PER_MESSAGE * request.messages.length + PER_REPLY;
+  const estimate = Math.ceil(chars / 4) + PER_MESSAGE * request.messages.length + PER_REPLY;
+  estimates.set(request, estimate);
+  return estimate;
 }
+const estimates = new WeakMap<ChatRequest, number>();
 
 /** The largest answer the request allows: its own max_tokens, else the model's configured one, else 0. */
 export const answerBudget = (request: ChatRequest, model: ModelConfig) =>

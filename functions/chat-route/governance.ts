@@ -86,14 +86,22 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
   const now = services.clock.now();
   const windows = windowsAt(now, policy.budget_period);
   const keys = counterKeys(policy.id, windows);
-  const promptEstimate = estimatePromptTokens(request);
-  const output =
-    request.max_completion_tokens ?? request.max_tokens ?? Math.max(...allowed.map((a) => a.config.max_tokens ?? DEFAULT_OUTPUT_RESERVE));
+  // The worst case is only worked out for a key that counts tokens or money (most keys count neither).
+  const counts = policy.tpm !== null || policy.budget_usd !== null;
+  const promptEstimate = counts ? estimatePromptTokens(request) : 0;
+  const output = counts
+    ? (request.max_completion_tokens ??
+      request.max_tokens ??
+      Math.max(...allowed.map((a) => a.config.max_tokens ?? DEFAULT_OUTPUT_RESERVE)))
+    : 0;
   const reserveTokens = promptEstimate + output;
-  const worstCost = Math.max(
-    0,
-    ...allowed.map((a) => costOf(a, { prompt_tokens: promptEstimate, completion_tokens: output, total_tokens: reserveTokens }) ?? 0),
-  );
+  const worstCost =
+    policy.budget_usd !== null
+      ? Math.max(
+          0,
+          ...allowed.map((a) => costOf(a, { prompt_tokens: promptEstimate, completion_tokens: output, total_tokens: reserveTokens }) ?? 0),
+        )
+      : 0;
   const reserveNano = policy.budget_usd !== null ? toNano(worstCost) : 0;
   const rpm = policy.source === 'data' ? (policy.rpm ?? services.config.llm.routing.rate_limit.requests_per_minute) : 0;
   const counters: BoundedAdd[] = [];
