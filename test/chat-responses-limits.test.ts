@@ -104,3 +104,25 @@ describe('item_reference amplification (node)', () => {
     expect(n).toBe(3);
   });
 });
+
+describe('GET and DELETE /v1/responses/:id under the per-key rate limit (node)', () => {
+  let database: TestDatabase;
+  let app: RuntimeHandle;
+  beforeAll(async () => {
+    database = await migratedDatabase();
+    app = await startRuntime('node', { DATABASE_URL: database.url, MYCA_API_KEYS: `attacker:agent:${key}`, LLM_RATE_LIMIT_RPM: '3' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  it('counts reads and deletes of stored responses like any other request of the key', async () => {
+    const id = 'resp_0123456789abcdef0123456789abcdef';
+    const auth = { authorization: `Bearer ${key}` };
+    const statuses: number[] = [];
+    for (const method of ['GET', 'DELETE', 'GET', 'GET'])
+      statuses.push((await app.fetch(`/v1/responses/${id}`, { method, headers: auth })).status);
+    expect(statuses).toEqual([404, 404, 404, 429]);
+  });
+});

@@ -37,6 +37,8 @@ export function createChatRoute() {
   app.use('/v1/chat/completions', rateLimit);
   app.use('/v1/embeddings', rateLimit);
   app.use('/v1/responses', rateLimit);
+  // Reading and deleting stored responses count against the same per-key limit.
+  app.use('/v1/responses/*', rateLimit);
 
   app.post('/v1/chat/completions', async (c) => serveChat(c, (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest));
   // The Responses API, bridged through the same pipeline (responses.ts translates at the edge);
