@@ -2,6 +2,7 @@
  * The fault matrix of chat-route: every provider adapter meets every way an upstream fails. Run on
  * `/v1/chat/completions` (test/chat-faults.test.ts) and `/v1/responses` (test/chat-responses-faults.test.ts).
  */
+import { expect } from 'vitest';
 import { anthropicEvents, type Behaviour, fixture, startFakeLLM } from './fake-llm.js';
 import { type RuntimeHandle, type RuntimeName, startRuntime } from './runtimes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -130,6 +131,8 @@ export interface FaultStack {
   app: RuntimeHandle;
   /** One TCP proxy per provider in front of the fake, so a case can cut or hang one provider's connections. */
   proxies: Map<Adapter['provider'], TcpProxy>;
+  /** After a case: the gateway still answers, and nothing was left unhandled (in this process or the runtime's output). */
+  stillHealthy(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -139,6 +142,9 @@ export interface FaultStack {
  * dead), short timeouts so that hangs and stalls are cases of seconds.
  */
 export async function startFaultStack(runtime: RuntimeName, agentKey: string): Promise<FaultStack> {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
   const llm = await startFakeLLM();
   const port = Number(new URL(llm.url).port);
   const proxies = new Map<Adapter['provider'], TcpProxy>();
@@ -167,10 +173,18 @@ export async function startFaultStack(runtime: RuntimeName, agentKey: string): P
     llm,
     app,
     proxies,
+    stillHealthy: async () => {
+      expect((await app.fetch('/health')).status).toBe(200);
+      // A rejection nobody handles surfaces on the next turns of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(rejections).toEqual([]);
+      expect(app.output()).not.toMatch(/Uncaught|Unhandled|unhandled promise rejection/i);
+    },
     close: async () => {
       await app.close();
       for (const proxy of proxies.values()) await proxy.close();
       await llm.close();
+      process.off('unhandledRejection', onRejection);
     },
   };
 }
