@@ -96,3 +96,13 @@ export function errorInBody(provider: string, body: unknown): ProviderError | un
 }
 
 export { parseRetryAfter } from '../../../shared/http/retry.js';
+
+/** A failed request that got no answer (aborted, refused, reset) as the provider's ProviderError. */
+export function networkError(name: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED')
+    return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
+  const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
+  return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
+}

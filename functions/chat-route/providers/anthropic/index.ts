@@ -1,7 +1,7 @@
 import type { HttpClient, HttpResponse } from '../../../../shared/net/http-client.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
-import { type CallOptions, type ChatProvider, ProviderError, parseRetryAfter } from '../types.js';
+import { type CallOptions, type ChatProvider, networkError, ProviderError, parseRetryAfter } from '../types.js';
 import { AnthropicRefusal, toAnthropic } from './request.js';
 import { anthropicError, fromAnthropic, isErrorBody } from './response.js';
 import { AnthropicStreamTranslator, SseFrames } from './stream.js';
@@ -141,13 +141,4 @@ async function statusError(name: string, response: HttpResponse): Promise<Provid
     body = { type: 'error', error: { type: 'http_error', message: text.slice(0, 200) || `${response.status} status code` } };
   }
   return anthropicError(name, body, response.status, parseRetryAfter(response.header('retry-after')));
-}
-
-function networkError(name: string, error: unknown): ProviderError {
-  if (error instanceof ProviderError) return error;
-  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED')
-    return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
-  const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
-  return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
 }

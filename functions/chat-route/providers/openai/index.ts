@@ -3,7 +3,7 @@ import type { HttpClient, HttpResponse } from '../../../../shared/net/http-clien
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
 import { wireChunk } from '../sse-chunk.js';
-import { type CallOptions, type ChatProvider, errorInBody, keepWireText, ProviderError, parseRetryAfter } from '../types.js';
+import { type CallOptions, type ChatProvider, errorInBody, keepWireText, networkError, ProviderError, parseRetryAfter } from '../types.js';
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -184,13 +184,4 @@ async function statusError(name: string, response: HttpResponse): Promise<Provid
   }
   const retryAfterMs = Number(response.header('retry-after-ms')) || parseRetryAfter(response.header('retry-after'));
   return new ProviderError(name, message, response.status, { retryAfterMs, code });
-}
-
-function networkError(name: string, error: unknown): ProviderError {
-  if (error instanceof ProviderError) return error;
-  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED')
-    return new ProviderError(name, 'request aborted', undefined, { timeout: true, cause: error });
-  const detail = e?.code ?? e?.cause?.code ?? e?.message ?? String(error);
-  return new ProviderError(name, `connection failed: ${detail}`, undefined, { cause: error });
 }
