@@ -7,6 +7,7 @@ import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordUsage, startAttemptSpan } from './observe.js';
 import { failure, observedLatency, prepareChat, providerIn, recordFallback, usesLatency, withDefaults } from './pipeline.js';
 import type { Attempt } from './plan.js';
+import { callChat } from './providers/call.js';
 import type { ProviderError } from './providers/types.js';
 
 export interface ChatResult {
@@ -44,7 +45,7 @@ export async function completeChat(
     const callStarted = services.clock.now();
     const release = trackInFlight(attempt.label);
     try {
-      const completion = await providerIn(registry, attempt).chat(withDefaults(request, attempt), {
+      const completion = await callChat(providerIn(registry, attempt), withDefaults(request, attempt), {
         model: attempt.model,
         signal,
         headers: correlationHeaders(),

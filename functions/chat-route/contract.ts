@@ -46,7 +46,24 @@ export const ChatRequestSchema = z.looseObject({
   user: z.string().max(256).optional(),
 });
 
-export type ChatRequest = z.infer<typeof ChatRequestSchema> & Omit<OpenAI.ChatCompletionCreateParams, 'model' | 'messages' | 'stream'>;
+/**
+ * The Responses form a chat request was translated from (`POST /v1/responses`), for the providers that
+ * take it natively (`responses_api: native`): the same request in OpenAI's Responses shape, sent to
+ * the provider's own `/responses` instead of the chat translation. A symbol, so no client can send it
+ * (JSON has none) and no chat wire ever carries it (JSON.stringify skips it); copies of the request
+ * (`{ ...request }`) keep it.
+ */
+export const RESPONSES_FORM: unique symbol = Symbol('myca.responses-form');
+
+/** A Responses request as it goes to a provider's own `/responses` (the model is the attempt's). */
+export interface NativeResponsesBody {
+  input: unknown[];
+  store: false;
+  [field: string]: unknown;
+}
+
+export type ChatRequest = z.infer<typeof ChatRequestSchema> &
+  Omit<OpenAI.ChatCompletionCreateParams, 'model' | 'messages' | 'stream'> & { [RESPONSES_FORM]?: NativeResponsesBody };
 export type ChatMessage = z.infer<typeof Message>;
 export type ChatCompletion = OpenAI.ChatCompletion;
 export type ChatCompletionChunk = OpenAI.ChatCompletionChunk;
@@ -112,7 +129,17 @@ const ItemReference = z.looseObject({
   type: z.literal('item_reference'),
   id: z.string().regex(ITEM_ID, 'an item id is a prefix, "_", then letters and digits (msg_…, fc_…)'),
 });
-export const ResponsesInputItem = z.union([FunctionCallItem, FunctionCallOutputItem, ItemReference, MessageItem]);
+/**
+ * A reasoning item of an earlier answer (OpenAI reasoning models). With `encrypted_content` it goes
+ * back to a native provider; without it (or to any bridged provider) it is left out: the model reasons anew.
+ */
+const ReasoningItem = z.looseObject({
+  type: z.literal('reasoning'),
+  id: z.string().max(256).optional(),
+  summary: z.array(z.looseObject({ type: z.string(), text: z.string() })).optional(),
+  encrypted_content: z.string().nullable().optional(),
+});
+export const ResponsesInputItem = z.union([FunctionCallItem, FunctionCallOutputItem, ItemReference, ReasoningItem, MessageItem]);
 export type ResponsesItem = z.infer<typeof ResponsesInputItem>;
 export const ResponsesFunctionTool = z.object({
   type: z.literal('function'),
@@ -149,7 +176,11 @@ export const ResponsesRequestSchema = z.strictObject({
   top_p: z.number().min(0).max(1).nullable().optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
   reasoning: z
-    .strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() })
+    .strictObject({
+      effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullable().optional(),
+      // Reasoning summaries come only from a native provider; a bridged one has none to give.
+      summary: z.enum(['auto', 'concise', 'detailed']).nullable().optional(),
+    })
     .nullable()
     .optional(),
   stream: z.boolean().nullable().optional(),
@@ -159,6 +190,11 @@ export const ResponsesRequestSchema = z.strictObject({
   store: z.boolean().nullable().optional(),
   previous_response_id: z.string().regex(RESPONSE_ID, 'a response id is "resp_" then letters and digits').nullable().optional(),
   truncation: z.literal('disabled').nullable().optional(),
-  include: z.array(z.string()).max(0, 'include is not supported: nothing extra can be returned').nullable().optional(),
+  // Only the encrypted reasoning can be asked for (native providers; bridged answers have no reasoning items).
+  include: z
+    .array(z.literal('reasoning.encrypted_content', { error: 'only "reasoning.encrypted_content" can be included' }))
+    .max(1)
+    .nullable()
+    .optional(),
 });
 export type ResponsesRequest = z.infer<typeof ResponsesRequestSchema>;

@@ -53,3 +53,17 @@ export function responsesUsage(usage: { prompt_tokens: number; completion_tokens
 export function incompleteReason(finish: string | null | undefined): string | undefined {
   return finish === 'length' ? 'max_output_tokens' : finish === 'content_filter' ? 'content_filter' : undefined;
 }
+
+/**
+ * A native provider's Response under the gateway's name for it: our id (the provider kept nothing),
+ * the conversation it continues, whether it is kept, and the caller's metadata (not sent upstream).
+ */
+export function fromNative<T extends Record<string, unknown>>(request: ResponsesRequest, response: T, meta: ResponseMeta): T {
+  return {
+    ...response,
+    id: meta.id,
+    previous_response_id: meta.previousResponseId,
+    store: meta.store,
+    metadata: request.metadata ?? {},
+  };
+}

@@ -1,11 +1,22 @@
 /**
  * The chat pipeline's SSE (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when the
- * provider broke off, idle timeout or cap) → the Responses API's event sequence. Only `[DONE]` leads
+ * provider broke off, idle timeout or cap) → the Responses API's event sequence. When the provider
+ * spoke the Responses API itself (native), its events pass through in order, under the gateway's id. Only `[DONE]` leads
  * to `response.completed` (or `response.incomplete`); an `error` event or a stream that just ends
  * leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
  */
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
-import { incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
+import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
+
+/** One event of the Responses API as a native provider wrote it. */
+interface NativeEvent {
+  type: string;
+  sequence_number?: number;
+  response?: Record<string, unknown>;
+  output_index?: number;
+  item?: unknown;
+  [field: string]: unknown;
+}
 
 interface CallState {
   outputIndex: number;
@@ -30,6 +41,8 @@ export function responsesStream(
   let started = false;
   let ended = false;
   let finish: string | null | undefined;
+  /** The source is a native provider's own event stream (providers/openai/responses.ts), not chat chunks. */
+  let native = false;
   let usage: ChatCompletionChunk['usage'];
   const output: unknown[] = [];
   let message: { outputIndex: number; id: string; text: string } | undefined;
@@ -145,6 +158,27 @@ export function responsesStream(
     start();
     emit('response.failed', { response: { ...snapshot(), status: 'failed', error: { code, message }, usage: responsesUsage(usage) } });
   };
+  /**
+   * An event of a native provider's own stream: passed on in order, renumbered, with the Response
+   * under the gateway's id (fromNative); its output items are noted (a later failure reports them),
+   * and its terminal event is held like the bridge's, until the response is kept.
+   */
+  const onEvent = (event: NativeEvent) => {
+    const { type, sequence_number: _upstream, ...data } = event;
+    if (data.response) {
+      data.response = fromNative(request, data.response, meta);
+      response.model = String(data.response.model ?? response.model);
+    }
+    if (type === 'response.created') started = true;
+    if ((type === 'response.output_item.added' || type === 'response.output_item.done') && typeof data.output_index === 'number')
+      output[data.output_index] = data.item;
+    if (type === 'response.completed' || type === 'response.incomplete') {
+      final = { type, response: data.response as NonNullable<typeof final>['response'] };
+      return;
+    }
+    if (type === 'response.failed' || type === 'error') ended = true;
+    emit(type, data);
+  };
   const onFrame = (frame: string) => {
     let event = '';
     let data = '';
@@ -166,9 +200,16 @@ export function responsesStream(
     }
     if (data === '[DONE]') {
       ended = true;
-      return complete();
+      if (!native) return complete();
+      // A native stream's terminal event is held in `final`; without one it did not finish.
+      return final ? undefined : fail('the stream ended before the answer was complete', 'stream_interrupted');
     }
-    onChunk(JSON.parse(data) as ChatCompletionChunk);
+    const value = JSON.parse(data) as ChatCompletionChunk | NativeEvent;
+    // Chat chunks have no `type`; every event of the Responses API has one.
+    if (typeof (value as NativeEvent).type === 'string') {
+      native = true;
+      onEvent(value as NativeEvent);
+    } else onChunk(value as ChatCompletionChunk);
   };
   /** Emits the held final event once the save has answered (it never throws: a failed save is `store: false`). */
   const settle = async () => {

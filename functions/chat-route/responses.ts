@@ -16,27 +16,26 @@ import {
   type ChatCompletion,
   type ChatMessage,
   type ChatRequest,
+  type NativeResponsesBody,
+  RESPONSES_FORM,
   ResponsesFunctionTool,
   type ResponsesItem,
   type ResponsesRequest,
   ResponsesRequestSchema,
 } from './contract.js';
-import { incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
+import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
 import { inputItems, prepareState } from './responses-state.js';
 import { responsesStream } from './responses-stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
-/**
- * Responses request → chat request, or a 400 naming the field it cannot bridge. `items` is the whole
- * input (a continued conversation first, references resolved); by default the request's own.
- */
-export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] = inputItems(request)): ChatRequest {
-  const tools = (request.tools ?? []).map((tool, index) => {
+/** The request's tools, each checked as a function tool, or a 400 naming the one that is not. */
+function functionTools(request: ResponsesRequest) {
+  return (request.tools ?? []).map((tool, index) => {
     if (tool.type !== 'function')
       throw new ApiError('BAD_REQUEST', {
-        detail: `tools[${index}]: tool type "${tool.type}" is not supported; only function tools are bridged`,
-        hint: 'declare the tool as { type: "function", name, description, parameters } and run it yourself',
+        detail: `tools[${index}]: tool type "${tool.type}" is not supported; only function tools are passed on`,
+        hint: 'declare the tool as { type: "function", name, description, parameters } and run it yourself (actions go through the action gate)',
       });
     const parsed = ResponsesFunctionTool.safeParse(tool);
     if (!parsed.success)
@@ -44,17 +43,26 @@ export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] 
         detail: `tools[${index}]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(tool)'}: ${i.message}`).join('; ')}`,
         hint: 'a function tool is { type: "function", name, description?, parameters?, strict? }',
       });
-    const { name, description, parameters, strict } = parsed.data;
-    return {
-      type: 'function' as const,
-      function: {
-        name,
-        ...(description ? { description } : {}),
-        ...(parameters ? { parameters } : {}),
-        ...(strict != null ? { strict } : {}),
-      },
-    };
+    return parsed.data;
   });
+}
+
+/**
+ * Responses request → chat request, or a 400 naming the field it cannot bridge. `items` is the whole
+ * input (a continued conversation first, references resolved); by default the request's own. The
+ * chat request carries its Responses form (RESPONSES_FORM) for the providers that take it natively.
+ */
+export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] = inputItems(request)): ChatRequest {
+  const checked = functionTools(request);
+  const tools = checked.map(({ name, description, parameters, strict }) => ({
+    type: 'function' as const,
+    function: {
+      name,
+      ...(description ? { description } : {}),
+      ...(parameters ? { parameters } : {}),
+      ...(strict != null ? { strict } : {}),
+    },
+  }));
   const messages: ChatMessage[] = [];
   if (request.instructions) messages.push({ role: 'system', content: request.instructions });
   for (const item of items) addItem(messages, item);
@@ -94,14 +102,31 @@ export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] 
     ...(request.parallel_tool_calls != null && tools.length ? { parallel_tool_calls: request.parallel_tool_calls } : {}),
     ...(request.reasoning?.effort ? { reasoning_effort: request.reasoning.effort } : {}),
     ...(request.user ? { user: request.user } : {}),
+    [RESPONSES_FORM]: toNativeBody(request, items, checked),
   };
   return chat as ChatRequest;
 }
 
+/**
+ * The Responses form for a native provider: the request's own fields (checked by the schema), the
+ * whole input, and `store: false` — the gateway keeps the conversation, per key, for its retention;
+ * the provider keeps nothing. Reasoning items without `encrypted_content` are left out: with nothing
+ * stored upstream the provider could not resolve them.
+ */
+function toNativeBody(request: ResponsesRequest, items: ResponsesItem[], tools: ReturnType<typeof functionTools>): NativeResponsesBody {
+  const input = items.filter((item) => item.type !== 'reasoning' || Boolean(item.encrypted_content));
+  const { instructions, tool_choice, text, max_output_tokens, temperature, top_p, parallel_tool_calls, reasoning, user, include } = request;
+  const body: NativeResponsesBody = { input, store: false };
+  const fields = { instructions, tool_choice, text, max_output_tokens, temperature, top_p, parallel_tool_calls, reasoning, user, include };
+  for (const [field, value] of Object.entries(fields)) if (value != null) body[field] = value;
+  if (tools.length) body.tools = tools;
+  return body;
+}
+
 function addItem(messages: ChatMessage[], item: ResponsesItem): void {
   if (item.type === 'item_reference') throw new Error('item_reference items are resolved before translation');
-  // Reasoning items (kept from a provider that makes them) have no chat form: chat models reason anew.
-  if ((item as { type?: string }).type === 'reasoning') return;
+  // Reasoning items (from a provider that makes them) have no chat form: chat models reason anew.
+  if (item.type === 'reasoning') return;
   if (item.type === 'function_call') {
     const call = { id: item.call_id, type: 'function' as const, function: { name: item.name, arguments: item.arguments } };
     const last = messages.at(-1);
@@ -181,9 +206,15 @@ export async function serveResponses(
   if (answer.status !== 200 || !answer.body) return answer;
   const headers = new Headers(answer.headers);
   if (request.stream) return new Response(responsesStream(request, answer.body, state, state.save), { status: 200, headers });
-  const completion = (await answer.json()) as ChatCompletion;
+  const answered = (await answer.json()) as ChatCompletion | NativeResponse;
   headers.delete('content-length');
-  const body = toResponse(request, completion, state);
+  const body =
+    answered.object === 'response'
+      ? fromNative(request, answered as NativeResponse, state)
+      : toResponse(request, answered as ChatCompletion, state);
   if (state.store) body.store = await state.save(body);
   return new Response(JSON.stringify(body), { status: 200, headers });
 }
+
+/** A provider's own Response object, as it goes out and is kept under the gateway's id. */
+type NativeResponse = { object: 'response'; model: string; output: unknown[]; store: boolean } & Record<string, unknown>;

@@ -10,7 +10,7 @@ import { type ChatResult, completeChat } from './complete.js';
 import type { ChatRequest } from './contract.js';
 import { governanceOf } from './governance.js';
 import { attemptHeaders, ClientClosedError, clientClosed } from './pipeline.js';
-import { wireText } from './providers/types.js';
+import { isNative, wireText } from './providers/types.js';
 import { streamChat } from './stream-chat.js';
 
 /**
@@ -54,7 +54,8 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
     if (request.stream) {
       const streamed = await streamChat(services, request, target, clientSignal, c.get('logger'), governance);
       c.set('logFields', { ...c.get('logFields'), llm: streamed.attempt.label, attempts: streamed.attempts, stream: true });
-      if (!plan) return streamed.response;
+      // A native Responses stream is not kept: the cache replays chat answers.
+      if (!plan || streamed.native) return streamed.response;
       streamed.response.headers.set('x-myca-cache', 'miss');
       const { attempt } = streamed;
       return captureSse(streamed.response, MAX_ENTRY_CHARS, (body) =>
@@ -70,7 +71,8 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
       cost_usd: done.costUsd,
     });
     const body = wireText(done.completion);
-    if (plan)
+    // A native Response (the provider's own Responses API) is not kept: the cache replays chat answers.
+    if (plan && !isNative(done.completion))
       store({
         kind: 'json',
         body,

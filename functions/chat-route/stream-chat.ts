@@ -16,6 +16,7 @@ import {
   withDefaults,
 } from './pipeline.js';
 import type { Attempt } from './plan.js';
+import { isNative } from './providers/types.js';
 import { openStream, sseResponse } from './stream.js';
 
 export interface StreamedChat {
@@ -24,6 +25,8 @@ export interface StreamedChat {
   attempt: Attempt;
   /** How many attempts it took (1 when the first model answered). */
   attempts: number;
+  /** The events are the provider's own Responses API events, not chat chunks (providers/call.ts). */
+  native: boolean;
 }
 
 /**
@@ -121,5 +124,5 @@ export async function streamChat(
       logger.info('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
     },
   });
-  return { response, attempt, attempts: outcome.records.length };
+  return { response, attempt, attempts: outcome.records.length, native: isNative(outcome.value.opened.first) };
 }

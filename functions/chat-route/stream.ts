@@ -2,6 +2,7 @@ import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import type { AttemptRecord } from './attempts.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
+import { callStream } from './providers/call.js';
 import { unparsedText } from './providers/sse-chunk.js';
 import { type ChatProvider, ProviderError, wireText } from './providers/types.js';
 
@@ -32,9 +33,9 @@ export async function openStream(
   const upstream = new AbortController();
   const forward = () => upstream.abort(signal.reason);
   signal.addEventListener('abort', forward, { once: true });
-  const iterator = provider
-    .stream(request, { model: attempt.model, signal: upstream.signal, headers: correlationHeaders() })
-    [Symbol.asyncIterator]();
+  const iterator = callStream(provider, request, { model: attempt.model, signal: upstream.signal, headers: correlationHeaders() })[
+    Symbol.asyncIterator
+  ]();
   try {
     const first = await Promise.race([iterator.next(), aborted(signal)]);
     if (first.done) throw new Error('the provider closed the stream before sending anything');

@@ -10,7 +10,7 @@ import { type ApiKeyEntry, type AppConfig, AppConfigSchema, AuthFileSchema, LEAS
 export type { AgentConfig, AgentsConfig } from './agents.js';
 export type { EnvSource } from './interpolate.js';
 export type { CacheConfig, DeploymentConfig, ModelConfig, ModelsConfig, ProviderConfig, ProviderType, RoutingConfig } from './models.js';
-export { providerUnavailableReason } from './models.js';
+export { providerUnavailableReason, speaksResponses } from './models.js';
 export type { ActionCategory, Policy, PolicyMode } from './policy.js';
 export { CATEGORIES } from './policy.js';
 export type { ApiKeyEntry, AppConfig, LogLevel, Role } from './schema.js';

@@ -14,6 +14,13 @@ const ProviderSchema = z.object({
   base_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   api_version: z.string().optional(),
+  /**
+   * How `POST /v1/responses` reaches this provider: `native` sends it to the provider's own
+   * `/responses` (OpenAI's Responses API), `bridge` translates it to chat completions. Default: native
+   * for `openai`, bridge for the rest; only OpenAI-wire providers (openai, azure, openai_compatible)
+   * can be native.
+   */
+  responses_api: z.enum(['native', 'bridge']).optional(),
 });
 
 /** One place a task's model is served from (a provider account or region); `weight` shares the load. */
@@ -151,6 +158,12 @@ export const ModelsConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['routing', 'fallback_chain', index], message: `unknown model alias "${alias}"` });
     }
     for (const [name, provider] of Object.entries(config.providers)) {
+      if (provider.responses_api === 'native' && (provider.type === 'gemini' || provider.type === 'anthropic'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', name, 'responses_api'],
+          message: `a ${provider.type} provider does not speak OpenAI's Responses API; use bridge (or leave it out)`,
+        });
       if (provider.enabled !== true) continue;
       const needsKey = provider.type !== 'openai_compatible';
       if (needsKey && !provider.api_key)
@@ -173,6 +186,11 @@ export type ModelConfig = ModelsConfig['models'][string];
 export type RoutingConfig = ModelsConfig['routing'];
 export type DeploymentConfig = NonNullable<ModelConfig['deployments']>[number];
 export type CacheConfig = ModelsConfig['cache'];
+
+/** Whether `POST /v1/responses` goes to this provider's own `/responses` (see `responses_api`). */
+export function speaksResponses(provider: ProviderConfig): boolean {
+  return (provider.responses_api ?? (provider.type === 'openai' ? 'native' : 'bridge')) === 'native';
+}
 
 /** Why a provider cannot be used, or null when it can. Unavailable providers are listed, not crashed on. */
 export function providerUnavailableReason(provider: ProviderConfig): string | null {

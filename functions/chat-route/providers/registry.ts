@@ -1,4 +1,4 @@
-import { type ModelsConfig, type ProviderConfig, providerUnavailableReason } from '../../../shared/config/index.js';
+import { type ModelsConfig, type ProviderConfig, providerUnavailableReason, speaksResponses } from '../../../shared/config/index.js';
 import { createFetchHttp } from '../../../shared/net/fetch-http.js';
 import type { HttpClient } from '../../../shared/net/http-client.js';
 import { createAnthropicProvider } from './anthropic/index.js';
@@ -26,7 +26,14 @@ export interface ProviderTransports {
 const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderConfig, transports: { http: HttpClient }) => ChatProvider> =
   {
     openai: (name, config, t) =>
-      createOpenAIProvider({ name, type: 'openai', apiKey: config.api_key, baseURL: config.base_url, http: t.http }),
+      createOpenAIProvider({
+        name,
+        type: 'openai',
+        apiKey: config.api_key,
+        baseURL: config.base_url,
+        responsesApi: speaksResponses(config),
+        http: t.http,
+      }),
     azure: (name, config, t) =>
       createOpenAIProvider({
         name,
@@ -34,10 +41,18 @@ const FACTORIES: Record<ProviderConfig['type'], (name: string, config: ProviderC
         apiKey: config.api_key,
         endpoint: config.endpoint,
         apiVersion: config.api_version,
+        responsesApi: speaksResponses(config),
         http: t.http,
       }),
     openai_compatible: (name, config, t) =>
-      createOpenAIProvider({ name, type: 'openai_compatible', apiKey: config.api_key, baseURL: config.base_url, http: t.http }),
+      createOpenAIProvider({
+        name,
+        type: 'openai_compatible',
+        apiKey: config.api_key,
+        baseURL: config.base_url,
+        responsesApi: speaksResponses(config),
+        http: t.http,
+      }),
     gemini: (name, config) => createGeminiProvider({ name, apiKey: config.api_key ?? '', baseUrl: config.base_url }),
     anthropic: (name, config, t) =>
       createAnthropicProvider({

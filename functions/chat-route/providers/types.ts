@@ -1,5 +1,12 @@
 import type { ProviderType } from '../../../shared/config/index.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../contract.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+  NativeResponsesBody,
+} from '../contract.js';
 
 export interface CallOptions {
   /** The provider's own model (or Azure deployment) name. */
@@ -17,7 +24,28 @@ export interface ChatProvider {
   /** Chunks in OpenAI's shape; the last carries usage. Throws ProviderError. */
   stream(request: ChatRequest, options: CallOptions): AsyncIterable<ChatCompletionChunk>;
   embed(request: EmbeddingsRequest, options: CallOptions): Promise<EmbeddingsResponse>;
+  /**
+   * OpenAI's Responses API spoken natively (`responses_api: native`). The answers are in the chat
+   * pipeline's shapes so that it runs unchanged (usage, model, attempt status), but their wire text
+   * ({@link wireText}) is the provider's own Response object or stream event, and {@link isNative}
+   * tells them apart: the Responses endpoint passes that text on, never a translation.
+   */
+  responses?: {
+    create(body: NativeResponsesBody, options: CallOptions): Promise<ChatCompletion>;
+    stream(body: NativeResponsesBody, options: CallOptions): AsyncIterable<ChatCompletionChunk>;
+  };
 }
+
+const natives = new WeakSet<object>();
+
+/** Marks an answer (completion or chunk) whose wire text is a native Responses object or event. */
+export function markNative<T extends object>(value: T): T {
+  natives.add(value);
+  return value;
+}
+
+/** Whether an answer came from a provider's own Responses API (its wire text is a Response or an event). */
+export const isNative = (value: object): boolean => natives.has(value);
 
 /**
  * The provider's own JSON text of a completion or stream chunk an adapter parsed without changing it

@@ -3,7 +3,9 @@ import type { HttpClient, HttpResponse } from '../../../../shared/net/http-clien
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
 import { wireChunk } from '../sse-chunk.js';
-import { type CallOptions, type ChatProvider, errorInBody, keepWireText, networkError, ProviderError, parseRetryAfter } from '../types.js';
+import { type CallOptions, type ChatProvider, errorInBody, keepWireText, networkError, ProviderError } from '../types.js';
+import { nativeResponses } from './responses.js';
+import { errorOfRest, invalidAnswer, type OpenAIPath, type Post, parseBody, readText, sseData, statusError } from './wire.js';
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -13,6 +15,8 @@ export interface OpenAIProviderOptions {
   /** Azure only. */
   endpoint?: string | undefined;
   apiVersion?: string | undefined;
+  /** `POST /v1/responses` goes to the provider's own `/responses` (models.yaml `responses_api: native`). */
+  responsesApi?: boolean | undefined;
   /** Node: an undici keep-alive pool; workerd: fetch (shared/net/fetch-http.ts). */
   http: HttpClient;
 }
@@ -33,8 +37,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     azure ? `${options.endpoint ?? ''}`.replace(/\/+$/, '') : (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')
   ) as string;
   const apiVersion = encodeURIComponent(options.apiVersion ?? '2024-10-21');
-  const url = (path: 'chat/completions' | 'embeddings', model: string) => {
+  const url = (path: OpenAIPath, model: string) => {
     if (!azure) return `${base}/${path}`;
+    // Azure's Responses API is its v1 API: the deployment goes in the body's model, not the path.
+    if (path === 'responses') return `${base}/openai/v1/responses`;
     const problem = modelNameProblem('azure', model);
     if (problem) throw new ProviderError(name, `deployment "${model}" refused: ${problem}`, 400);
     return `${base}/openai/deployments/${encodeURIComponent(model)}/${path}?api-version=${apiVersion}`;
@@ -45,7 +51,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     ...(options.apiKey ? (azure ? { 'api-key': options.apiKey } : { authorization: `Bearer ${options.apiKey}` }) : {}),
     ...call.headers,
   });
-  const post = async (path: 'chat/completions' | 'embeddings', call: CallOptions, body: object): Promise<HttpResponse> => {
+  const post: Post = async (path, call, body) => {
     const target = url(path, call.model);
     let response: HttpResponse;
     try {
@@ -84,104 +90,30 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
       if (!Array.isArray(embeddings.data)) throw errorInBody(name, embeddings) ?? invalidAnswer(name, text);
       return embeddings;
     },
+    ...(options.responsesApi ? { responses: nativeResponses(name, post) } : {}),
   };
 }
 
-/** The blank line that ends an SSE event, whichever line endings the server writes (`\n`, `\r\n`, mixed). */
-const EVENT_END = /\r?\n\r?\n/;
-
-/** The data of one SSE event: its `data:` lines joined; comments and other fields are left out. */
-function eventData(block: string): string {
-  // Nearly every event is one `data: {…}` line: no arrays for it.
-  if (block.startsWith('data:') && !block.includes('\n')) return block.slice(5).trimStart();
-  return block
-    .split(/\r?\n/)
-    .filter((line) => line.startsWith('data:'))
-    .map((line) => line.slice(5).trimStart())
-    .join('\n');
-}
-
-async function* streamChunks(
-  name: string,
-  request: ChatRequest,
-  call: CallOptions,
-  post: (path: 'chat/completions', call: CallOptions, body: object) => Promise<HttpResponse>,
-): AsyncIterable<ChatCompletionChunk> {
+async function* streamChunks(name: string, request: ChatRequest, call: CallOptions, post: Post): AsyncIterable<ChatCompletionChunk> {
   const response = await post('chat/completions', call, {
     ...request,
     model: call.model,
     stream: true,
     stream_options: { include_usage: true },
   });
-  const decoder = new TextDecoder();
-  let buffer = '';
+  const rest = { text: '' };
   let finished = false;
-  try {
-    for await (const bytes of response.chunks()) {
-      buffer += decoder.decode(bytes, { stream: true });
-      for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
-        const block = buffer.slice(0, end.index);
-        buffer = buffer.slice(end.index + end[0].length);
-        const data = eventData(block);
-        if (data && data !== '[DONE]') {
-          // Parsed only when it carries an error, usage or a finish reason (sse-chunk.ts).
-          const { chunk, finished: last } = wireChunk(name, data);
-          if (last) finished = true;
-          yield chunk;
-        }
-      }
+  for await (const batch of sseData(name, response, rest)) {
+    for (const data of batch) {
+      // Parsed only when it carries an error, usage or a finish reason (sse-chunk.ts).
+      const { chunk, finished: last } = wireChunk(name, data);
+      if (last) finished = true;
+      yield chunk;
     }
-  } catch (error) {
-    throw error instanceof ProviderError ? error : networkError(name, error);
   }
   // A server that answers a stream request with a plain JSON body (`{"error": …}` with status 200)
   // leaves it all in the buffer, with no event end: that is the provider's error, not a cut.
-  const rest = buffer.trim();
-  if (!finished && rest.startsWith('{')) {
-    let body: unknown;
-    try {
-      body = JSON.parse(rest);
-    } catch {
-      body = undefined;
-    }
-    throw errorInBody(name, body) ?? invalidAnswer(name, rest);
-  }
+  if (!finished && rest.text.startsWith('{')) throw errorOfRest(name, rest.text, 'a completion');
   // A cut connection can look like a clean end; only a finish reason proves the answer is whole.
   if (!finished) throw new ProviderError(name, 'the stream ended before the model finished (no finish_reason)', undefined);
-}
-
-function invalidAnswer(name: string, text: string): ProviderError {
-  return new ProviderError(name, `the provider's answer is not a completion: ${text.slice(0, 120)}`, 502);
-}
-
-async function readText(name: string, response: HttpResponse): Promise<string> {
-  try {
-    return await response.text();
-  } catch (error) {
-    throw networkError(name, error);
-  }
-}
-
-function parseBody<T>(name: string, text: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new ProviderError(name, `the provider answered with invalid JSON: ${text.slice(0, 120)}`, 502, { action: 'retry' });
-  }
-}
-
-async function statusError(name: string, response: HttpResponse): Promise<ProviderError> {
-  const text = await response.text().catch(() => '');
-  let message = `${response.status} status code`;
-  let code: string | undefined;
-  try {
-    const body = JSON.parse(text) as { error?: { message?: string; code?: unknown } | string };
-    const detail = typeof body.error === 'string' ? body.error : body.error?.message;
-    if (detail) message = `${response.status} ${detail}`;
-    if (typeof body.error === 'object' && typeof body.error?.code === 'string') code = body.error.code;
-  } catch {
-    if (text) message = `${response.status} ${text.slice(0, 200)}`;
-  }
-  const retryAfterMs = Number(response.header('retry-after-ms')) || parseRetryAfter(response.header('retry-after'));
-  return new ProviderError(name, message, response.status, { retryAfterMs, code });
 }
