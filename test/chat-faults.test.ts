@@ -38,7 +38,7 @@ describe.each(RUNTIMES)('chat-route under upstream faults on %s', (runtime) => {
 
   describe.each(ADAPTERS)('$provider', (adapter) => {
     it('client disconnect mid-stream: the upstream call is cut, nothing else is tried', async () => {
-      llm.always(adapter.model, { sse: adapter.events.slice(0, 2), delayMs: 30, after: 'hang' });
+      llm.always(adapter.model, { sse: adapter.events.slice(0, adapter.head), delayMs: 30, after: 'hang' });
       const controller = new AbortController();
       const response = await fetch(`${await app.url()}/v1/chat/completions`, {
         method: 'POST',

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readSse, type startFakeLLM } from './support/fake-llm.js';
-import { ADAPTERS, type Adapter, CASES, type FaultStack, startFaultStack } from './support/fault-matrix.js';
+import { type Adapter, CASES, type FaultStack, RESPONSES_ADAPTERS, startFaultStack } from './support/fault-matrix.js';
 import { eventually, RUNTIMES, type RuntimeHandle } from './support/runtimes.js';
 import type { TcpProxy } from './support/tcp-proxy.js';
 
@@ -54,9 +54,9 @@ describe.each(RUNTIMES)('/v1/responses under upstream faults on %s', (runtime) =
 
   const stillHealthy = () => (stack as FaultStack).stillHealthy();
 
-  describe.each(ADAPTERS)('$provider', (adapter) => {
+  describe.each(RESPONSES_ADAPTERS)('$provider', (adapter) => {
     it('client disconnect mid-stream: the upstream call is cut, nothing else is tried', async () => {
-      llm.always(adapter.model, { sse: adapter.events.slice(0, 2), delayMs: 30, after: 'hang' });
+      llm.always(adapter.model, { sse: adapter.events.slice(0, adapter.head), delayMs: 30, after: 'hang' });
       const controller = new AbortController();
       const response = await fetch(`${await app.url()}/v1/responses`, {
         method: 'POST',
@@ -87,6 +87,8 @@ describe.each(RUNTIMES)('/v1/responses under upstream faults on %s', (runtime) =
         body: JSON.stringify({ model: adapter.target, input: 'hello', stream: testCase.stream }),
       });
       const expected = testCase.expect;
+      // OpenAI is asked at its own /responses (native), the others through their chat wire.
+      if (fault !== 'refused') expect(llm.requests[0]?.path.endsWith('/responses')).toBe(adapter.native === true);
       if ('fallback' in expected) {
         expect(response.status).toBe(200);
         expect(response.headers.get('x-myca-model')).not.toBe(adapter.model);

@@ -33,6 +33,8 @@ describe.each(RUNTIMES)('stored responses (%s)', (runtime) => {
       DATABASE_URL: database.url,
       MYCA_API_KEYS: `owner:agent:${ownerKey},other:agent:${otherKey}`,
       ...fakeProviderEnv(llm.url),
+      // The bridge on an OpenAI-wire provider (native pass-through: chat-responses-native.test.ts).
+      OPENAI_RESPONSES_API: 'bridge',
       LLM_RETRIES: '0',
       LLM_RATE_LIMIT_RPM: '0',
       RESPONSES_MAX_STORED_BYTES: '8192',
@@ -163,6 +165,8 @@ describe('RESPONSES_RETENTION_DAYS=0 with a database (node)', () => {
       DATABASE_URL: database.url,
       MYCA_API_KEYS: `owner:agent:${ownerKey}`,
       ...fakeProviderEnv(llm.url),
+      // The bridge on an OpenAI-wire provider (native pass-through: chat-responses-native.test.ts).
+      OPENAI_RESPONSES_API: 'bridge',
       LLM_RATE_LIMIT_RPM: '0',
       RESPONSES_RETENTION_DAYS: '0',
     });

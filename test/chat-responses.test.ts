@@ -20,6 +20,8 @@ describe.each(RUNTIMES)('POST /v1/responses through the openai client (%s)', (ru
     app = await startRuntime(runtime, {
       MYCA_API_KEYS: `planner:agent:${agentKey}`,
       ...fakeProviderEnv(llm.url),
+      // The bridge on an OpenAI-wire provider (native pass-through: chat-responses-native.test.ts).
+      OPENAI_RESPONSES_API: 'bridge',
       LLM_RETRIES: '0',
       LLM_RATE_LIMIT_RPM: '0',
       LLM_IDLE_TIMEOUT_MS: '20000',

@@ -156,6 +156,7 @@ export function responsesStream(
   };
   const fail = (message: string, code: string) => {
     start();
+    final = undefined;
     emit('response.failed', { response: { ...snapshot(), status: 'failed', error: { code, message }, usage: responsesUsage(usage) } });
   };
   /**
@@ -213,7 +214,8 @@ export function responsesStream(
   };
   /** Emits the held final event once the save has answered (it never throws: a failed save is `store: false`). */
   const settle = async () => {
-    if (!final) return;
+    // Only once the source has ended well: a native terminal event arrives before the source's end.
+    if (!final || !ended) return;
     const { type, response: done } = final;
     final = undefined;
     done.store = meta.store ? await save(done).catch(() => false) : false;

@@ -75,10 +75,11 @@ export async function startFakeLLM() {
         if (!rule.sticky && rule.behaviours.length === 0) rules.splice(rules.indexOf(rule), 1);
       }
       const anthropic = path.split('?')[0]?.endsWith('/v1/messages') ?? false;
+      const responses = path.split('?')[0]?.endsWith('/responses') ?? false;
       void respond(
         response,
         request,
-        { path, model, stream, body, gemini: Boolean(gemini), geminiMethod: gemini?.[2], anthropic },
+        { path, model, stream, body, gemini: Boolean(gemini), geminiMethod: gemini?.[2], anthropic, responses },
         behaviour,
       );
     });
@@ -115,6 +116,8 @@ interface Parsed {
   gemini: boolean;
   geminiMethod: string | undefined;
   anthropic: boolean;
+  /** OpenAI's Responses API (`/v1/responses`, Azure's `/openai/v1/responses`). */
+  responses: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -154,7 +157,7 @@ async function respond(
       behaviour.sse,
       behaviour.delayMs ?? 0,
       behaviour.after ?? 'end',
-      parsed.anthropic ? 'anthropic' : parsed.gemini,
+      parsed.anthropic || parsed.responses ? 'named' : parsed.gemini,
       behaviour.firstDelayMs,
     );
 
@@ -169,8 +172,23 @@ async function respond(
   }
   if (parsed.anthropic) {
     const tools = Array.isArray(parsed.body.tools) && parsed.body.tools.length > 0;
-    if (parsed.stream) return writeSse(response, anthropicEvents(tools ? 'stream-tool-use.sse' : 'stream-text.sse'), 0, 'end', 'anthropic');
+    if (parsed.stream) return writeSse(response, anthropicEvents(tools ? 'stream-tool-use.sse' : 'stream-text.sse'), 0, 'end', 'named');
     return json(response, JSON.parse(fixture(`anthropic/${tools ? 'message-tool-use.json' : 'message.json'}`)));
+  }
+  if (parsed.responses) {
+    const tools = Array.isArray(parsed.body.tools) && parsed.body.tools.length > 0;
+    if (parsed.stream)
+      return writeSse(
+        response,
+        sseEvents(tools ? 'openai-responses-stream-function-call.sse' : 'openai-responses-stream.sse'),
+        0,
+        'end',
+        'named',
+      );
+    return json(response, {
+      ...JSON.parse(fixture(tools ? 'openai-responses-function-call.json' : 'openai-responses.json')),
+      model: parsed.model,
+    });
   }
   if (parsed.path.includes('/embeddings')) {
     const recorded = JSON.parse(fixture('openai-embeddings.json')) as { data: Array<{ embedding: number[] | string }> };
@@ -199,8 +217,8 @@ async function writeSse(
   events: string[],
   delayMs: number,
   after: 'end' | 'hang' | 'drop',
-  /** Gemini ends events with CRLF; Anthropic names each event's type in an `event:` line. */
-  format: boolean | 'anthropic',
+  /** Gemini ends events with CRLF; Anthropic and OpenAI's Responses API name each event's type in an `event:` line. */
+  format: boolean | 'named',
   firstDelayMs = 0,
 ): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -210,7 +228,7 @@ async function writeSse(
   }
   for (const event of events) {
     if (response.destroyed) return; // the gateway went away
-    response.write(`${format === 'anthropic' ? eventLine(event) : ''}data: ${event}${format === true ? '\r\n\r\n' : '\n\n'}`);
+    response.write(`${format === 'named' ? eventLine(event) : ''}data: ${event}${format === true ? '\r\n\r\n' : '\n\n'}`);
     if (delayMs) await sleep(delayMs);
   }
   if (after === 'end') response.end();
@@ -219,8 +237,11 @@ async function writeSse(
 }
 
 /** The data of each event of a recorded Anthropic SSE fixture (`anthropic/<name>`). */
-export function anthropicEvents(name: string): string[] {
-  return fixture(`anthropic/${name}`)
+export const anthropicEvents = (name: string): string[] => sseEvents(`anthropic/${name}`);
+
+/** The data of each event of an SSE fixture (`event:` / `data:` blocks). */
+export function sseEvents(name: string): string[] {
+  return fixture(name)
     .split(/\n\n/)
     .map((block) => /^data: (.*)$/m.exec(block)?.[1])
     .filter((data): data is string => Boolean(data));
@@ -285,3 +306,43 @@ export async function readSse(response: Response): Promise<Array<{ event: string
     .filter(Boolean)
     .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] ?? '' }));
 }
+
+/**
+ * A Response of OpenAI's Responses API as the provider sends it (`store: false`, as the gateway asks):
+ * a message (`content`) or function calls, and usage. For `queue` / `always` on a native provider.
+ */
+export function nativeResponse(
+  model: string,
+  answer: { content?: string; calls?: Array<{ name: string; arguments: string; call_id?: string }>; status?: 'completed' | 'incomplete' },
+  usage = { input_tokens: 100, output_tokens: 20, total_tokens: 120 },
+) {
+  const id = () => Math.random().toString(16).slice(2).padEnd(12, '0');
+  const output: unknown[] = [];
+  if (answer.content !== undefined)
+    output.push({
+      id: `msg_${id()}${id()}`,
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', annotations: [], logprobs: [], text: answer.content }],
+    });
+  for (const call of answer.calls ?? [])
+    output.push({ id: `fc_${id()}${id()}`, type: 'function_call', status: 'completed', call_id: call.call_id ?? `call_${id()}`, ...call });
+  const status = answer.status ?? 'completed';
+  return {
+    ...JSON.parse(fixture('openai-responses.json')),
+    id: `resp_${id()}${id()}`,
+    model,
+    status,
+    incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    output,
+    usage: {
+      ...usage,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens_details: { reasoning_tokens: 0 },
+    },
+  };
+}
+
+/** A fake's reply (for `queue` / `always`): 200 with that Response. */
+export const nativeReply = (...args: Parameters<typeof nativeResponse>) => ({ status: 200, body: nativeResponse(...args) });

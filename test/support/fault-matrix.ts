@@ -3,7 +3,7 @@
  * `/v1/chat/completions` (test/chat-faults.test.ts) and `/v1/responses` (test/chat-responses-faults.test.ts).
  */
 import { expect } from 'vitest';
-import { anthropicEvents, type Behaviour, fixture, startFakeLLM } from './fake-llm.js';
+import { anthropicEvents, type Behaviour, fixture, sseEvents, startFakeLLM } from './fake-llm.js';
 import { type RuntimeHandle, type RuntimeName, startRuntime } from './runtimes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -19,7 +19,13 @@ export interface Adapter {
   target: string;
   model: string;
   events: string[];
+  /** How many of `events` a stream has sent once the model's output has begun (a cut after them is mid-stream). */
+  head: number;
+  /** The recorded non-streamed answer (a fixture's name). */
+  completion: string;
   errorBody: unknown;
+  /** Speaks OpenAI's Responses API itself (`/v1/responses` goes to the provider's own `/responses`). */
+  native?: boolean;
 }
 
 export const ADAPTERS: Adapter[] = [
@@ -28,6 +34,8 @@ export const ADAPTERS: Adapter[] = [
     target: 'execution',
     model: 'gpt-4o-mini',
     events: openAIEvents,
+    head: 2,
+    completion: 'openai-chat.json',
     errorBody: { error: { message: 'The server had an error while processing your request', type: 'server_error', code: null } },
   },
   {
@@ -35,6 +43,8 @@ export const ADAPTERS: Adapter[] = [
     target: 'azure/chat-deploy',
     model: 'chat-deploy',
     events: openAIEvents,
+    head: 2,
+    completion: 'openai-chat.json',
     errorBody: { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded the rate limit' } },
   },
   {
@@ -42,6 +52,8 @@ export const ADAPTERS: Adapter[] = [
     target: 'fast',
     model: 'gemini-2.0-flash',
     events: geminiEvents,
+    head: 2,
+    completion: 'gemini-generate.json',
     errorBody: { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
   },
   {
@@ -49,17 +61,33 @@ export const ADAPTERS: Adapter[] = [
     target: 'review',
     model: 'claude-sonnet-4-5',
     events: anthropicEvents('stream-text.sse'),
+    head: 2,
+    completion: 'anthropic/message.json',
     errorBody: JSON.parse(fixture('anthropic/error-529-overloaded.json')),
   },
 ];
 
-/** Each adapter's recorded non-streamed answer. */
-const COMPLETIONS: Record<Adapter['provider'], string> = {
-  openai: 'openai-chat.json',
-  azure: 'openai-chat.json',
-  gemini: 'gemini-generate.json',
-  anthropic: 'anthropic/message.json',
-};
+/**
+ * The adapters of `POST /v1/responses`: OpenAI speaks the Responses API natively (its events and
+ * Response objects; the stream's first two events are held until the output begins, so a cut counts
+ * as mid-stream only after the first text delta); the others are bridged through chat.
+ */
+export const RESPONSES_ADAPTERS: Adapter[] = ADAPTERS.map((adapter) =>
+  adapter.provider === 'openai'
+    ? {
+        ...adapter,
+        native: true,
+        events: sseEvents('openai-responses-stream.sse'),
+        head: 5,
+        completion: 'openai-responses.json',
+        errorBody: {
+          type: 'error',
+          sequence_number: 5,
+          error: { type: 'server_error', code: 'server_error', message: 'The server had an error processing your request.', param: null },
+        },
+      }
+    : adapter,
+);
 
 export type Expect = { fallback: true } | { sseError: RegExp } | { problem: number } | { clientGone: true };
 
@@ -80,7 +108,7 @@ export const CASES: Case[] = [
     stream: false,
     fault: (a) => ({
       status: 200,
-      body: JSON.parse(fixture(COMPLETIONS[a.provider])),
+      body: JSON.parse(fixture(a.completion)),
       cutAfterBytes: 40,
     }),
     expect: { fallback: true },
@@ -88,20 +116,20 @@ export const CASES: Case[] = [
   {
     name: 'cut mid-stream',
     stream: true,
-    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'drop' }),
+    fault: (a) => ({ sse: a.events.slice(0, a.head), delayMs: 30, after: 'drop' }),
     expect: { sseError: /stream broke off/ },
   },
   {
     name: 'an error event mid-stream',
     stream: true,
-    fault: (a) => ({ sse: [...a.events.slice(0, 2), JSON.stringify(a.errorBody)], delayMs: 20 }),
+    fault: (a) => ({ sse: [...a.events.slice(0, a.head), JSON.stringify(a.errorBody)], delayMs: 20 }),
     expect: { sseError: /stream broke off/ },
   },
   { name: 'stall before the first token', stream: true, fault: () => ({ hang: true }), expect: { fallback: true } },
   {
     name: 'stall mid-stream',
     stream: true,
-    fault: (a) => ({ sse: a.events.slice(0, 2), delayMs: 30, after: 'hang' }),
+    fault: (a) => ({ sse: a.events.slice(0, a.head), delayMs: 30, after: 'hang' }),
     expect: { sseError: /sent nothing for \d+ ms \(idle timeout/ },
   },
   {

@@ -104,10 +104,8 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
   const response = await post('responses', call, { ...body, model: call.model, stream: true });
   const rest = { text: '' };
   let held: ChatCompletionChunk[] | undefined = [];
-  let finished = false;
   for await (const batch of sseData(name, response, rest)) {
     for (const data of batch) {
-      if (finished) continue; // nothing after the end counts (a proxy's trailing event)
       if (held === undefined && data.startsWith(TEXT_DELTA)) {
         yield eventChunk(data);
         continue;
@@ -132,12 +130,14 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
         held = undefined;
       }
       if (TERMINAL.has(type)) {
-        finished = true;
+        // The answer is whole: nothing after it is read (a server that keeps the connection open is not waited for).
         yield eventChunk(data, chatUsage(event.response?.usage));
-      } else yield eventChunk(data);
+        return;
+      }
+      yield eventChunk(data);
     }
   }
-  if (!finished && rest.text.startsWith('{')) throw errorOfRest(name, rest.text, 'a Responses event stream');
+  if (rest.text.startsWith('{')) throw errorOfRest(name, rest.text, 'a Responses event stream');
   // A cut connection can look like a clean end; only the terminal event proves the answer is whole.
-  if (!finished) throw new ProviderError(name, 'the stream ended before the response was complete (no response.completed)', undefined);
+  throw new ProviderError(name, 'the stream ended before the response was complete (no response.completed)', undefined);
 }
