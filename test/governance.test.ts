@@ -211,6 +211,17 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect((await ask(a, keys.agent, adhoc)).status).toBe(200);
   });
 
+  it('the periodic sweep deletes spend rows past LLM_SPEND_RETENTION_DAYS (default 400) and keeps the recent ones', async () => {
+    const keyId = `vk_${runtime === 'node' ? 'a' : 'b'}${'0'.repeat(22)}1`;
+    await sql`
+      insert into llm_spend (at, key_id, correlation_id, task, latency_ms, status, attempts)
+      values (now() - interval '401 days', ${keyId}, 'old', 'planning', 1, 'ok', 1),
+             (now() - interval '399 days', ${keyId}, 'recent', 'planning', 1, 'ok', 1)`;
+    await a.sweep();
+    const rows = await sql`select correlation_id from llm_spend where key_id = ${keyId}`;
+    expect(rows.map((row) => row.correlation_id)).toEqual(['recent']);
+  });
+
   /** An embeddings call; 8 token ids: the estimate is exact, as the fixture's usage (8 prompt tokens). */
   const embed = (app: RuntimeHandle, secret: string, body: Record<string, unknown> = {}, extra: Record<string, string> = {}) =>
     app.fetch('/v1/embeddings', {
