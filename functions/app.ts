@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { sweepSpend } from '../shared/governance/retention.js';
 import { authenticate, requireAuth } from '../shared/http/auth.js';
 import { BodyBudget, type BodyGuard } from '../shared/http/body-guard.js';
 import { notFound, onError } from '../shared/http/errors.js';
@@ -73,13 +74,16 @@ export type App = ReturnType<typeof createApp>;
 /**
  * One run of the periodic sweep (Node: every ACTION_SWEEP_INTERVAL_S; Workers: the Cron Trigger):
  * the actions domain expires overdue approvals and recovers stuck actions, then the runs that can
- * move on are resumed; stored responses past their retention are deleted. Expiry runs here and on
- * write paths, never in a read.
+ * move on are resumed; stored responses and spend rows past their retention are deleted. Expiry runs
+ * here and on write paths, never in a read.
  */
 export async function sweep(scope: WorkScope): Promise<number> {
   await sweepActions(scope);
   await sweepChat(scope);
-  return resumeDueRuns(scope);
+  const resumed = await resumeDueRuns(scope);
+  // Housekeeping last: runs waiting to go on are not held up by deletions.
+  await sweepSpend(scope);
+  return resumed;
 }
 
 /** chat-route's own limit of chat, Responses and embeddings requests (images travel inline). */

@@ -10,10 +10,13 @@ import type { TestDatabase } from './support/databases.js';
 import { chatCompletion, fakeProviderEnv, readSse, startFakeLLM } from './support/fake-llm.js';
 import { eventually, RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
-/** Every call answers 5 prompt + 20 completion tokens: a request with max_tokens 20 and "hi" reserves exactly that (5 + 20). */
-const USAGE = { prompt_tokens: 5, completion_tokens: 20, total_tokens: 25 };
+/**
+ * Every call answers 8 prompt + 20 completion tokens: a request with max_tokens 20 and "hi" reserves
+ * exactly that (⌈2/3⌉ + 4 for the message + 3 for the reply, + 20).
+ */
+const USAGE = { prompt_tokens: 8, completion_tokens: 20, total_tokens: 28 };
 /** gpt-4o's price in config/models.yaml: 2.5 and 10 USD per 1M tokens. */
-const COST = (5 * 2.5 + 20 * 10) / 1_000_000;
+const COST = (8 * 2.5 + 20 * 10) / 1_000_000;
 const chunk = (rest: Record<string, unknown>) =>
   JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', ...rest });
 const STREAM = [
@@ -113,7 +116,7 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
 
   it('TPM: exactly what fits is served, the rest get 429 tokens_exhausted; the counter ends at the real usage', async () => {
     slowAnswers();
-    const key = await makeKey({ tpm: 9 * 25 });
+    const key = await makeKey({ tpm: 9 * USAGE.total_tokens });
     await sameMinute();
     const responses = await burst(key.secret);
     expect(responses.filter((r) => r.status === 200)).toHaveLength(9);
@@ -122,7 +125,7 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     const usage = (await (await b.fetch(`/v1/keys/${key.id}`, { headers: headers(keys.admin) })).json()) as {
       usage: { tokens_this_minute: number };
     };
-    expect(usage.usage.tokens_this_minute).toBe(9 * 25);
+    expect(usage.usage.tokens_this_minute).toBe(9 * USAGE.total_tokens);
   });
 
   it('budget: never passed under 50 concurrent requests; 429 budget_exceeded with the reset time; spend rows add up to the providers’ usage', async () => {
@@ -146,7 +149,7 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     const spend = (await (await a.fetch('/v1/spend?group_by=key', { headers: headers(keys.admin) })).json()) as {
       data: Array<{ group: string; requests: number; cost_usd: number; prompt_tokens: number }>;
     };
-    expect(spend.data.find((row) => row.group === key.id)).toMatchObject({ requests: 11, prompt_tokens: 55 });
+    expect(spend.data.find((row) => row.group === key.id)).toMatchObject({ requests: 11, prompt_tokens: 11 * USAGE.prompt_tokens });
     if (a.services?.renderMetrics && b.services?.renderMetrics) {
       // The metrics of both instances add up to the rows.
       let tokens = 0;
@@ -172,13 +175,14 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
         }
       ).usage;
     const deadline = Date.now() + 3000;
-    while ((await view()).tokens_this_minute !== 25 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await view()).toMatchObject({ tokens_this_minute: 25, budget_used_usd: Number(COST.toFixed(9)) });
+    while ((await view()).tokens_this_minute !== USAGE.total_tokens && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await view()).toMatchObject({ tokens_this_minute: USAGE.total_tokens, budget_used_usd: Number(COST.toFixed(9)) });
     const line = await eventually(() => a.logs().find((entry) => entry.msg === 'stream finished' && entry.level === 'info'));
     expect(line).toMatchObject({ usage: USAGE });
     expect(line.cost_usd).toBeCloseTo(COST, 12);
     const rows = await written(key.id, 1);
-    expect(rows[0]).toMatchObject({ stream: true, status: 'ok', prompt_tokens: 5, completion_tokens: 20 });
+    expect(rows[0]).toMatchObject({ stream: true, status: 'ok', prompt_tokens: 8, completion_tokens: 20 });
   });
 
   it('model allow-list, unpriced models and the agents a key may act as', async () => {
@@ -205,5 +209,92 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect(rows.find((row) => row.run_id === run)).toMatchObject({ agent: 'mycology', task: 'execution', model: 'gpt-4o-mini' });
     // Keys of MYCA_API_KEYS keep today's behaviour (unpriced allowed by LLM_ALLOW_UNPRICED's default).
     expect((await ask(a, keys.agent, adhoc)).status).toBe(200);
+  });
+
+  it('the periodic sweep deletes spend rows past LLM_SPEND_RETENTION_DAYS (default 400) and keeps the recent ones', async () => {
+    const keyId = `vk_${runtime === 'node' ? 'a' : 'b'}${'0'.repeat(22)}1`;
+    await sql`
+      insert into llm_spend (at, key_id, correlation_id, task, latency_ms, status, attempts)
+      values (now() - interval '401 days', ${keyId}, 'old', 'planning', 1, 'ok', 1),
+             (now() - interval '399 days', ${keyId}, 'recent', 'planning', 1, 'ok', 1)`;
+    await a.sweep();
+    const rows = await sql`select correlation_id from llm_spend where key_id = ${keyId}`;
+    expect(rows.map((row) => row.correlation_id)).toEqual(['recent']);
+  });
+
+  /** An embeddings call; 8 token ids: the estimate is exact, as the fixture's usage (8 prompt tokens). */
+  const embed = (app: RuntimeHandle, secret: string, body: Record<string, unknown> = {}, extra: Record<string, string> = {}) =>
+    app.fetch('/v1/embeddings', {
+      method: 'POST',
+      headers: { ...headers(secret), ...extra },
+      body: JSON.stringify({ input: [[1, 2, 3, 4, 5, 6, 7, 8]], ...body }),
+    });
+  const embedBurst = (secret: string, count: number) => Promise.all(Array.from({ length: count }, (_, i) => embed(i % 2 ? b : a, secret)));
+  /** text-embedding-3-small's price in config/models.yaml: 0.02 USD per 1M input tokens; the fixture reports 8. */
+  const EMBED_COST = (8 * 0.02) / 1_000_000;
+
+  it('embeddings: the model allow-list applies as to chat (403); one spend row of kind embedding per call, chat rows are kind chat', async () => {
+    const chatOnly = await makeKey({ models: ['planning'] });
+    const refused = await embed(a, chatOnly.secret);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { code: string; detail: string }).detail).toContain('may not use "embedding"');
+    expect((await embed(b, chatOnly.secret, { model: 'text-embedding-3-small' })).status).toBe(403);
+    expect(llm.requests).toHaveLength(0);
+    const listed = await makeKey({ models: ['embedding', 'planning'], agents: ['mycology'] });
+    expect((await embed(a, listed.secret, {}, { 'x-myca-agent': 'financial' })).status).toBe(403);
+    expect((await embed(a, listed.secret, { input: 'spores' }, { 'x-myca-run': 'run-e1' })).status).toBe(200);
+    llm.always('gpt-4o', { status: 200, body: chatCompletion('gpt-4o', { content: 'ok' }, USAGE) });
+    expect((await ask(b, listed.secret)).status).toBe(200);
+    const rows = await written(listed.id, 2);
+    expect(rows).toHaveLength(2);
+    const embedded = rows.find((row) => row.kind === 'embedding');
+    expect(embedded).toMatchObject({
+      task: 'embedding',
+      agent: 'mycology',
+      run_id: 'run-e1',
+      provider: 'openai',
+      model: 'text-embedding-3-small',
+      prompt_tokens: 8,
+      completion_tokens: 0,
+      status: 'ok',
+      attempts: 1,
+      stream: false,
+    });
+    expect(Number(embedded?.cost_usd)).toBeCloseTo(EMBED_COST, 12);
+    expect(rows.find((row) => row.kind === 'chat')).toMatchObject({ task: 'planning', model: 'gpt-4o' });
+  });
+
+  it('embeddings: RPM and TPM (input tokens) hold exactly under concurrent calls on two instances', async () => {
+    llm.always('text-embedding-3-small', { delayMs: 300 });
+    const limited = await makeKey({ rpm: 3 });
+    const tokens = await makeKey({ tpm: 3 * 8 });
+    await sameMinute();
+    const [byRequests, byTokens] = await Promise.all([embedBurst(limited.secret, 10), embedBurst(tokens.secret, 10)]);
+    expect(byRequests.filter((r) => r.status === 200)).toHaveLength(3);
+    expect(((await (byRequests.find((r) => r.status === 429) as Response).json()) as Problem).code).toBe('RATE_LIMITED');
+    expect(byTokens.filter((r) => r.status === 200)).toHaveLength(3);
+    expect(((await (byTokens.find((r) => r.status === 429) as Response).json()) as Problem).code).toBe('TOKENS_EXHAUSTED');
+    expect(llm.requests).toHaveLength(6);
+  });
+
+  it('embeddings: a tiny budget is never passed; 429 budget_exceeded once spent; the rows add up to it', async () => {
+    llm.always('text-embedding-3-small', { delayMs: 300 });
+    // 1 µUSD: six calls of 8 tokens (0.16 µUSD each) fit, a seventh does not.
+    const key = await makeKey({ budget_usd: 0.000001, budget_period: 'day' });
+    const responses = await embedBurst(key.secret, 10);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(6);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(4);
+    expect(((await (refused[0] as Response).json()) as Problem).code).toBe('BUDGET_EXCEEDED');
+    const later = await embed(a, key.secret);
+    expect(later.status).toBe(429);
+    const rows = await written(key.id, 6);
+    expect(rows).toHaveLength(6);
+    expect(rows.every((row) => row.kind === 'embedding' && row.status === 'ok')).toBe(true);
+    expect(rows.reduce((sum, row) => sum + Number(row.cost_usd), 0)).toBeCloseTo(6 * EMBED_COST, 12);
+    const view = (await (await b.fetch(`/v1/keys/${key.id}`, { headers: headers(keys.admin) })).json()) as {
+      usage: { budget_used_usd: number };
+    };
+    expect(view.usage.budget_used_usd).toBeCloseTo(6 * EMBED_COST, 12);
   });
 });

@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { spendQuerySchema } from './spend.js';
-import { type KeyLimitView, type SpendGroupView, SpendPage, type SpendPeriod, usd } from './views/index.js';
+import { type KeyLimitView, type SpendGroup, SpendPage, type SpendPeriod, usd } from './views/index.js';
 
 const admin = { id: 'root', role: 'admin' as const };
 const approver = { id: 'alice', role: 'approver' as const };
@@ -14,7 +14,7 @@ const NOW = Date.parse('2026-11-29T12:00:00.000Z');
 const period: SpendPeriod = { group_by: 'agent', from: new Date('2026-11-23T00:00:00Z'), to: new Date('2026-11-30T00:00:00Z') };
 const HOSTILE = '<script>alert(1)</script>fin\u202Eance\u200B';
 
-const group = (name: string | null, cost: number, requests: number): SpendGroupView => ({
+const group = (name: string | null, cost: number, requests: number): SpendGroup => ({
   group: name,
   requests,
   errors: 1,

@@ -4,17 +4,18 @@ import { z } from 'zod';
 import { configPolicy } from '../../shared/governance/directory.js';
 import { type KeyPolicy, listKeys, policyOfRow } from '../../shared/governance/keys.js';
 import { readUsage } from '../../shared/governance/limits.js';
+import { SPEND_GROUPS } from '../../shared/governance/report.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import type { Services } from '../../shared/services.js';
 import { requireDb } from '../actions/index.js';
 import { page } from './layout.js';
-import { type KeyLimitView, type SpendGroupView, SpendPage, type SpendPeriod, type SpendTotalsView } from './views/index.js';
+import { type KeyLimitView, SpendPage, type SpendPeriod, type SpendReport } from './views/index.js';
 
 /**
  * The spend report the page draws: keys' `querySpend` (functions/keys/spend.ts), handed in by the
  * composition root (functions/app.ts) so that this capability imports no other.
  */
-export type SpendQuery = (sql: Sql, query: SpendPeriod) => Promise<{ data: SpendGroupView[]; totals: SpendTotalsView }>;
+export type SpendQuery = (sql: Sql, query: SpendPeriod) => Promise<SpendReport>;
 
 const DAY_MS = 86_400_000;
 /** The longest period one page shows. */
@@ -32,7 +33,7 @@ export function spendQuerySchema(now: number) {
   const today = Math.floor(now / DAY_MS) * DAY_MS;
   return z
     .object({
-      group_by: z.enum(['key', 'agent', 'model', 'day']).default('key'),
+      group_by: z.enum(SPEND_GROUPS).default('key'),
       from: z.union([z.literal('').transform(() => undefined), instant]).optional(),
       to: z.union([z.literal('').transform(() => undefined), instant]).optional(),
     })

@@ -4,7 +4,7 @@ import { createMemoryStore } from '../../shared/kv/memory.js';
 import { runAttempts } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
 import type { ChatRequest } from './contract.js';
-import { DeploymentLimits, estimatePromptTokens, isContextLengthError } from './deployments.js';
+import { DeploymentLimits, isContextLengthError } from './deployments.js';
 import { planAttempts } from './plan.js';
 import { createProviderRegistry } from './providers/registry.js';
 import { ProviderError } from './providers/types.js';
@@ -124,16 +124,12 @@ describe('context windows', () => {
     );
   const long = (chars: number): ChatRequest => ({ model: 'small', messages: [{ role: 'user', content: 'x'.repeat(chars) }] });
 
-  it('estimates ⌈chars/4⌉ plus 4 a message plus 3', () => {
-    expect(estimatePromptTokens(long(4000))).toBe(1000 + 4 + 3);
-  });
-
   it('a prompt that cannot fit skips the small model; none fits: a clear reason', () => {
     const config = windows();
     const registry = createProviderRegistry(config, { fetch });
     const fits = planAttempts(config, registry, { target: 'small', kind: 'chat', request: long(20_000) });
     expect(fits.ok && fits.attempts.map((a) => a.model)).toEqual(['small-8k', 'large-1m']);
-    // 7 000 tokens + 1 000 max_tokens = 8 007 > 8 000: small is skipped.
+    // ⌈28 000 / 3⌉ + 7 = 9 341 tokens + 1 000 max_tokens > 8 000: small is skipped (20 000 chars: 7 674 fits).
     const tooBig = planAttempts(config, registry, { target: 'small', kind: 'chat', request: long(28_000) });
     expect(tooBig.ok && tooBig.attempts.map((a) => a.model)).toEqual(['large-1m']);
     const none = planAttempts(config, registry, { target: 'small', kind: 'chat', request: long(4_100_000) });

@@ -133,36 +133,6 @@ export class DeploymentLimits {
   }
 }
 
-/** Per message (role, separators) and for the reply's priming, as OpenAI's token counting guide counts them. */
-const PER_MESSAGE = 4;
-const PER_REPLY = 3;
-
-/**
- * The prompt's size in tokens, estimated without a tokenizer: ⌈characters / 4⌉ of every message's
- * text (string content, text parts, tool calls' names and arguments, tool results) and of the tools'
- * JSON, plus 4 tokens a message and 3 for the reply. English averages about 4 characters a token in
- * OpenAI's and Gemini's tokenizers; code and other languages run denser, so this is a floor-ish
- * guess used only to skip models that cannot fit; the provider's own context-length error is the
- * backstop. Images and audio count nothing here.
- */
-export function estimatePromptTokens(request: ChatRequest): number {
-  // Asked once per candidate model by the plan: worked out once per request.
-  const known = estimates.get(request);
-  if (known !== undefined) return known;
-  let chars = 0;
-  for (const message of request.messages) {
-    const content = message.content;
-    if (typeof content === 'string') chars += content.length;
-    else if (Array.isArray(content)) for (const part of content) if (typeof part.text === 'string') chars += (part.text as string).length;
-    for (const call of message.tool_calls ?? []) chars += call.function.name.length + call.function.arguments.length;
-  }
-  if (request.tools?.length) chars += JSON.stringify(request.tools).length;
-  const estimate = Math.ceil(chars / 4) + PER_MESSAGE * request.messages.length + PER_REPLY;
-  estimates.set(request, estimate);
-  return estimate;
-}
-const estimates = new WeakMap<ChatRequest, number>();
-
 /** The largest answer the request allows: its own max_tokens, else the model's configured one, else 0. */
 export const answerBudget = (request: ChatRequest, model: ModelConfig) =>
   request.max_completion_tokens ?? request.max_tokens ?? model.max_tokens ?? 0;

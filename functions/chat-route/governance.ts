@@ -1,5 +1,5 @@
 /**
- * Per-key policy of a chat request (shared/governance): the agents a key may act as, its model
+ * Per-key policy of an LLM request, chat or embeddings (shared/governance): the agents a key may act as, its model
  * allow-list and unpriced models, and its RPM, TPM and budget counted exactly across instances in
  * the key-value store. A request reserves its worst case before the first attempt and settles to
  * what it used after the last (streams: when they end); every call leaves a spend row.
@@ -9,15 +9,16 @@ import { keyDirectory } from '../../shared/governance/directory.js';
 import type { KeyPolicy } from '../../shared/governance/keys.js';
 import { keyLabel } from '../../shared/governance/labels.js';
 import { counterKeys, NANO_USD, settleBatcher, toNano, windowsAt } from '../../shared/governance/limits.js';
-import { spendWriter } from '../../shared/governance/spend.js';
+import { type SpendKind, spendWriter } from '../../shared/governance/spend.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import type { BoundedAdd } from '../../shared/kv/index.js';
 import type { Services } from '../../shared/services.js';
-import type { ChatRequest, Usage } from './contract.js';
+import type { ChatRequest, EmbeddingsRequest, Usage } from './contract.js';
 import { costOf } from './observe.js';
 import type { Attempt } from './plan.js';
+import { estimateInputTokens, estimatePromptTokens } from './tokens.js';
 
 /** Who a chat call is for: the key, the agent it acts as, the run, the request. */
 export interface Governance {
@@ -77,8 +78,51 @@ export interface Gate {
   settle(done: Settlement): number | undefined;
 }
 
-/** Checks the key's policy on the plan and reserves the request's worst case; throws the refusal. */
-export async function admitChat(services: Services, gov: Governance, plan: Attempt[], request: ChatRequest, task: string): Promise<Gate> {
+/** What a request asks of its key's policy: the task it names and how to work out its worst case. */
+export interface Demand {
+  kind: SpendKind;
+  /** The task alias or model the request names (the spend row's `task`). */
+  task: string;
+  /** Its prompt (input) estimate; asked only for a key that counts tokens or money. */
+  promptTokens: () => number;
+  /** The most output tokens it may use on the attempts the key allows. */
+  outputTokens: (allowed: Attempt[]) => number;
+}
+
+/** {@link admit} for a chat request: its output is max_tokens, else the dearest model's default. */
+export function admitChat(services: Services, gov: Governance, plan: Attempt[], request: ChatRequest, task: string): Promise<Gate> {
+  return admit(services, gov, plan, {
+    kind: 'chat',
+    task,
+    promptTokens: () => estimatePromptTokens(request),
+    outputTokens: (allowed) =>
+      request.max_completion_tokens ?? request.max_tokens ?? Math.max(...allowed.map((a) => a.config.max_tokens ?? DEFAULT_OUTPUT_RESERVE)),
+  });
+}
+
+/** {@link admit} for `POST /v1/embeddings`: its input's tokens, no output. */
+export function admitEmbeddings(
+  services: Services,
+  gov: Governance,
+  plan: Attempt[],
+  request: EmbeddingsRequest,
+  task: string,
+): Promise<Gate> {
+  return admit(services, gov, plan, {
+    kind: 'embedding',
+    task,
+    promptTokens: () => estimateInputTokens(request.input),
+    outputTokens: () => 0,
+  });
+}
+
+/**
+ * Checks the key's policy (agent, models, prices) on the plan and reserves the request's worst case
+ * against its RPM, TPM and budget in one store operation; throws the refusal. The one gate of every
+ * governed LLM call, chat and embeddings.
+ */
+export async function admit(services: Services, gov: Governance, plan: Attempt[], demand: Demand): Promise<Gate> {
+  const { task } = demand;
   const policy = await keyDirectory(services.kv).policy(services, gov.keyId);
   if (!policy) throw new ApiError('UNAUTHENTICATED', { detail: 'The key was revoked', hint: 'use another key' });
   const agent = agentOf(services, policy, gov.agent);
@@ -88,12 +132,8 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
   const keys = counterKeys(policy.id, windows);
   // The worst case is only worked out for a key that counts tokens or money (most keys count neither).
   const counts = policy.tpm !== null || policy.budget_usd !== null;
-  const promptEstimate = counts ? estimatePromptTokens(request) : 0;
-  const output = counts
-    ? (request.max_completion_tokens ??
-      request.max_tokens ??
-      Math.max(...allowed.map((a) => a.config.max_tokens ?? DEFAULT_OUTPUT_RESERVE)))
-    : 0;
+  const promptEstimate = counts ? demand.promptTokens() : 0;
+  const output = counts ? demand.outputTokens(allowed) : 0;
   const reserveTokens = promptEstimate + output;
   const worstCost =
     policy.budget_usd !== null
@@ -148,6 +188,7 @@ export async function admitChat(services: Services, gov: Governance, plan: Attem
       const write = spendWriter(services).add(
         {
           at: new Date(now),
+          kind: demand.kind,
           key_id: policy.id,
           agent,
           run_id: gov.runId,
@@ -222,18 +263,6 @@ function allowedPlan(services: Services, policy: KeyPolicy, plan: Attempt[], tas
     });
   }
   return plan.filter((attempt) => onList(attempt) && priced(attempt));
-}
-
-/** An estimate of the prompt's tokens from its text: about 3 characters a token, plus each message's framing. */
-export function estimatePromptTokens(request: ChatRequest): number {
-  let chars = 0;
-  for (const message of request.messages) {
-    const content = message.content;
-    chars += typeof content === 'string' ? content.length : content ? JSON.stringify(content).length : 0;
-    if (message.tool_calls) chars += JSON.stringify(message.tool_calls).length;
-  }
-  if (request.tools) chars += JSON.stringify(request.tools).length;
-  return Math.ceil(chars / 3) + 4 * request.messages.length;
 }
 
 function refusal(

@@ -1,17 +1,11 @@
 import type { ModelConfig, ModelsConfig } from '../../shared/config/index.js';
 import type { ChatRequest } from './contract.js';
-import {
-  answerBudget,
-  contextWindowOf,
-  type DeploymentCandidate,
-  deploymentsOf,
-  estimatePromptTokens,
-  orderDeployments,
-} from './deployments.js';
+import { answerBudget, contextWindowOf, type DeploymentCandidate, deploymentsOf, orderDeployments } from './deployments.js';
 import { unsupportedOnAnthropic } from './providers/anthropic/request.js';
 import { unsupportedOnGemini } from './providers/gemini/translate.js';
 import { modelNameProblem } from './providers/model-names.js';
 import type { ProviderRegistry } from './providers/registry.js';
+import { estimatePromptTokens } from './tokens.js';
 
 /** One labelled try of one model, e.g. `planning/openai/gpt-4o`. */
 export interface Attempt {

@@ -6,13 +6,13 @@ import { sharedCounter } from '../../shared/kv/counter.js';
 
 /**
  * Per-key request limit, counted in the shared key-value store (see SharedCounter for how exact it is).
- * Chat requests of keys made through POST /v1/keys are counted exactly by their own policy instead
- * (governance.ts).
+ * Chat and embeddings requests of keys made through POST /v1/keys are counted exactly by their own
+ * policy instead (governance.ts).
  */
 export const rateLimit: MiddlewareHandler<AppEnv> = async function rateLimitMiddleware(c, next) {
   const services = c.get('services');
   const limit = services.config.llm.routing.rate_limit.requests_per_minute;
-  if (limit > 0 && !(KEY_ID.test(c.get('principal').id) && c.req.path !== '/v1/embeddings')) {
+  if (limit > 0 && !KEY_ID.test(c.get('principal').id)) {
     const now = services.clock.now();
     const window = Math.floor(now / 60_000);
     const count = sharedCounter(services.kv).hit(`myca:rl:${c.get('principal').id}:${window}`, 61_000, now);

@@ -1,6 +1,14 @@
 import type { Context } from 'hono';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
+import {
+  SPEND_GROUPS,
+  type SpendGroup,
+  type SpendGroupBy,
+  type SpendPeriod,
+  type SpendReport,
+  type SpendTotals,
+} from '../../shared/governance/report.js';
 import { spendWriter } from '../../shared/governance/spend.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
@@ -15,7 +23,7 @@ const instant = z.iso
 
 export const SpendQuerySchema = z
   .object({
-    group_by: z.enum(['key', 'agent', 'model', 'day']).default('key'),
+    group_by: z.enum(SPEND_GROUPS).default('key'),
     from: instant.optional(),
     to: instant.optional(),
   })
@@ -31,13 +39,14 @@ export const SpendQuerySchema = z
   });
 
 /** Fixed expressions only: the group is chosen from this map, never built from the query. */
-const GROUPS = {
+const GROUPS: Record<SpendGroupBy, string> = {
   key: 'key_id',
   agent: 'agent',
   model: "case when model is null then null else provider || '/' || model end",
   day: "to_char(at at time zone 'UTC', 'YYYY-MM-DD')",
-} as const;
+};
 
+/** A group as Postgres answers it: bigint and numeric sums come as text. */
 interface GroupRow {
   group: string | null;
   requests: number;
@@ -49,36 +58,11 @@ interface GroupRow {
   avg_latency_ms: number;
 }
 
-/** One group of spend rows, as GET /v1/spend and the approvals spend page show it. */
-export interface SpendGroup {
-  group: string | null;
-  /** The key's name (group_by key only). */
-  name?: string | null;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  unpriced_requests: number;
-  avg_latency_ms: number;
-}
-
-export interface SpendTotals {
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-}
-
 /**
  * The llm_spend rows of [from, to) summed per group, largest cost first (days in order), with
  * totals. Used by `GET /v1/spend` and (through the composition root) the approvals spend page.
  */
-export async function querySpend(
-  sql: Sql,
-  query: { group_by: keyof typeof GROUPS; from: Date; to: Date },
-): Promise<{ data: SpendGroup[]; totals: SpendTotals }> {
+export async function querySpend(sql: Sql, query: SpendPeriod): Promise<SpendReport> {
   const group = sql.unsafe(GROUPS[query.group_by]);
   const rows = await sql<GroupRow[]>`
     select ${group} as group,
@@ -117,7 +101,7 @@ export async function querySpend(
     avg_latency_ms: row.avg_latency_ms,
   }));
   const sum = (pick: (row: SpendGroup) => number) => data.reduce((total, row) => total + pick(row), 0);
-  const totals = {
+  const totals: SpendTotals = {
     requests: sum((row) => row.requests),
     errors: sum((row) => row.errors),
     prompt_tokens: sum((row) => row.prompt_tokens),

@@ -69,6 +69,18 @@ describe('loadConfig', () => {
     expect(error.message).toContain('"eighty"');
   });
 
+  it('LLM_SPEND_RETENTION_DAYS: 400 days by default, 0 keeps all, a negative or non-integer value names the variable', () => {
+    expect(load({}).governance.spend_retention_days).toBe(400);
+    expect(load({ LLM_SPEND_RETENTION_DAYS: '0' }).governance.spend_retention_days).toBe(0);
+    expect(load({ LLM_SPEND_RETENTION_DAYS: '30' }).governance.spend_retention_days).toBe(30);
+    for (const bad of ['-1', '1.5', 'forever']) {
+      const error = errorOf(() => load({ LLM_SPEND_RETENTION_DAYS: bad }));
+      expect(error.issues).toEqual([
+        expect.objectContaining({ key: 'governance.spend_retention_days', env: ['LLM_SPEND_RETENTION_DAYS'] }),
+      ]);
+    }
+  });
+
   it('lists every bad key at once and never prints a secret value', () => {
     const secret = ['sk', 'live', 'a'.repeat(24)].join('-');
     const error = errorOf(() =>

@@ -210,8 +210,19 @@ export const AppConfigSchema = z
         spend_buffer_rows: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
         /** Distinct `key` label values on the token and cost metrics; later keys are `other`. */
         metrics_max_keys: z.coerce.number().int().min(0).max(1000).default(50),
+        /**
+         * Days llm_spend rows are kept; the periodic sweep deletes older ones in batches. 0 keeps every
+         * row. The default, 400, is the longest range GET /v1/spend sums at once.
+         */
+        spend_retention_days: z.coerce.number().int().min(0).max(36_500).default(400),
       })
-      .default({ config_keys_allow_unpriced: true, spend_log: true, spend_buffer_rows: 10_000, metrics_max_keys: 50 }),
+      .default({
+        config_keys_allow_unpriced: true,
+        spend_log: true,
+        spend_buffer_rows: 10_000,
+        metrics_max_keys: 50,
+        spend_retention_days: 400,
+      }),
     integrations: z
       .object({
         timeout_ms: z.coerce.number().int().min(100).max(120_000).default(10_000),

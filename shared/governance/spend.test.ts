@@ -11,6 +11,7 @@ import { type SpendRow, SpendWriter } from './spend.js';
 
 const row = (n: number): SpendRow => ({
   at: new Date(),
+  kind: 'chat',
   key_id: 'vk_000000000000000000000001',
   agent: null,
   run_id: null,

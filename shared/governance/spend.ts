@@ -3,9 +3,13 @@ import type { Database } from '../db/index.js';
 import type { KeyValueStore } from '../kv/index.js';
 import type { Services } from '../services.js';
 
-/** One LLM call (a chat request through all its attempts), as llm_spend keeps it. */
+/** What an LLM call was: a chat call (chat completions, responses, agent runs) or an embeddings call. */
+export type SpendKind = 'chat' | 'embedding';
+
+/** One LLM call (a request through all its attempts), as llm_spend keeps it. */
 export interface SpendRow {
   at: Date;
+  kind: SpendKind;
   key_id: string;
   agent: string | null;
   run_id: string | null;
@@ -25,6 +29,7 @@ export interface SpendRow {
 
 const COLUMNS = [
   'at',
+  'kind',
   'key_id',
   'agent',
   'run_id',

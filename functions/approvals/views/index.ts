@@ -19,8 +19,10 @@ export type {
   RunContext,
   RunEventView,
   RunRowView,
-  SpendGroupView,
+  SpendGroup,
+  SpendGroupBy,
   SpendPeriod,
-  SpendTotalsView,
+  SpendReport,
+  SpendTotals,
 } from './types.js';
 export { WhatHappens } from './what-happens.js';

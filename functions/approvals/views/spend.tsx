@@ -1,7 +1,7 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
 import { clip, markInvisible, Visible, when } from './shared.js';
-import type { KeyLimitView, SpendGroupView, SpendPeriod, SpendTotalsView } from './types.js';
+import type { KeyLimitView, SpendGroup, SpendPeriod, SpendTotals } from './types.js';
 
 const DAY_MS = 86_400_000;
 const GROUPS = { key: 'Key', agent: 'Agent', model: 'Model', day: 'Day' } as const;
@@ -12,7 +12,7 @@ const num = (value: number) => value.toLocaleString('en-US');
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 
 /** What a group is called: a key's name (and id), an agent, a model, a day; a missing one says so. */
-function label(row: SpendGroupView, groupBy: SpendPeriod['group_by']): string {
+function label(row: SpendGroup, groupBy: SpendPeriod['group_by']): string {
   if (row.group === null) return groupBy === 'agent' ? '(no agent)' : groupBy === 'model' ? '(no model: refused)' : '(none)';
   return row.name && row.name !== row.group ? `${row.name} (${row.group})` : row.group;
 }
@@ -23,7 +23,7 @@ const CHART = { width: 640, labelWidth: 220, barWidth: 300, row: 26 };
  * Cost per group as horizontal bars, widths proportional to cost (the widest is the largest). Plain
  * SVG: a title and description for screen readers; the table below carries the same numbers.
  */
-export function SpendChart(props: { rows: SpendGroupView[]; groupBy: SpendPeriod['group_by']; caption: string }) {
+export function SpendChart(props: { rows: SpendGroup[]; groupBy: SpendPeriod['group_by']; caption: string }) {
   const max = Math.max(0, ...props.rows.map((row) => row.cost_usd));
   const height = props.rows.length * CHART.row + 8;
   return (
@@ -149,8 +149,8 @@ function KeyLimits({ keys }: { keys: KeyLimitView[] }) {
 /** Spend over a period per key, agent, model or day (chart and table), then every key's limits and use. */
 export function SpendPage(props: {
   period: SpendPeriod;
-  rows: SpendGroupView[];
-  totals: SpendTotalsView;
+  rows: SpendGroup[];
+  totals: SpendTotals;
   keys: KeyLimitView[];
   principal: Principal;
   csrf: string;

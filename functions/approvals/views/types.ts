@@ -1,5 +1,7 @@
 import type { ActionRow } from '../../actions/index.js';
 
+/** The spend report's rows, as GET /v1/spend answers them (one definition, in shared/governance). */
+export type { SpendGroup, SpendGroupBy, SpendPeriod, SpendReport, SpendTotals } from '../../../shared/governance/report.js';
 export type { ActionRow };
 
 export interface InboxRow extends ActionRow {
@@ -41,37 +43,6 @@ export interface RunEventView {
   type: string;
   data: Record<string, unknown>;
   created_at: Date;
-}
-
-/** One group of spend rows (a key, agent, model or day) over the chosen period. */
-export interface SpendGroupView {
-  group: string | null;
-  /** The key's name, when grouped by key. */
-  name?: string | null;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  unpriced_requests: number;
-  avg_latency_ms: number;
-}
-
-export interface SpendTotalsView {
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-}
-
-export type SpendGroupBy = 'key' | 'agent' | 'model' | 'day';
-
-/** The period and grouping a spend page shows; `to` is exclusive, `last` the last day shown. */
-export interface SpendPeriod {
-  group_by: SpendGroupBy;
-  from: Date;
-  to: Date;
 }
 
 /** A key's limits and what it used in its current windows (never its secret or digest). */

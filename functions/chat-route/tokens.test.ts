@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatRequest } from './contract.js';
+import { estimateInputTokens, estimatePromptTokens } from './tokens.js';
+
+const ask = (content: ChatRequest['messages'][number]['content']): ChatRequest => ({
+  model: 'fast',
+  messages: [{ role: 'user', content }],
+});
+
+describe('token estimates (one for the plan and the key gate)', () => {
+  it('a prompt: ⌈chars/3⌉ plus 4 a message plus 3', () => {
+    expect(estimatePromptTokens(ask('x'.repeat(3000)))).toBe(1000 + 4 + 3);
+  });
+
+  it('counts text parts, tool calls and tools; an image’s data counts nothing', () => {
+    const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(300_000)}` } };
+    expect(estimatePromptTokens(ask([{ type: 'text', text: 'x'.repeat(30) }, image]))).toBe(10 + 4 + 3);
+    const withCall: ChatRequest = {
+      model: 'fast',
+      messages: [
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'abc', arguments: '{"q":1}' } }] },
+      ],
+    };
+    expect(estimatePromptTokens(withCall)).toBe(Math.ceil(10 / 3) + 4 + 3);
+  });
+
+  it('an embeddings input: text at 3 characters a token (at least 1), token arrays exactly', () => {
+    expect(estimateInputTokens('spores')).toBe(2);
+    expect(estimateInputTokens(['spores', '', 'x'.repeat(30)])).toBe(2 + 1 + 10);
+    expect(estimateInputTokens([1, 2, 3, 4, 5])).toBe(5);
+    expect(
+      estimateInputTokens([
+        [1, 2, 3],
+        [4, 5, 6, 7, 8],
+      ]),
+    ).toBe(8);
+  });
+});
