@@ -44,10 +44,12 @@ describe('stored responses on the embedded database (PGlite)', () => {
       ],
       previous_response_id: first.id,
     });
-    expect(llm.requests.at(-1)?.body.messages).toEqual([
+    // OpenAI's own Responses API upstream: the kept conversation, then the referenced item, as items.
+    expect(llm.requests.at(-1)?.path).toBe('/v1/responses');
+    expect(llm.requests.at(-1)?.body.input).toEqual([
       { role: 'user', content: 'name a mushroom' },
-      { role: 'assistant', content: first.output_text },
-      { role: 'assistant', content: first.output_text },
+      message,
+      message,
       { role: 'user', content: 'another' },
     ]);
     await client.responses.delete(first.id);

@@ -346,3 +346,29 @@ export function nativeResponse(
 
 /** A fake's reply (for `queue` / `always`): 200 with that Response. */
 export const nativeReply = (...args: Parameters<typeof nativeResponse>) => ({ status: 200, body: nativeResponse(...args) });
+
+/**
+ * A Responses API event stream as the provider sends it, for `queue` / `always` (`sse`): the recorded
+ * stream's event sequence with `text` in `deltas` pieces and the given usage.
+ */
+export function nativeStream(text: string, usage = { input_tokens: 5, output_tokens: 9, total_tokens: 14 }, deltas = 2): string[] {
+  const done = nativeResponse('gpt-4o-mini', { content: text }, usage);
+  const message = done.output[0] as { id: string };
+  const opening = { ...done, status: 'in_progress', output: [], usage: null };
+  const size = Math.ceil(text.length / deltas);
+  const pieces = Array.from({ length: deltas }, (_, i) => text.slice(i * size, (i + 1) * size)).filter(Boolean);
+  const at = { item_id: message.id, output_index: 0, content_index: 0 };
+  const part = (t: string) => ({ type: 'output_text', annotations: [], logprobs: [], text: t });
+  const events: object[] = [
+    { type: 'response.created', response: opening },
+    { type: 'response.in_progress', response: opening },
+    { type: 'response.output_item.added', output_index: 0, item: { ...message, status: 'in_progress', content: [] } },
+    { type: 'response.content_part.added', ...at, part: part('') },
+    ...pieces.map((delta) => ({ type: 'response.output_text.delta', ...at, delta, logprobs: [] })),
+    { type: 'response.output_text.done', ...at, text, logprobs: [] },
+    { type: 'response.content_part.done', ...at, part: part(text) },
+    { type: 'response.output_item.done', output_index: 0, item: message },
+    { type: 'response.completed', response: done },
+  ];
+  return events.map((event, sequence_number) => JSON.stringify({ ...event, sequence_number }));
+}
