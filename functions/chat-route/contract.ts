@@ -101,8 +101,8 @@ export const ModelListSchema = z.object({
 export type ModelList = z.infer<typeof ModelListSchema>;
 
 /**
- * The request contract of POST /v1/responses: the subset of OpenAI's Responses API that is bridged to
- * chat (functions/chat-route/responses.ts). Unknown top-level fields are refused, naming them.
+ * The request contract of POST /v1/responses: the subset of OpenAI's Responses API that is passed on
+ * natively or bridged to chat (functions/chat-route/responses.ts). Unknown top-level fields are refused, naming them.
  */
 const Part = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('input_text'), text: z.string() }),
@@ -160,7 +160,7 @@ const Format = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** The request contract of POST /v1/responses (the bridged subset of OpenAI's). */
+/** The request contract of POST /v1/responses (the subset of OpenAI's that every provider can serve). */
 export const ResponsesRequestSchema = z.strictObject({
   model: z.string().min(1, 'name a model: a task alias (planning, execution, fast), a configured model or provider/model'),
   input: z.union([z.string(), z.array(ResponsesInputItem).min(1).max(2048)]),

@@ -5,7 +5,7 @@
  *
  * The rooms: `pipeline.ts` (plan, breaker, errors), `complete.ts` ({@link completeChat}) beside
  * `stream-chat.ts` (streamChat), `serve.ts` (the HTTP answer for both), `responses*.ts` (the
- * Responses API bridged onto serveChat), `embeddings.ts`, `rate-limit.ts`, `providers/`.
+ * Responses API on serveChat: native or bridged), `embeddings.ts`, `rate-limit.ts`, `providers/`.
  */
 import { Hono } from 'hono';
 import type { WorkScope } from '../../shared/http/scope.js';
@@ -41,7 +41,7 @@ export function createChatRoute() {
   app.use('/v1/responses/*', rateLimit);
 
   app.post('/v1/chat/completions', async (c) => serveChat(c, (await readJson(c, ChatRequestSchema, { limit: MAX_BODY })) as ChatRequest));
-  // The Responses API, bridged through the same pipeline (responses.ts translates at the edge);
+  // The Responses API through the same pipeline (native to OpenAI's /responses, or bridged: responses.ts);
   // GET and DELETE /v1/responses/:id for stored ones.
   mountResponses(app, serveChat);
   app.post('/v1/embeddings', serveEmbeddings);

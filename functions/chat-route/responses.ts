@@ -1,12 +1,16 @@
 /**
- * `POST /v1/responses`: OpenAI's Responses API bridged through the chat pipeline. The request is
- * translated into a chat request here, at the edge, and runs through `serveChat` exactly as a
- * `/v1/chat/completions` request does (auth, task routing, fallback, breaker, limits, spans, metrics,
- * logs); its answer (JSON or SSE) is translated back. State (`store`, `previous_response_id`,
- * `item_reference`) is resolved first (responses-state.ts) and the finished response kept.
+ * `POST /v1/responses`: OpenAI's Responses API on the chat pipeline. The request is translated into a
+ * chat request here, at the edge, carrying its Responses form (RESPONSES_FORM), and runs through
+ * `serveChat` exactly as a `/v1/chat/completions` request does (auth, task routing, fallback, breaker,
+ * limits, spans, metrics, logs). An attempt on a provider with `responses_api: native` sends the
+ * Responses form to the provider's own `/responses` (providers/call.ts) and its Response or events
+ * come back as they are, under our id; any other attempt sends the chat form and its answer (JSON or
+ * SSE) is translated back. State (`store`, `previous_response_id`, `item_reference`) is resolved first
+ * (responses-state.ts) and the finished response kept.
  *
  * Unknown top-level fields are refused with a 400 naming them (a silently dropped parameter would
- * change the answer unseen). Accepted and ignored: `metadata`, `truncation: "disabled"`, `include: []`.
+ * change the answer unseen). Accepted and passed on natively, ignored by the bridge: `include`
+ * (`reasoning.encrypted_content`), `reasoning.summary`; `metadata` is echoed, `truncation: "disabled"` accepted.
  */
 import type { Context } from 'hono';
 import { ApiError } from '../../shared/http/errors.js';
