@@ -165,6 +165,43 @@ describe.each(RUNTIMES)('POST /v1/responses to OpenAI’s own Responses API (%s)
     ]);
   });
 
+  it('rebuilds each input item from the fields the schema knows: nothing else the caller adds goes upstream', async () => {
+    const response = await app.fetch('/v1/responses', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'execution',
+        store: false,
+        input: [
+          {
+            role: 'user',
+            vector_store_ids: ['vs_theirs'],
+            content: [
+              { type: 'input_text', text: 'look', file_id: 'file-not-yours' },
+              { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=', file_id: 'file-not-yours' },
+            ],
+          },
+          { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}', namespace: 'x' },
+          { type: 'function_call_output', call_id: 'c1', output: 'ok', file_id: 'file-not-yours' },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const sent = llm.requests.at(-1)?.body as { input: unknown[] };
+    expect(JSON.stringify(sent)).not.toMatch(/file-not-yours|vs_theirs|namespace/);
+    expect(sent.input).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'look' },
+          { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=' },
+        ],
+      },
+      { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c1', output: 'ok' },
+    ]);
+  });
+
   it('a failed Response or a stream that fails before its output falls back to the next model', async () => {
     llm.queue('gpt-4o-mini', {
       status: 200,

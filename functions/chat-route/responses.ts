@@ -118,13 +118,64 @@ export function toChatRequest(request: ResponsesRequest, items: ResponsesItem[] 
  * stored upstream the provider could not resolve them.
  */
 function toNativeBody(request: ResponsesRequest, items: ResponsesItem[], tools: ReturnType<typeof functionTools>): NativeResponsesBody {
-  const input = items.filter((item) => item.type !== 'reasoning' || Boolean(item.encrypted_content));
+  const input = items.flatMap((item) => {
+    const kept = nativeItem(item);
+    return kept ? [kept] : [];
+  });
   const { instructions, tool_choice, text, max_output_tokens, temperature, top_p, parallel_tool_calls, reasoning, user, include } = request;
   const body: NativeResponsesBody = { input, store: false };
   const fields = { instructions, tool_choice, text, max_output_tokens, temperature, top_p, parallel_tool_calls, reasoning, user, include };
   for (const [field, value] of Object.entries(fields)) if (value != null) body[field] = value;
   if (tools.length) body.tools = tools;
   return body;
+}
+
+/** A short string field, or nothing (ids and statuses the client or a stored answer carries). */
+const short = (value: unknown) => (typeof value === 'string' && value.length <= 256 ? value : undefined);
+const defined = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+
+/**
+ * One input item as it goes upstream: only the fields the schema knows, rebuilt (the item schemas let
+ * unknown fields through for the bridge, which never sends them; upstream an extra field could name
+ * something of the gateway's provider account, such as a `file_id`). Undefined for an item that must
+ * not go: a reasoning item without `encrypted_content`.
+ */
+function nativeItem(item: ResponsesItem): Record<string, unknown> | undefined {
+  switch (item.type) {
+    case 'item_reference':
+      throw new Error('item_reference items are resolved before translation');
+    case 'reasoning':
+      if (!item.encrypted_content) return undefined;
+      return defined({
+        type: 'reasoning',
+        id: short(item.id),
+        summary: (item.summary ?? []).map((part) => ({ type: 'summary_text', text: part.text })),
+        encrypted_content: item.encrypted_content,
+      });
+    case 'function_call':
+      return defined({
+        type: 'function_call',
+        id: short(item.id),
+        call_id: item.call_id,
+        name: item.name,
+        arguments: item.arguments,
+        status: short(item.status),
+      });
+    case 'function_call_output':
+      return defined({ type: 'function_call_output', id: short(item.id), call_id: item.call_id, output: item.output });
+  }
+  const content =
+    typeof item.content === 'string'
+      ? item.content
+      : item.content.flatMap((part): Array<Record<string, unknown>> => {
+          if (part.type === 'input_image') return [defined({ type: 'input_image', image_url: part.image_url, detail: part.detail })];
+          if (part.type === 'output_text') return [{ type: 'output_text', text: part.text, annotations: [] }];
+          if (part.type === 'input_text') return [{ type: 'input_text', text: part.text }];
+          // A stored answer's refusal goes back as one; nothing else unknown goes at all.
+          const refusal = (part as { type: string; refusal?: unknown }).refusal;
+          return (part as { type: string }).type === 'refusal' && typeof refusal === 'string' ? [{ type: 'refusal', refusal }] : [];
+        });
+  return defined({ type: item.type, id: short(item.id), role: item.role, content, status: short(item.status) });
 }
 
 function addItem(messages: ChatMessage[], item: ResponsesItem): void {
