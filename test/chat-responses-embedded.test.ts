@@ -46,10 +46,18 @@ describe('stored responses on the embedded database (PGlite)', () => {
     });
     // OpenAI's own Responses API upstream: the kept conversation, then the referenced item, as items.
     expect(llm.requests.at(-1)?.path).toBe('/v1/responses');
+    // Each item rebuilt from the fields the schema knows.
+    const item = {
+      type: 'message',
+      id: message?.id,
+      role: 'assistant',
+      status: 'completed',
+      content: [{ type: 'output_text', text: first.output_text, annotations: [] }],
+    };
     expect(llm.requests.at(-1)?.body.input).toEqual([
       { role: 'user', content: 'name a mushroom' },
-      message,
-      message,
+      item,
+      item,
       { role: 'user', content: 'another' },
     ]);
     await client.responses.delete(first.id);
