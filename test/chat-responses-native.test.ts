@@ -103,6 +103,17 @@ describe.each(RUNTIMES)('POST /v1/responses to OpenAI’s own Responses API (%s)
     expect((await client.responses.retrieve(id as string)).output_text).toBe(text);
   });
 
+  it('the openai client’s own stream helper reads the native events to the final Response', async () => {
+    const stream = client.responses.stream({ model: 'execution', input: 'hi' });
+    let text = '';
+    for await (const event of stream) if (event.type === 'response.output_text.delta') text += event.delta;
+    const final = await stream.finalResponse();
+    expect(text).toBe('Hello! How can I assist you today?');
+    expect(final.output_text).toBe(text);
+    expect(final.id).toMatch(/^resp_/);
+    expect(final.id).not.toBe(recorded.id);
+  });
+
   it('continues a stored conversation: previous_response_id and function_call_output go upstream as the whole input', async () => {
     const tools: OpenAI.Responses.Tool[] = [
       { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false },
