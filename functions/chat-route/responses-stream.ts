@@ -8,6 +8,10 @@
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
 import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
 
+/** A text delta as OpenAI writes it (`type` first), and its number (the first, top-level one: in a string it would be escaped). */
+const TEXT_DELTA = '{"type":"response.output_text.delta"';
+const SEQUENCE = /"sequence_number":\d+/;
+
 /** One event of the Responses API as a native provider wrote it. */
 interface NativeEvent {
   type: string;
@@ -204,6 +208,11 @@ export function responsesStream(
       if (!native) return complete();
       // A native stream's terminal event is held in `final`; without one it did not finish.
       return final ? undefined : fail('the stream ended before the answer was complete', 'stream_interrupted');
+    }
+    // The most frequent native event by far passes without a parse: only its number is ours.
+    if (native && data.startsWith(TEXT_DELTA) && SEQUENCE.test(data)) {
+      out += `event: response.output_text.delta\ndata: ${data.replace(SEQUENCE, `"sequence_number":${sequence++}`)}\n\n`;
+      return;
     }
     const value = JSON.parse(data) as ChatCompletionChunk | NativeEvent;
     // Chat chunks have no `type`; every event of the Responses API has one.
