@@ -1,9 +1,9 @@
 /**
  * The chat pipeline's SSE (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when the
  * provider broke off, idle timeout or cap) → the Responses API's event sequence. When the provider
- * spoke the Responses API itself (native), its events pass through in order, under the gateway's id. Only `[DONE]` leads
- * to `response.completed` (or `response.incomplete`); an `error` event or a stream that just ends
- * leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
+ * spoke the Responses API itself (native), its events pass through in order, under the gateway's id.
+ * Only `[DONE]` leads to `response.completed` (or `response.incomplete`); an `error` event or a
+ * stream that just ends leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
  */
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
 import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
