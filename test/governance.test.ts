@@ -87,6 +87,27 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
   afterEach(() => {
     llm.reset();
   });
+
+  it('a key made through the API acts through /v1/actions as the agents it lists, and only those', async () => {
+    const act = (secret: string, body: Record<string, unknown>) =>
+      a.fetch('/v1/actions', {
+        method: 'POST',
+        headers: headers(secret, crypto.randomUUID()),
+        body: JSON.stringify({ type: 'file.read', input: { path: 'species/index.md' }, ...body }),
+      });
+    const mycology = await makeKey({ agents: ['mycology'] });
+    const bare = await makeKey({});
+    const own = await act(mycology.secret, {});
+    const ownBody = (await own.json()) as { agent_id?: string; detail?: string };
+    expect(own.status, JSON.stringify(ownBody)).not.toBe(403);
+    expect(ownBody.agent_id).toBe('mycology');
+    const other = await act(mycology.secret, { agent_id: 'financial' });
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as { detail: string }).detail).toMatch(/may not act as the agent "financial"/);
+    const none = await act(bare.secret, {});
+    expect(none.status).toBe(403);
+    expect(((await none.json()) as { detail: string }).detail).toMatch(/acts as no agent/);
+  });
   afterAll(async () => {
     await a?.close();
     await b?.close();

@@ -1,5 +1,5 @@
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
-import { agentsBoundTo } from '../../shared/config/agents.js';
+import { boundAgents } from '../../shared/governance/directory.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { RequestScope } from '../../shared/http/scope.js';
 import { currentTraceparent } from '../../shared/telemetry/correlation.js';
@@ -74,7 +74,7 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
   const policy = services.config.policy;
   // Identity binds authority: the key acts only as the agents it is bound to, and the policy, the
   // digest and the audit row use that agent. A claim of any other agent is refused (and recorded).
-  const bound = agentsBoundTo(services.config.agents, principal.id);
+  const bound = await boundAgents(services, principal.id);
   const agentId = body.agent_id ?? (bound.includes(principal.id) ? principal.id : bound.length === 1 ? bound[0] : undefined);
   const identityProblem =
     principal.role === 'approver'

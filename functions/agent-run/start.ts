@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
-import { agentsBoundTo } from '../../shared/config/agents.js';
+import { boundAgents } from '../../shared/governance/directory.js';
 import { inBackground } from '../../shared/http/background.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
@@ -44,7 +44,7 @@ export function startRoutes() {
       });
     }
     // Identity binds authority: a key runs only the agents it is bound to (its tool calls then act as that agent).
-    const bound = agentsBoundTo(services.config.agents, principal.id);
+    const bound = await boundAgents(services, principal.id);
     if (!bound.includes(name)) {
       c.get('logger').warn('a key tried to run an agent it is not bound to', { principal: principal.id, agent: name });
       throw new ApiError('FORBIDDEN', {

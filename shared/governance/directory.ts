@@ -133,6 +133,25 @@ export function configPolicy(services: Services, id: string): KeyPolicy {
   };
 }
 
+/**
+ * The agents a key acts as (actions, agent runs): a key made through the API, its own `agents` plus
+ * those whose agents.yaml `keys` name it (policyOfRow); a configured key, agentsBoundTo. None once revoked.
+ */
+export async function boundAgents(services: Services, keyId: string): Promise<string[]> {
+  if (!KEY_ID.test(keyId) || !services.db) return agentsBoundTo(services.config.agents, keyId);
+  const policy = await keyDirectory(services.kv)
+    .policy(services, keyId)
+    .catch((error: unknown) => {
+      throw new ApiError('UNAVAILABLE', {
+        detail: 'The key’s agents cannot be looked up now (the database did not answer)',
+        hint: 'retry shortly',
+        headers: { 'retry-after': '1' },
+        cause: error,
+      });
+    });
+  return policy?.agents ?? [];
+}
+
 const directories = new WeakMap<KeyValueStore, KeyDirectory>();
 
 /** The instance's (isolate's) directory over `kv`. */
