@@ -4,7 +4,7 @@
  * Tests named "ATTACK:" are expected to FAIL on the code under review (each is a finding);
  * tests named "HOLDS:" document what was tried and held.
  *
- * The OpenAI provider points at a raw loopback server of this file (it writes bytes exactly as
+ * Both runtimes. The OpenAI provider points at a raw loopback server of this file (it writes bytes exactly as
  * told: split mid-line, CRLF, giant events); Gemini at the shared fake LLM (the bridged fallback).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -14,8 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spendWriter } from '../shared/governance/spend.js';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
-import { fakeProviderEnv, nativeResponse, nativeStream, readSse, startFakeLLM } from './support/fake-llm.js';
-import { eventually, type RuntimeHandle, startRuntime } from './support/runtimes.js';
+import { chatCompletion, fakeProviderEnv, nativeResponse, nativeStream, readSse, startFakeLLM } from './support/fake-llm.js';
+import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse, body: Record<string, unknown>) => void | Promise<void>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,13 +65,15 @@ async function writeInPieces(response: ServerResponse, text: string, size: numbe
   }
   response.end();
 }
-const sse = (events: string[]): Handler => async (_req, response) => {
-  response.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const data of events) response.write(named(data));
-  response.end();
-};
+const sse =
+  (events: string[]): Handler =>
+  async (_req, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const data of events) response.write(named(data));
+    response.end();
+  };
 
-describe('native /v1/responses under attack (node)', () => {
+describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
   let upstream: Awaited<ReturnType<typeof startRawUpstream>>;
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;
   let database: TestDatabase;
@@ -83,7 +85,7 @@ describe('native /v1/responses under attack (node)', () => {
     llm = await startFakeLLM();
     database = await migratedDatabase();
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
-    app = await startRuntime('node', {
+    app = await startRuntime(runtime, {
       MYCA_API_KEYS: apiKeys,
       ...fakeProviderEnv(llm.url),
       OPENAI_BASE_URL: `${upstream.url}/v1`,
@@ -108,7 +110,11 @@ describe('native /v1/responses under attack (node)', () => {
   });
 
   const makeKey = async (body: Record<string, unknown> = {}) => {
-    const response = await app.fetch('/v1/keys', { method: 'POST', headers: headers(keys.admin), body: JSON.stringify({ name: 'r', ...body }) });
+    const response = await app.fetch('/v1/keys', {
+      method: 'POST',
+      headers: headers(keys.admin),
+      body: JSON.stringify({ name: 'r', ...body }),
+    });
     expect(response.status).toBe(201);
     return (await response.json()) as { id: string; secret: string };
   };
@@ -120,6 +126,7 @@ describe('native /v1/responses under attack (node)', () => {
       type: string;
       response?: { id: string; status: string; store?: boolean; usage?: unknown };
       delta?: string;
+      sequence_number?: number;
     }>;
   const spendRows = async (keyId: string, count: number) => {
     const deadline = Date.now() + 4000;
@@ -166,7 +173,12 @@ describe('native /v1/responses under attack (node)', () => {
         model: 'execution',
         max_output_tokens: 16,
         input: [
-          { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 's'.repeat(300_000) }], encrypted_content: 'e'.repeat(300_000) },
+          {
+            type: 'reasoning',
+            id: 'rs_1',
+            summary: [{ type: 'summary_text', text: 's'.repeat(300_000) }],
+            encrypted_content: 'e'.repeat(300_000),
+          },
           { role: 'user', content: 'hi' },
         ],
       },
@@ -219,8 +231,8 @@ describe('native /v1/responses under attack (node)', () => {
     upstream.queue.push(sse(upTo([...nativeStream('Hello there').slice(4, -1), lying])));
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true, store: true }));
     const last = list.at(-1);
-    expect(last?.type).toBe('response.failed');
-    expect(last?.response?.store).not.toBe(true);
+    expect.soft(last?.type).toBe('response.failed');
+    expect.soft(last?.response?.store).not.toBe(true);
   });
 
   it('ATTACK: a Response failed with a refusal code does not hand the provider’s error text (with secrets) to the client', async () => {
@@ -229,7 +241,10 @@ describe('native /v1/responses under attack (node)', () => {
         ...nativeResponse('gpt-4o-mini', {}),
         status: 'failed',
         output: [],
-        error: { code: 'invalid_prompt', message: 'Incorrect API key provided: sk-proj-REVIEWSECRETKEY0123456789abcdef (org org-INTERNAL)' },
+        error: {
+          code: 'invalid_prompt',
+          message: 'Incorrect API key provided: sk-proj-REVIEWSECRETKEY0123456789abcdef (org org-INTERNAL)',
+        },
       };
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
@@ -242,7 +257,11 @@ describe('native /v1/responses under attack (node)', () => {
     // Compare (pre-existing?): the chat path refused with the same text as a 400 status.
     upstream.queue.push((_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'invalid_prompt', message: 'Incorrect API key provided: sk-proj-REVIEWSECRETKEY0123456789abcdef' } }));
+      res.end(
+        JSON.stringify({
+          error: { code: 'invalid_prompt', message: 'Incorrect API key provided: sk-proj-REVIEWSECRETKEY0123456789abcdef' },
+        }),
+      );
     });
     const chat = await app.fetch('/v1/chat/completions', {
       method: 'POST',
@@ -302,7 +321,10 @@ describe('native /v1/responses under attack (node)', () => {
     expect(list.some((e) => e.type === 'response.completed')).toBe(false);
     const id = list.at(-1)?.response?.id as string;
     expect((await app.fetch(`/v1/responses/${id}`, { headers: headers(keys.agent) })).status).toBe(404);
-    const failed = JSON.stringify({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_error', message: 'x' } } });
+    const failed = JSON.stringify({
+      type: 'response.failed',
+      response: { status: 'failed', error: { code: 'server_error', message: 'x' } },
+    });
     upstream.queue.push(sse([...all.slice(0, 6), failed, all.at(-1) as string]));
     const second = await events(await post({ model: 'execution', input: 'hi', stream: true }));
     expect(second.at(-1)?.type).toBe('response.failed');
@@ -313,7 +335,9 @@ describe('native /v1/responses under attack (node)', () => {
     const key = await makeKey();
     const all = nativeStream('Hello there');
     const done = JSON.parse(all.at(-1) as string) as { response: Record<string, unknown> };
-    upstream.queue.push(sse([...all.slice(0, -1), JSON.stringify({ type: 'response.completed', response: { ...done.response, usage: null } })]));
+    upstream.queue.push(
+      sse([...all.slice(0, -1), JSON.stringify({ type: 'response.completed', response: { ...done.response, usage: null } })]),
+    );
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true }, key.secret));
     expect(list.at(-1)?.type).toBe('response.completed');
     const rows = await spendRows(key.id, 1);
@@ -322,10 +346,7 @@ describe('native /v1/responses under attack (node)', () => {
   });
 
   it('HOLDS: native fails before output on both OpenAI models → Gemini bridged: one coherent stream, one id', async () => {
-    const limited = [
-      nativeStream('x')[0] as string,
-      JSON.stringify({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' }),
-    ];
+    const limited = [nativeStream('x')[0] as string, JSON.stringify({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' })];
     upstream.queue.push(sse(limited), sse(limited));
     const response = await post({ model: 'planning', input: 'hi', stream: true });
     expect(response.headers.get('x-myca-provider')).toBe('gemini');
@@ -343,7 +364,7 @@ describe('native /v1/responses under attack (node)', () => {
     await post({ model: 'execution', input: 'hi' });
     await app.flush();
     expect(app.output()).not.toContain('REVIEWSECRETKEY');
-    expect(JSON.stringify(app.spans?.getFinishedSpans().map((s) => s.attributes))).not.toContain('REVIEWSECRETKEY');
+    expect(JSON.stringify(app.spans?.getFinishedSpans().map((s) => s.attributes) ?? [])).not.toContain('REVIEWSECRETKEY');
     expect(upstream.requests.at(-1)?.headers.authorization).toContain('REVIEWSECRETKEY');
   });
 
@@ -359,6 +380,86 @@ describe('native /v1/responses under attack (node)', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(list.at(-1)?.type).toBe('response.failed');
   }, 15000);
+
+  it('ATTACK: a failure after output does not hand the provider’s error text (with secrets) to the client stream', async () => {
+    const secret = JSON.stringify({
+      type: 'error',
+      code: 'server_error',
+      message: 'upstream pool sk-proj-REVIEWSECRETKEY0123456789abcdef at 10.0.0.7 failed',
+    });
+    upstream.queue.push(sse(upTo([nativeStream('Hello there')[4] as string, secret])));
+    const text = await (await post({ model: 'execution', input: 'hi', stream: true })).text();
+    expect(text).toContain('response.failed');
+    expect(text).not.toContain('REVIEWSECRETKEY');
+  });
+
+  it('ATTACK: a native answer with a refusal part, continued on a bridged model (Gemini), is answered', async () => {
+    upstream.queue.push((_req, response) => {
+      const body = nativeResponse('gpt-4o-mini', { content: 'x' });
+      (body.output[0] as { content: unknown[] }).content = [{ type: 'refusal', refusal: 'I cannot help with that.' }];
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    });
+    const first = (await (await post({ model: 'execution', input: 'do a bad thing', store: true })).json()) as { id: string };
+    const second = await post({ model: 'fast', previous_response_id: first.id, input: 'and now?' });
+    const text = await second.text();
+    console.log('continued on gemini:', second.status, text.slice(0, 300), JSON.stringify(llm.requests.at(-1)?.body ?? null).slice(0, 400));
+    expect(second.status).toBe(200);
+    expect(JSON.stringify(llm.requests.at(-1)?.body)).toContain('I cannot help with that.');
+  });
+
+  it('HOLDS: bridged (Gemini) fails before output → native OpenAI: one coherent stream', async () => {
+    llm.queue('gemini-2.0-flash', { status: 500 });
+    const response = await post({ model: 'fast', input: 'hi', stream: true });
+    console.log('fast fallback provider:', response.status, response.headers.get('x-myca-provider'), response.headers.get('x-myca-model'));
+    const list = await events(response);
+    expect(list.filter((e) => e.type === 'response.created')).toHaveLength(1);
+    expect(list.at(-1)?.type).toBe('response.completed');
+    expect(new Set(list.flatMap((e) => (e.response ? [e.response.id] : []))).size).toBe(1);
+  });
+
+  it('ATTACK: negative usage from the provider does not refund the key (spend row cost ≥ 0)', async () => {
+    const key = await makeKey({ budget_usd: 1, budget_period: 'day' });
+    upstream.queue.push((_req, response) => {
+      const body = nativeResponse(
+        'gpt-4o-mini',
+        { content: 'x' },
+        { input_tokens: -5_000_000, output_tokens: -5_000_000, total_tokens: -10_000_000 },
+      );
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    });
+    expect((await post({ model: 'execution', input: 'hi' }, key.secret)).status).toBe(200);
+    const rows = await spendRows(key.id, 1);
+    console.log('negative usage row:', JSON.stringify(rows[0]));
+    expect(Number(rows[0]?.prompt_tokens)).toBeGreaterThanOrEqual(0);
+    expect(Number(rows[0]?.cost_usd)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('COMPARE (pre-existing?): negative usage on the chat path', async () => {
+    const key = await makeKey({ budget_usd: 1, budget_period: 'day' });
+    upstream.queue.push((_req, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify(
+          chatCompletion(
+            'gpt-4o-mini',
+            { content: 'x' },
+            { prompt_tokens: -5_000_000, completion_tokens: -5_000_000, total_tokens: -10_000_000 },
+          ),
+        ),
+      );
+    });
+    const answer = await app.fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: headers(key.secret),
+      body: JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(answer.status).toBe(200);
+    const rows = await spendRows(key.id, 1);
+    console.log('chat negative usage row:', JSON.stringify(rows[0]));
+    expect(Number(rows[0]?.prompt_tokens)).toBeGreaterThanOrEqual(0);
+  });
 
   it('ATTACK: one giant event (no end) is refused at a size cap, not buffered until the idle timeout', async () => {
     upstream.queue.push(async (_req, response) => {
@@ -378,8 +479,5 @@ describe('native /v1/responses under attack (node)', () => {
     // Refused for its size (a cap), well before the 1.5 s idle timeout after the last byte.
     expect(JSON.stringify(list.at(-1))).toMatch(/too large|size|cap/i);
     expect(Date.now() - started).toBeLessThan(10_000);
-  }, 30000);
+  }, 120_000);
 });
-
-// eventually is kept for ad-hoc checks while reviewing.
-void eventually;
