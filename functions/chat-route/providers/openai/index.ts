@@ -85,7 +85,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     embed: async (request, call) => {
       // Floats as JSON: callers get what they asked for, and nothing is decoded twice.
       const response = await post('embeddings', call, { ...request, model: call.model });
-      const text = await readText(name, response);
+      const text = await readText(name, response, Number.POSITIVE_INFINITY);
       const embeddings = parseBody<EmbeddingsResponse>(name, text);
       if (!Array.isArray(embeddings.data)) throw errorInBody(name, embeddings) ?? invalidAnswer(name, text);
       return embeddings;

@@ -68,8 +68,8 @@ const ENDED = new Set(['completed', 'incomplete']);
 const TERMINAL = new Set(['response.completed', 'response.incomplete']);
 /** Events sent before the model produces anything: held until it does (see the module comment). */
 const OPENING = new Set(['response.created', 'response.in_progress', 'response.queued']);
-/** The most frequent event by far, recognised without parsing (OpenAI writes `type` first). */
-const TEXT_DELTA = '{"type":"response.output_text.delta"';
+/** Opening events held at most (OpenAI sends two); past it the provider is not answering. */
+const MAX_HELD = 16;
 
 /** An event passed on as its wire text, with the usage the pipeline counts when it carries it. */
 const eventChunk = (data: string, usage?: Usage): ChatCompletionChunk =>
@@ -106,10 +106,8 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
   let held: ChatCompletionChunk[] | undefined = [];
   for await (const batch of sseData(name, response, rest)) {
     for (const data of batch) {
-      if (held === undefined && data.startsWith(TEXT_DELTA)) {
-        yield eventChunk(data);
-        continue;
-      }
+      // Every event is parsed: one that is not JSON fails the attempt here, where it is counted,
+      // rather than reaching a client as a broken frame.
       const event = parseBody<{
         type?: unknown;
         response?: NativeResponse;
@@ -122,6 +120,7 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
       if (type === 'error') throw failureOf(name, event.error ?? { code: event.code, message: event.message });
       if (type === 'response.failed') throw failureOf(name, event.response?.error);
       if (held && OPENING.has(type)) {
+        if (held.length >= MAX_HELD) throw new ProviderError(name, `the provider sent ${MAX_HELD} events before any output`, 502);
         held.push(eventChunk(data));
         continue;
       }
@@ -130,6 +129,12 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
         held = undefined;
       }
       if (TERMINAL.has(type)) {
+        // A terminal event is believed only as far as its Response's own status agrees.
+        const status = event.response?.status;
+        if (status !== undefined && !ENDED.has(String(status)))
+          throw status === 'failed'
+            ? failureOf(name, event.response?.error)
+            : invalidAnswer(name, `${type} with status "${String(status).slice(0, 40)}"`, 'an ended Response');
         // The answer is whole: nothing after it is read (a server that keeps the connection open is not waited for).
         yield eventChunk(data, chatUsage(event.response?.usage));
         return;

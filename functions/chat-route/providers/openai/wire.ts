@@ -10,6 +10,16 @@ export type Post = (path: OpenAIPath, call: CallOptions, body: object) => Promis
 /** The blank line that ends an SSE event, whichever line endings the server writes (`\n`, `\r\n`, mixed). */
 export const EVENT_END = /\r?\n\r?\n/;
 
+/**
+ * The most one answer may weigh as it arrives: one SSE event, or one JSON body. A model's whole
+ * answer is far below (128k output tokens are about 0.5 MB); past it the provider is broken or
+ * hostile, and buffering on would only exhaust memory (a Worker has 128 MB).
+ */
+export const MAX_ANSWER_CHARS = 16 * 1024 * 1024;
+
+const tooLarge = (name: string, what: string) =>
+  new ProviderError(name, `the provider sent ${what} over the size cap of ${MAX_ANSWER_CHARS / 1024 / 1024} MiB`, 502, { action: 'next' });
+
 /** The data of one SSE event: its `data:` lines joined; comments and other fields are left out. */
 export function eventData(block: string): string {
   // Nearly every event is one `data: {…}` line: no arrays for it.
@@ -28,22 +38,38 @@ export function eventData(block: string): string {
  */
 export async function* sseData(name: string, response: HttpResponse, rest: { text: string }): AsyncIterable<string[]> {
   const decoder = new TextDecoder();
-  let buffer = '';
+  /** The unfinished event, in the pieces it arrived in (one long event is not copied again with each piece). */
+  let pending: string[] = [];
+  let size = 0;
+  /** The last 3 characters of the unfinished event: an event end may straddle two reads. */
+  let tail = '';
   try {
     for await (const bytes of response.chunks()) {
-      buffer += decoder.decode(bytes, { stream: true });
+      const text = decoder.decode(bytes, { stream: true });
+      // Only the new text (after the last 3 characters before it: an event end may straddle) is searched.
+      if (!EVENT_END.test(tail + text)) {
+        pending.push(text);
+        size += text.length;
+        tail = (tail + text).slice(-3);
+        if (size > MAX_ANSWER_CHARS) throw tooLarge(name, 'one event');
+        continue;
+      }
+      let buffer = pending.length ? pending.join('') + text : text;
       const batch: string[] = [];
       for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
         const data = eventData(buffer.slice(0, end.index));
         buffer = buffer.slice(end.index + end[0].length);
         if (data && data !== '[DONE]') batch.push(data);
       }
+      pending = buffer ? [buffer] : [];
+      size = buffer.length;
+      tail = buffer.slice(-3);
       if (batch.length) yield batch;
     }
   } catch (error) {
     throw error instanceof ProviderError ? error : networkError(name, error);
   }
-  rest.text = buffer.trim();
+  rest.text = pending.join('').trim();
 }
 
 /** The error a stream body that is one JSON object (no events) carries, or an invalid-answer error. */
@@ -61,11 +87,21 @@ export function invalidAnswer(name: string, text: string, what = 'a completion')
   return new ProviderError(name, `the provider's answer is not ${what}: ${text.slice(0, 120)}`, 502);
 }
 
-export async function readText(name: string, response: HttpResponse): Promise<string> {
+/**
+ * The whole body, up to `max` characters (past it: a failed attempt, and the rest is not read).
+ * Embeddings pass no limit: 2048 inputs of 3072 floats are rightly tens of megabytes.
+ */
+export async function readText(name: string, response: HttpResponse, max = MAX_ANSWER_CHARS): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
   try {
-    return await response.text();
+    for await (const bytes of response.chunks()) {
+      text += decoder.decode(bytes, { stream: true });
+      if (text.length > max) throw tooLarge(name, 'an answer');
+    }
+    return text + decoder.decode();
   } catch (error) {
-    throw networkError(name, error);
+    throw error instanceof ProviderError ? error : networkError(name, error);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Review of the native Responses adapter (responses.ts) and its SSE reader (wire.ts) against a
- * hostile upstream, without a runtime. "ATTACK:" tests fail on the code under review.
+ * The native Responses adapter (responses.ts) and its SSE reader (wire.ts) against a
+ * hostile upstream, without a runtime.
  */
 import { describe, expect, it } from 'vitest';
 import type { HttpResponse } from '../../../../shared/net/http-client.js';
@@ -28,11 +28,11 @@ const opening = JSON.stringify({
 });
 
 describe('native Responses adapter against a hostile upstream', () => {
-  it('ATTACK: endless opening events (response.in_progress) are not held without bound before the first output', async () => {
+  it('endless opening events (response.in_progress) are not held without bound before the first output', async () => {
     let sent = 0;
     const post = async () =>
       body(async function* () {
-        // 20 000 opening events of ~4 KiB (80 MiB) and never any output: today all are held in memory.
+        // 20 000 opening events of ~4 KiB (80 MiB) and never any output: held in memory without a cap before the fix.
         for (; sent < 20_000; sent++) yield `event: response.in_progress\ndata: ${opening}\n\n`;
       });
     const stream = nativeResponses('openai', post).stream({ input: [], store: false }, call);
@@ -45,7 +45,7 @@ describe('native Responses adapter against a hostile upstream', () => {
     expect(sent).toBeLessThan(20_000);
   });
 
-  it('ATTACK: one SSE event without an end is refused at a size cap (not buffered and rescanned without bound)', async () => {
+  it('one SSE event without an end is refused at a size cap (not buffered and rescanned without bound)', async () => {
     const mb = 'A'.repeat(1024 * 1024);
     let sent = 0;
     const response = body(async function* () {
@@ -57,13 +57,14 @@ describe('native Responses adapter against a hostile upstream', () => {
       for await (const _ of sseData('openai', response, { text: '' })) return undefined;
       return undefined;
     })().catch((e: unknown) => e);
-    const elapsed = Date.now() - started;
-    console.log(`giant event: read ${sent} MiB in ${elapsed} ms, error: ${String(error)}`);
     expect(error).toBeInstanceOf(ProviderError);
+    expect(String(error)).toMatch(/size cap of 16 MiB/);
     expect(sent).toBeLessThan(96);
+    // Linear in what was read (it took over 6 s when each read searched the whole event again).
+    expect(Date.now() - started).toBeLessThan(3000);
   }, 60_000);
 
-  it('HOLDS: a response.completed that arrives while output is held, and a second terminal, end the stream once', async () => {
+  it('a response.completed that arrives while output is held, and a second terminal, end the stream once', async () => {
     const done = JSON.stringify({
       type: 'response.completed',
       response: { id: 'resp_x', object: 'response', status: 'completed', usage: { input_tokens: 1, output_tokens: 2 } },
