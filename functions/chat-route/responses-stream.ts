@@ -47,6 +47,8 @@ export function responsesStream(
   let finish: string | null | undefined;
   /** The source is a native provider's own event stream (providers/openai/responses.ts), not chat chunks. */
   let native = false;
+  /** A native stream's response.in_progress has gone out. */
+  let inProgress = false;
   let usage: ChatCompletionChunk['usage'];
   const output: unknown[] = [];
   let message: { outputIndex: number; id: string; text: string } | undefined;
@@ -161,7 +163,10 @@ export function responsesStream(
   const fail = (message: string, code: string) => {
     start();
     final = undefined;
-    emit('response.failed', { response: { ...snapshot(), status: 'failed', error: { code, message }, usage: responsesUsage(usage) } });
+    // A failed response is never kept: it says so.
+    emit('response.failed', {
+      response: { ...snapshot(), status: 'failed', store: false, error: { code, message }, usage: responsesUsage(usage) },
+    });
   };
   /**
    * An event of a native provider's own stream: passed on in order, renumbered, with the Response
@@ -174,7 +179,19 @@ export function responsesStream(
       data.response = fromNative(request, data.response, meta);
       response.model = String(data.response.model ?? response.model);
     }
-    if (type === 'response.created') started = true;
+    // One response.created and one response.in_progress, first, whatever the provider sent: a
+    // repeat is dropped, and a stream that begins with its output gets the gateway's own.
+    if (type === 'response.created') {
+      if (started) return;
+      started = true;
+    } else if (!started) {
+      start(typeof data.response?.model === 'string' ? data.response.model : undefined);
+      inProgress = true;
+    }
+    if (type === 'response.in_progress') {
+      if (inProgress) return;
+      inProgress = true;
+    }
     if ((type === 'response.output_item.added' || type === 'response.output_item.done') && typeof data.output_index === 'number')
       output[data.output_index] = data.item;
     if (type === 'response.completed' || type === 'response.incomplete') {
@@ -230,6 +247,18 @@ export function responsesStream(
     done.store = meta.store ? await save(done).catch(() => false) : false;
     emit(type, { response: done });
   };
+  /** A frame that could not be read (not JSON: the provider's fault) ends the answer as failed. */
+  let unreadable = false;
+  const readFrame = (frame: string) => {
+    try {
+      onFrame(frame);
+    } catch {
+      if (ended) return;
+      ended = true;
+      unreadable = true;
+      fail('the provider sent an event that is not valid JSON', 'stream_interrupted');
+    }
+  };
   const take = () => {
     const text = out;
     out = '';
@@ -244,7 +273,7 @@ export function responsesStream(
       for (;;) {
         const next = await reader.read();
         if (next.done) {
-          if (buffered.trim()) onFrame(buffered);
+          if (buffered.trim()) readFrame(buffered);
           if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
           await settle();
           const rest = take();
@@ -254,10 +283,18 @@ export function responsesStream(
         }
         buffered += decoder.decode(next.value, { stream: true });
         let end = buffered.indexOf('\n\n');
-        while (end !== -1) {
-          onFrame(buffered.slice(0, end));
+        while (end !== -1 && !unreadable) {
+          readFrame(buffered.slice(0, end));
           buffered = buffered.slice(end + 2);
           end = buffered.indexOf('\n\n');
+        }
+        if (unreadable) {
+          // Nothing more is read: the chat stream is cancelled (the upstream cut, the call counted).
+          await reader.cancel('the provider sent an unreadable event').catch(() => {});
+          const rest = take();
+          if (rest) controller.enqueue(encoder.encode(rest));
+          controller.close();
+          return;
         }
         await settle();
         const text = take();

@@ -199,11 +199,14 @@ function addItem(messages: ChatMessage[], item: ResponsesItem): void {
     messages.push({ role, content: item.content });
     return;
   }
-  const parts = item.content.map((part) =>
-    part.type === 'input_image'
-      ? { type: 'image_url', image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } }
-      : { type: 'text', text: part.text },
-  );
+  const parts = item.content.flatMap((part): Array<{ type: string; text?: string; image_url?: unknown }> => {
+    if (part.type === 'input_image')
+      return [{ type: 'image_url', image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } }];
+    if (typeof part.text === 'string') return [{ type: 'text', text: part.text }];
+    // A stored native answer's refusal part is what the model said; any other unknown part has no chat form.
+    const refusal = (part as { refusal?: unknown }).refusal;
+    return typeof refusal === 'string' ? [{ type: 'text', text: refusal }] : [];
+  });
   const textOnly = parts.every((part) => part.type === 'text');
   // One text part is a plain string (what every chat server takes, the smallest wire form).
   const only = parts.length === 1 ? parts[0] : undefined;
