@@ -5,6 +5,7 @@
  */
 import type { ModelsConfig } from '../../shared/config/index.js';
 import { ApiError } from '../../shared/http/errors.js';
+import { redactString } from '../../shared/redact/index.js';
 import type { Services } from '../../shared/services.js';
 import type { AttemptOutcome } from './attempts.js';
 import { CircuitBreaker } from './breaker.js';
@@ -109,7 +110,7 @@ export function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>
   const attempts = outcome.records;
   if (outcome.stop && outcome.contextExceeded) {
     return new ApiError('BAD_REQUEST', {
-      detail: `The prompt does not fit the context window: ${outcome.stop.provider} answered "${outcome.stop.message}" and no model with a larger window was left to try`,
+      detail: `The prompt does not fit the context window: ${outcome.stop.provider} answered "${redactString(outcome.stop.message)}" and no model with a larger window was left to try`,
       hint: 'shorten the messages or lower max_tokens, or add a model with a larger context_window to the fallback chain',
       extra: { attempts },
     });
@@ -117,7 +118,8 @@ export function failure(outcome: Extract<AttemptOutcome<unknown>, { ok: false }>
   if (outcome.stop) {
     const stop: ProviderError = outcome.stop;
     return new ApiError(stop.status === 422 ? 'UNPROCESSABLE' : stop.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', {
-      detail: `${stop.provider} refused the request: ${stop.message}`,
+      // The provider's words may quote a secret (a key it refused): masked, as in `attempts`.
+      detail: `${stop.provider} refused the request: ${redactString(stop.message)}`,
       hint: 'the request itself was refused, so no other provider was tried; fix the fields the message names',
       extra: { attempts },
     });

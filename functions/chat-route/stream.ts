@@ -1,3 +1,4 @@
+import { redactString } from '../../shared/redact/index.js';
 import { correlationHeaders } from '../../shared/telemetry/correlation.js';
 import type { AttemptRecord } from './attempts.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
@@ -130,6 +131,8 @@ export function sseResponse(options: {
     clearTimeout(timer);
     held?.();
     if (error) {
+      // The provider's words may quote a secret: masked before they reach the client, logs or spans.
+      error = redactString(error);
       result.error = error;
       result.status = status;
     }
