@@ -9,6 +9,7 @@ import { failure, observedLatency, prepareChat, providerIn, recordFallback, uses
 import type { Attempt } from './plan.js';
 import { callChat } from './providers/call.js';
 import type { ProviderError } from './providers/types.js';
+import { countedUsage } from './tokens.js';
 
 export interface ChatResult {
   completion: ChatCompletion;
@@ -89,9 +90,10 @@ export async function completeChat(
     });
     throw failure(outcome);
   }
-  gate?.settle({ ...settlement, attempt: outcome.attempt, usage: outcome.value.usage ?? undefined, status: 'ok' });
-  useTokens(outcome.attempt, outcome.value.usage);
-  const costUsd = recordUsage(services.metrics, llm, outcome.attempt, outcome.value.usage, gate?.keyLabel ?? 'internal');
+  const usage = countedUsage(outcome.value.usage);
+  gate?.settle({ ...settlement, attempt: outcome.attempt, usage, status: 'ok' });
+  useTokens(outcome.attempt, usage);
+  const costUsd = recordUsage(services.metrics, llm, outcome.attempt, usage, gate?.keyLabel ?? 'internal');
   if (outcome.records.length > 1) recordFallback(services, outcome.attempt);
   return { completion: outcome.value, attempt: outcome.attempt, attempts: outcome.records.length, costUsd };
 }

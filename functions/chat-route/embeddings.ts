@@ -9,6 +9,7 @@ import { admitEmbeddings, governanceOf } from './governance.js';
 import { recordCall, recordUsage } from './observe.js';
 import { attemptHeaders, clientClosed, failure, planError, providerIn, registryFor } from './pipeline.js';
 import { planAttempts } from './plan.js';
+import { countedUsage } from './tokens.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -53,7 +54,7 @@ export async function serveEmbeddings(c: Context<AppEnv>): Promise<Response> {
     if (outcome.httpStatus === 499) return clientClosed();
     throw failure(outcome);
   }
-  const reported = outcome.value.usage;
+  const reported = countedUsage(outcome.value.usage ? { ...outcome.value.usage, completion_tokens: 0 } : undefined);
   // An embedding's tokens are all input: they count as prompt tokens at the model's input price.
   const usage: Usage | undefined = reported
     ? { prompt_tokens: reported.prompt_tokens, completion_tokens: 0, total_tokens: reported.total_tokens }

@@ -165,7 +165,12 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
   return {
     plan: allowed,
     keyLabel: label,
-    settle: (done) => {
+    settle: (settlement) => {
+      // A success whose provider reported no usage is counted at its estimate (the reservation's
+      // worst case), never as a free call; the log says so.
+      const estimated = settlement.usage === undefined && settlement.status === 'ok';
+      if (estimated) services.logger.warn('the provider reported no usage: counted at the estimate', { key: policy.id, task });
+      const done = estimated ? { ...settlement, usage: estimateOf(counts, promptEstimate, output, demand, allowed) } : settlement;
       const cost = done.attempt && done.usage ? costOf(done.attempt, done.usage) : undefined;
       if (settled) return cost;
       settled = true;
@@ -210,6 +215,13 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
       return cost;
     },
   };
+}
+
+/** A call's worst case as usage: its prompt estimate and the most output it may use. */
+function estimateOf(counted: boolean, prompt: number, output: number, demand: Demand, allowed: Attempt[]): Usage {
+  const promptTokens = counted ? prompt : demand.promptTokens();
+  const outputTokens = counted ? output : demand.outputTokens(allowed);
+  return { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: promptTokens + outputTokens };
 }
 
 /** The agent a call is attributed to: the one named (if the key may act as it), else the key's only agent. */

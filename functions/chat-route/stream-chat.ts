@@ -18,6 +18,7 @@ import {
 import type { Attempt } from './plan.js';
 import { isNative } from './providers/types.js';
 import { openStream, sseResponse } from './stream.js';
+import { countedUsage } from './tokens.js';
 
 export interface StreamedChat {
   /** The SSE answer, already opened on the model that served (its first chunk has arrived). */
@@ -93,8 +94,9 @@ export async function streamChat(
     capMs: llm.routing.stream_max_ms,
     headers: attemptHeaders(attempt, outcome.records.length),
     onEnd: (result) => {
+      const usage = countedUsage(result.usage);
       outcome.value.release();
-      useTokens(attempt, result.usage);
+      useTokens(attempt, usage);
       // The attempt is counted once, here, with how it really ended; the breaker learns it too.
       const record = {
         label: attempt.label,
@@ -105,23 +107,23 @@ export async function streamChat(
         duration_ms: services.clock.now() - started,
       };
       recordCall(services.metrics, llm, attempt, record);
-      const cost = recordUsage(services.metrics, llm, attempt, result.usage, gate?.keyLabel ?? 'internal');
+      const cost = recordUsage(services.metrics, llm, attempt, usage, gate?.keyLabel ?? 'internal');
       gate?.settle({
         attempt,
-        usage: result.usage,
+        usage: usage,
         status: String(result.status),
         attempts: outcome.records.length,
         latencyMs: record.duration_ms,
         stream: true,
       });
-      endAttemptSpan(outcome.value.span, record, result.usage);
+      endAttemptSpan(outcome.value.span, record, usage);
       if (result.status === 'ok') void loop.breaker.success(attempt.label, outcome.breakerState).catch(() => {});
       else if (result.status !== 'client_closed') void loop.breaker.failure(attempt.label, outcome.breakerState).catch(() => false);
       if (result.status === 'client_closed')
         logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
       else if (result.error)
         logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
-      logger.info('stream finished', { llm: attempt.label, usage: result.usage, cost_usd: cost, chunks: result.chunks });
+      logger.info('stream finished', { llm: attempt.label, usage, cost_usd: cost, chunks: result.chunks });
     },
   });
   return { response, attempt, attempts: outcome.records.length, native: isNative(outcome.value.opened.first) };

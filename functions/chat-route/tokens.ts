@@ -3,7 +3,7 @@
  * reads them to skip models whose context window the prompt cannot fit (plan.ts), the key gate to
  * reserve a request's worst case against its TPM and budget (governance.ts).
  */
-import type { ChatRequest, EmbeddingsRequest } from './contract.js';
+import { type ChatRequest, type EmbeddingsRequest, RESPONSES_FORM, type Usage } from './contract.js';
 
 /**
  * Characters a token. English averages about 4 in OpenAI's and Gemini's tokenizers, code, JSON and
@@ -38,6 +38,13 @@ export function estimatePromptTokens(request: ChatRequest): number {
     for (const call of message.tool_calls ?? []) chars += call.function.name.length + call.function.arguments.length;
   }
   if (request.tools?.length) chars += JSON.stringify(request.tools).length;
+  // What only a Responses request's native form carries (its reasoning items) goes upstream too.
+  for (const item of request[RESPONSES_FORM]?.input ?? []) {
+    const reasoning = item as { type?: unknown; encrypted_content?: unknown; summary?: Array<{ text?: unknown }> };
+    if (reasoning.type !== 'reasoning') continue;
+    if (typeof reasoning.encrypted_content === 'string') chars += reasoning.encrypted_content.length;
+    for (const part of reasoning.summary ?? []) if (typeof part.text === 'string') chars += part.text.length;
+  }
   const estimate = Math.ceil(chars / CHARS_PER_TOKEN) + PER_MESSAGE * request.messages.length + PER_REPLY;
   estimates.set(request, estimate);
   return estimate;
@@ -56,4 +63,23 @@ export function estimateInputTokens(input: EmbeddingsRequest['input']): number {
     else tokens += item.length;
   }
   return tokens;
+}
+
+const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0);
+
+/**
+ * A provider's usage as the gateway counts it: whole tokens, never negative (a negative count would
+ * refund a key's budget), total at least prompt + completion. Undefined stays undefined.
+ */
+export function countedUsage(usage: Usage | null | undefined): Usage | undefined {
+  if (!usage) return undefined;
+  const prompt = count(usage.prompt_tokens);
+  const completion = count(usage.completion_tokens);
+  if (prompt === usage.prompt_tokens && completion === usage.completion_tokens && usage.total_tokens === prompt + completion) return usage;
+  return {
+    ...usage,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: Math.max(count(usage.total_tokens), prompt + completion),
+  };
 }
