@@ -6,7 +6,7 @@
  * reads nor writes, `refresh` skips the read and writes the fresh answer.
  */
 import type { ModelsConfig } from '../../../shared/config/index.js';
-import type { ChatRequest } from '../contract.js';
+import { type ChatRequest, RESPONSES_FORM } from '../contract.js';
 import { resolveTarget } from '../plan.js';
 
 export interface CachePlan {
@@ -97,6 +97,13 @@ export async function requestKeys(
 ): Promise<{ exact: string; params: string }> {
   const kept: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(request)) if (!IGNORED.has(field)) kept[field] = value;
+  // A Responses request: what only its Responses form says (include, reasoning.summary, reasoning
+  // items) is part of its identity too; the rest of its input is the messages already.
+  const form = request[RESPONSES_FORM];
+  if (form) {
+    const { input, store: _store, ...rest } = form;
+    kept[' responses'] = { ...rest, reasoning_items: input.filter((item) => (item as { type?: unknown }).type === 'reasoning') };
+  }
   const scope = `${tenant.length}:${tenant}\n${task.length}:${task}\n`;
   const exact = await sha256(scope + canonicalJson(kept));
   // Only semantic matching needs the second digest (an exact hit should cost as little as it can).
