@@ -1,8 +1,7 @@
 /**
- * Review of the native Responses pass-through (providers/openai/responses.ts, responses.ts,
- * responses-stream.ts): a hostile caller with a valid key and a hostile / broken upstream.
- * Tests named "ATTACK:" are expected to FAIL on the code under review (each is a finding);
- * tests named "HOLDS:" document what was tried and held.
+ * The native Responses pass-through (providers/openai/responses.ts, responses.ts, responses-stream.ts)
+ * against a hostile caller with a valid key and a hostile or broken upstream (an outside review's
+ * cases; each that failed before its fix is kept as a regression test).
  *
  * Both runtimes. The OpenAI provider points at a raw loopback server of this file (it writes bytes exactly as
  * told: split mid-line, CRLF, giant events); Gemini at the shared fake LLM (the bridged fallback).
@@ -145,7 +144,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
 
   // ---------------------------------------------------------------- what the caller can make us send
 
-  it('ATTACK: fields outside the schema inside input items (and their content parts) never reach the provider', async () => {
+  it('fields outside the schema inside input items (and their content parts) never reach the provider', async () => {
     const response = await post({
       model: 'execution',
       input: [
@@ -166,7 +165,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     for (const field of ['smuggled', 'file_id', 'file-OTHER-TENANT', 'cache_control', '"extra"']) expect(sent).not.toContain(field);
   });
 
-  it('ATTACK: what only the native form carries (reasoning items) is counted against the key’s TPM before it is sent', async () => {
+  it('what only the native form carries (reasoning items) is counted against the key’s TPM before it is sent', async () => {
     const key = await makeKey({ tpm: 2000 });
     const response = await post(
       {
@@ -189,7 +188,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(upstream.requests).toHaveLength(0);
   });
 
-  it('HOLDS: store:true from the caller still goes upstream as store:false; built-in tools and another key’s ids are refused', async () => {
+  it('store:true from the caller still goes upstream as store:false; built-in tools and another key’s ids are refused', async () => {
     const first = await post({ model: 'execution', input: 'hi', store: true });
     expect(first.status).toBe(200);
     const id = ((await first.json()) as { id: string }).id;
@@ -202,7 +201,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
 
   // ---------------------------------------------------------------- a broken or hostile upstream
 
-  it('ATTACK: a malformed text delta mid-stream ends the client stream with response.failed and is still accounted', async () => {
+  it('a malformed text delta mid-stream ends the client stream with response.failed and is still accounted', async () => {
     const key = await makeKey();
     upstream.queue.push(
       sse(
@@ -214,7 +213,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     );
     const response = await post({ model: 'execution', input: 'hi', stream: true }, key.secret);
     expect(response.status).toBe(200);
-    // Today the gateway's Responses stream throws in JSON.parse: the body errors instead of ending.
+    // The gateway's Responses stream must end with an event, not break in a JSON parse.
     const text = await response.text().catch((error: unknown) => `BODY ERRORED: ${String(error)}`);
     expect.soft(text).not.toContain('BODY ERRORED');
     expect.soft(text).toMatch(/event: response\.(failed|completed)\n/);
@@ -222,7 +221,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect.soft(await spendRows(key.id, 1)).toHaveLength(1);
   });
 
-  it('ATTACK: response.completed whose Response says status "failed" is not reported as success nor stored', async () => {
+  it('response.completed whose Response says status "failed" is not reported as success nor stored', async () => {
     const done = JSON.parse(nativeStream('Hello there').at(-1) as string) as { response: Record<string, unknown> };
     const lying = JSON.stringify({
       type: 'response.completed',
@@ -235,7 +234,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect.soft(last?.response?.store).not.toBe(true);
   });
 
-  it('ATTACK: a Response failed with a refusal code does not hand the provider’s error text (with secrets) to the client', async () => {
+  it('a Response failed with a refusal code does not hand the provider’s error text (with secrets) to the client', async () => {
     upstream.queue.push((_req, response) => {
       const body = {
         ...nativeResponse('gpt-4o-mini', {}),
@@ -251,10 +250,9 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     });
     const response = await post({ model: 'execution', input: 'hi' });
     const text = await response.text();
-    console.log('native refusal body:', text);
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect.soft(text).not.toContain('REVIEWSECRETKEY');
-    // Compare (pre-existing?): the chat path refused with the same text as a 400 status.
+    // The chat path, refused with the same text as a 400 status, masks it too.
     upstream.queue.push((_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(
@@ -268,24 +266,25 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
       headers: headers(keys.agent),
       body: JSON.stringify({ model: 'execution', messages: [{ role: 'user', content: 'hi' }] }),
     });
-    console.log('chat refusal body:', await chat.text());
+    expect(chat.status).toBe(400);
+    expect(await chat.text()).not.toContain('REVIEWSECRETKEY');
   });
 
-  it('ATTACK: an upstream stream that begins with output (no response.created) still gives the client response.created first', async () => {
+  it('an upstream stream that begins with output (no response.created) still gives the client response.created first', async () => {
     upstream.queue.push(sse(nativeStream('Hello there').slice(2)));
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true }));
     expect(list[0]?.type).toBe('response.created');
     expect(list.filter((e) => e.type === 'response.created')).toHaveLength(1);
   });
 
-  it('ATTACK: a provider that repeats response.created mid-stream does not give the client two', async () => {
+  it('a provider that repeats response.created mid-stream does not give the client two', async () => {
     const all = nativeStream('Hello there');
     upstream.queue.push(sse([...all.slice(0, 5), all[0] as string, ...all.slice(5)]));
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true }));
     expect(list.filter((e) => e.type === 'response.created')).toHaveLength(1);
   });
 
-  it('HOLDS: events split mid-line across reads, CRLF line endings, event: lines without data, comments', async () => {
+  it('events split mid-line across reads, CRLF line endings, event: lines without data, comments', async () => {
     const all = nativeStream('Hello there', undefined, 4);
     const text = `: keep-alive\r\n\r\nevent: response.in_progress\r\n\r\n${all.map((d) => named(d, '\r\n')).join('')}`;
     upstream.queue.push((_req, response) => writeInPieces(response, text, 7));
@@ -296,7 +295,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(new Set(list.flatMap((e) => (e.response ? [e.response.id] : []))).size).toBe(1);
   });
 
-  it('HOLDS: a terminal event followed by garbage or a second response.completed: one terminal, success', async () => {
+  it('a terminal event followed by garbage or a second response.completed: one terminal, success', async () => {
     const all = nativeStream('Hello there');
     upstream.queue.push(async (_req, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -313,7 +312,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(list.at(-1)?.type).toBe('response.completed');
   });
 
-  it('HOLDS: no terminal event → response.failed, not stored; a failure after output is never followed by response.completed', async () => {
+  it('no terminal event → response.failed, not stored; a failure after output is never followed by response.completed', async () => {
     const all = nativeStream('Hello there');
     upstream.queue.push(sse(all.slice(0, -1)));
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true, store: true }));
@@ -331,7 +330,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(second.some((e) => e.type === 'response.completed')).toBe(false);
   });
 
-  it('ATTACK: response.completed without usage is still counted (estimate), not a free call', async () => {
+  it('response.completed without usage is still counted (estimate), not a free call', async () => {
     const key = await makeKey();
     const all = nativeStream('Hello there');
     const done = JSON.parse(all.at(-1) as string) as { response: Record<string, unknown> };
@@ -345,7 +344,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(Number(rows[0]?.prompt_tokens) + Number(rows[0]?.completion_tokens)).toBeGreaterThan(0);
   });
 
-  it('HOLDS: native fails before output on both OpenAI models → Gemini bridged: one coherent stream, one id', async () => {
+  it('native fails before output on both OpenAI models → Gemini bridged: one coherent stream, one id', async () => {
     const limited = [nativeStream('x')[0] as string, JSON.stringify({ type: 'error', code: 'rate_limit_exceeded', message: 'slow down' })];
     upstream.queue.push(sse(limited), sse(limited));
     const response = await post({ model: 'planning', input: 'hi', stream: true });
@@ -358,7 +357,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(list.map((e) => e.sequence_number)).toEqual(list.map((_, i) => i));
   });
 
-  it('HOLDS: the provider key never reaches the client, logs or spans', async () => {
+  it('the provider key never reaches the client, logs or spans', async () => {
     upstream.queue.push(sse(upTo([JSON.stringify({ type: 'error', code: 'server_error', message: 'x' })])));
     await (await post({ model: 'execution', input: 'hi', stream: true })).text();
     await post({ model: 'execution', input: 'hi' });
@@ -368,7 +367,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(upstream.requests.at(-1)?.headers.authorization).toContain('REVIEWSECRETKEY');
   });
 
-  it('HOLDS: an upstream that holds the stream open after output is cut by the idle timeout (no hang)', async () => {
+  it('an upstream that holds the stream open after output is cut by the idle timeout (no hang)', async () => {
     upstream.queue.push(async (_req, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const d of upTo([])) response.write(named(d));
@@ -381,7 +380,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(list.at(-1)?.type).toBe('response.failed');
   }, 15000);
 
-  it('ATTACK: a failure after output does not hand the provider’s error text (with secrets) to the client stream', async () => {
+  it('a failure after output does not hand the provider’s error text (with secrets) to the client stream', async () => {
     const secret = JSON.stringify({
       type: 'error',
       code: 'server_error',
@@ -393,7 +392,7 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     expect(text).not.toContain('REVIEWSECRETKEY');
   });
 
-  it('ATTACK: a native answer with a refusal part, continued on a bridged model (Gemini), is answered', async () => {
+  it('a native answer with a refusal part, continued on a bridged model (Gemini), is answered', async () => {
     upstream.queue.push((_req, response) => {
       const body = nativeResponse('gpt-4o-mini', { content: 'x' });
       (body.output[0] as { content: unknown[] }).content = [{ type: 'refusal', refusal: 'I cannot help with that.' }];
@@ -402,23 +401,20 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     });
     const first = (await (await post({ model: 'execution', input: 'do a bad thing', store: true })).json()) as { id: string };
     const second = await post({ model: 'fast', previous_response_id: first.id, input: 'and now?' });
-    const text = await second.text();
-    console.log('continued on gemini:', second.status, text.slice(0, 300), JSON.stringify(llm.requests.at(-1)?.body ?? null).slice(0, 400));
     expect(second.status).toBe(200);
     expect(JSON.stringify(llm.requests.at(-1)?.body)).toContain('I cannot help with that.');
   });
 
-  it('HOLDS: bridged (Gemini) fails before output → native OpenAI: one coherent stream', async () => {
+  it('bridged (Gemini) fails before output → native OpenAI: one coherent stream', async () => {
     llm.queue('gemini-2.0-flash', { status: 500 });
     const response = await post({ model: 'fast', input: 'hi', stream: true });
-    console.log('fast fallback provider:', response.status, response.headers.get('x-myca-provider'), response.headers.get('x-myca-model'));
     const list = await events(response);
     expect(list.filter((e) => e.type === 'response.created')).toHaveLength(1);
     expect(list.at(-1)?.type).toBe('response.completed');
     expect(new Set(list.flatMap((e) => (e.response ? [e.response.id] : []))).size).toBe(1);
   });
 
-  it('ATTACK: negative usage from the provider does not refund the key (spend row cost ≥ 0)', async () => {
+  it('negative usage from the provider does not refund the key (spend row cost ≥ 0)', async () => {
     const key = await makeKey({ budget_usd: 1, budget_period: 'day' });
     upstream.queue.push((_req, response) => {
       const body = nativeResponse(
@@ -431,12 +427,11 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     });
     expect((await post({ model: 'execution', input: 'hi' }, key.secret)).status).toBe(200);
     const rows = await spendRows(key.id, 1);
-    console.log('negative usage row:', JSON.stringify(rows[0]));
     expect(Number(rows[0]?.prompt_tokens)).toBeGreaterThanOrEqual(0);
     expect(Number(rows[0]?.cost_usd)).toBeGreaterThanOrEqual(0);
   });
 
-  it('COMPARE (pre-existing?): negative usage on the chat path', async () => {
+  it('negative usage on the chat path does not refund the key either', async () => {
     const key = await makeKey({ budget_usd: 1, budget_period: 'day' });
     upstream.queue.push((_req, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
@@ -457,11 +452,10 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     });
     expect(answer.status).toBe(200);
     const rows = await spendRows(key.id, 1);
-    console.log('chat negative usage row:', JSON.stringify(rows[0]));
     expect(Number(rows[0]?.prompt_tokens)).toBeGreaterThanOrEqual(0);
   });
 
-  it('ATTACK: one giant event (no end) is refused at a size cap, not buffered until the idle timeout', async () => {
+  it('one giant event (no end) is refused at a size cap, not buffered until the idle timeout', async () => {
     upstream.queue.push(async (_req, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const d of upTo([])) response.write(named(d));
@@ -474,7 +468,6 @@ describe.each(RUNTIMES)('native /v1/responses under attack (%s)', (runtime) => {
     });
     const started = Date.now();
     const list = await events(await post({ model: 'execution', input: 'hi', stream: true }));
-    console.log('giant:', JSON.stringify(list.at(-1)).slice(0, 400), Date.now() - started, 'ms');
     expect(list.at(-1)?.type).toBe('response.failed');
     // Refused for its size (a cap), well before the 1.5 s idle timeout after the last byte.
     expect(JSON.stringify(list.at(-1))).toMatch(/too large|size|cap/i);
