@@ -1,10 +1,11 @@
 import type { HttpClient, HttpResponse } from '../../../../shared/net/http-client.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../contract.js';
 import { modelNameProblem } from '../model-names.js';
+import { SseFrames } from '../sse-frames.js';
 import { type CallOptions, type ChatProvider, networkError, ProviderError, parseRetryAfter } from '../types.js';
 import { AnthropicRefusal, toAnthropic } from './request.js';
 import { anthropicError, fromAnthropic, isErrorBody } from './response.js';
-import { AnthropicStreamTranslator, SseFrames } from './stream.js';
+import { AnthropicStreamTranslator } from './stream.js';
 import type { AnthropicRequest, AnthropicResponse } from './wire.js';
 
 export interface AnthropicProviderOptions {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { anthropicEvents, fixture } from '../../../../test/support/fake-llm.js';
 import type { ChatCompletionChunk } from '../../contract.js';
+import { SseFrames } from '../sse-frames.js';
 import { ProviderError } from '../types.js';
-import { AnthropicStreamTranslator, SseFrames } from './stream.js';
+import { AnthropicStreamTranslator } from './stream.js';
 
 const encoder = new TextEncoder();
 const event = (data: object) => `event: ${(data as { type: string }).type}\ndata: ${JSON.stringify(data)}\n\n`;

@@ -1,14 +1,12 @@
 /** What the OpenAI-wire adapters (chat completions and the Responses API) read the same way. */
 import type { HttpResponse } from '../../../../shared/net/http-client.js';
+import { SseFrames } from '../sse-frames.js';
 import { type CallOptions, errorInBody, networkError, ProviderError, parseRetryAfter } from '../types.js';
 
 /** The paths the adapter posts to, under the base URL. */
 export type OpenAIPath = 'chat/completions' | 'embeddings' | 'responses';
 /** One POST to the provider: the response when its status is below 400, else the provider's error thrown. */
 export type Post = (path: OpenAIPath, call: CallOptions, body: object) => Promise<HttpResponse>;
-
-/** The blank line that ends an SSE event, whichever line endings the server writes (`\n`, `\r\n`, mixed). */
-export const EVENT_END = /\r?\n\r?\n/;
 
 /**
  * The most one answer may weigh as it arrives: one SSE event, or one JSON body. A model's whole
@@ -18,7 +16,7 @@ export const EVENT_END = /\r?\n\r?\n/;
 export const MAX_ANSWER_CHARS = 16 * 1024 * 1024;
 
 const tooLarge = (name: string, what: string) =>
-  new ProviderError(name, `the provider sent ${what} over the size cap of ${MAX_ANSWER_CHARS / 1024 / 1024} MiB`, 502, { action: 'next' });
+  new ProviderError(name, `the provider sent ${what} over the size cap of ${MAX_ANSWER_CHARS / 1024 / 1024} MiB`, 502);
 
 /** The data of one SSE event: its `data:` lines joined; comments and other fields are left out. */
 export function eventData(block: string): string {
@@ -33,43 +31,22 @@ export function eventData(block: string): string {
 
 /**
  * The data of the SSE events of a body, a batch per network read (one await per read, not per event:
- * a long answer is hundreds of events). What is left unframed when the body ends goes to `rest.text`:
- * a server that answers a stream request with a plain JSON error leaves it all there.
+ * a long answer is hundreds of events); `[DONE]` is left out. What is left unframed when the body
+ * ends goes to `rest.text`: a server that answers a stream request with a plain JSON error leaves it
+ * all there. One event over {@link MAX_ANSWER_CHARS} fails the attempt.
  */
 export async function* sseData(name: string, response: HttpResponse, rest: { text: string }): AsyncIterable<string[]> {
-  const decoder = new TextDecoder();
-  /** The unfinished event, in the pieces it arrived in (one long event is not copied again with each piece). */
-  let pending: string[] = [];
-  let size = 0;
-  /** The last 3 characters of the unfinished event: an event end may straddle two reads. */
-  let tail = '';
+  const frames = new SseFrames(name, MAX_ANSWER_CHARS);
   try {
     for await (const bytes of response.chunks()) {
-      const text = decoder.decode(bytes, { stream: true });
-      // Only the new text (after the last 3 characters before it: an event end may straddle) is searched.
-      if (!EVENT_END.test(tail + text)) {
-        pending.push(text);
-        size += text.length;
-        tail = (tail + text).slice(-3);
-        if (size > MAX_ANSWER_CHARS) throw tooLarge(name, 'one event');
-        continue;
-      }
-      let buffer = pending.length ? pending.join('') + text : text;
-      const batch: string[] = [];
-      for (let end = EVENT_END.exec(buffer); end; end = EVENT_END.exec(buffer)) {
-        const data = eventData(buffer.slice(0, end.index));
-        buffer = buffer.slice(end.index + end[0].length);
-        if (data && data !== '[DONE]') batch.push(data);
-      }
-      pending = buffer ? [buffer] : [];
-      size = buffer.length;
-      tail = buffer.slice(-3);
+      let batch = frames.push(bytes);
+      if (batch.includes('[DONE]')) batch = batch.filter((data) => data !== '[DONE]');
       if (batch.length) yield batch;
     }
   } catch (error) {
     throw error instanceof ProviderError ? error : networkError(name, error);
   }
-  rest.text = pending.join('').trim();
+  rest.text = frames.rest();
 }
 
 /** The error a stream body that is one JSON object (no events) carries, or an invalid-answer error. */

@@ -4,7 +4,7 @@
  * the whole buffer on every chunk (12 MiB: ~6 s of blocked event loop).
  */
 import { describe, expect, it } from 'vitest';
-import { SseFrames } from './stream.js';
+import { SseFrames } from './sse-frames.js';
 
 describe('SseFrames under an endless event', () => {
   it('refuses an event larger than a bound instead of buffering it all, in time linear in its size', () => {
