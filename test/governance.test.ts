@@ -88,6 +88,15 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     llm.reset();
   });
 
+  it('reading and deleting stored responses count against a key’s own rpm (they pass no key gate)', async () => {
+    const key = await makeKey({ rpm: 3 });
+    await sameMinute();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await a.fetch(`/v1/responses/resp_${'0'.repeat(24)}`, { headers: headers(key.secret) })).status);
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+  });
+
   it('a key made through the API acts through /v1/actions as the agents it lists, and only those', async () => {
     const act = (secret: string, body: Record<string, unknown>) =>
       a.fetch('/v1/actions', {
