@@ -292,6 +292,11 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     });
     expect(Number(embedded?.cost_usd)).toBeCloseTo(EMBED_COST, 12);
     expect(rows.find((row) => row.kind === 'chat')).toMatchObject({ task: 'planning', model: 'gpt-4o' });
+    // GET /v1/spend sums them per kind too (this database holds other keys' chat rows as well).
+    const byKind = (await (await a.fetch('/v1/spend?group_by=kind', { headers: headers(keys.admin) })).json()) as {
+      data: Array<{ group: string; requests: number }>;
+    };
+    expect(byKind.data.map((group) => group.group).sort()).toEqual(['chat', 'embedding']);
   });
 
   it('embeddings: RPM and TPM (input tokens) hold exactly under concurrent calls on two instances', async () => {

@@ -83,7 +83,7 @@ export function spendRoutes(query: SpendQuery | undefined) {
     const parsed = spendQuerySchema(services.clock.now()).safeParse(c.req.query());
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'query'}: ${issue.message}`).join('; ');
-      return page(c, 400, 'Bad request', `${issues}. Choose group_by key, agent, model or day and dates as YYYY-MM-DD.`);
+      return page(c, 400, 'Bad request', `${issues}. Choose group_by key, agent, model, day or kind and dates as YYYY-MM-DD.`);
     }
     if (!query) return page(c, 503, 'Unavailable', 'Spend reports are not wired into this app.');
     const sql = requireDb(services).sql;

@@ -44,6 +44,7 @@ const GROUPS: Record<SpendGroupBy, string> = {
   agent: 'agent',
   model: "case when model is null then null else provider || '/' || model end",
   day: "to_char(at at time zone 'UTC', 'YYYY-MM-DD')",
+  kind: 'kind',
 };
 
 /** A group as Postgres answers it: bigint and numeric sums come as text. */
@@ -112,7 +113,7 @@ export async function querySpend(sql: Sql, query: SpendPeriod): Promise<SpendRep
 }
 
 /**
- * `GET /v1/spend?group_by=key|agent|model|day&from&to` (admins): the llm_spend rows of [from, to)
+ * `GET /v1/spend?group_by=key|agent|model|day|kind&from&to` (admins): the llm_spend rows of [from, to)
  * summed per group, largest cost first (days in order), with totals — what a spend page draws.
  */
 export async function serveSpend(c: Context<AppEnv>): Promise<Response> {

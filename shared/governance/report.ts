@@ -6,7 +6,8 @@
  */
 
 /** What the rows can be grouped by. */
-export const SPEND_GROUPS = ['key', 'agent', 'model', 'day'] as const;
+/** `kind`: chat (chat completions, Responses, agent runs' model calls) or embedding. */
+export const SPEND_GROUPS = ['key', 'agent', 'model', 'day', 'kind'] as const;
 export type SpendGroupBy = (typeof SPEND_GROUPS)[number];
 
 /** The grouping and period of a report: [from, to). */

@@ -4,7 +4,7 @@ import { clip, markInvisible, Visible, when } from './shared.js';
 import type { KeyLimitView, SpendGroup, SpendPeriod, SpendTotals } from './types.js';
 
 const DAY_MS = 86_400_000;
-const GROUPS = { key: 'Key', agent: 'Agent', model: 'Model', day: 'Day' } as const;
+const GROUPS = { key: 'Key', agent: 'Agent', model: 'Model', day: 'Day', kind: 'Kind' } as const;
 
 /** US dollars: cents for a dollar and more, six places below a cent (one call often costs less). */
 export const usd = (value: number) => `$${value.toFixed(value !== 0 && Math.abs(value) < 0.01 ? 6 : 2)}`;
