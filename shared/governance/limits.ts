@@ -83,8 +83,10 @@ export class SettleBatcher {
 
   add(counters: ReadonlyArray<BoundedAdd>): void {
     for (const counter of counters) {
+      // The pending entries are the batcher's own (made here): added to in place.
       const known = this.pending.get(counter.key);
-      this.pending.set(counter.key, known ? { ...known, by: known.by + counter.by } : { ...counter, max: null });
+      if (known) known.by += counter.by;
+      else this.pending.set(counter.key, { key: counter.key, by: counter.by, max: null, ttlMs: counter.ttlMs });
     }
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), SETTLE_LINGER_MS);
