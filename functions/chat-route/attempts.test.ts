@@ -137,4 +137,26 @@ describe('runAttempts', () => {
     expect(!outcome.ok && outcome.httpStatus).toBe(503);
     expect(outcome.records.map((r) => r.status)).toEqual(['breaker_open', 'breaker_open']);
   });
+
+  it('an answered probe closes its breaker; an attempt after a closed one asks the store no more', async () => {
+    const kv = createMemoryStore();
+    const breaker = new CircuitBreaker(kv, { failures: 1, window_ms: 1000, cooldown_ms: 100 });
+    await breaker.failure('a', 'closed');
+    expect(await breaker.state('a')).toBe('open');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const options = { routing, breaker, deadlineAt: Date.now() + 1000 };
+    const first = await runAttempts([attempt('a')], options, async () => 'ok');
+    expect(first.ok && first.breakerState).toBe('probe');
+    expect(await breaker.state('a')).toBe('closed');
+    // Seen closed a moment ago: the next attempt runs as closed without reading the store.
+    const get = kv.get;
+    let reads = 0;
+    kv.get = (key) => {
+      reads++;
+      return get(key);
+    };
+    const second = await runAttempts([attempt('a')], options, async () => 'ok');
+    expect(second.ok && second.breakerState).toBe('closed');
+    expect(reads).toBe(0);
+  });
 });

@@ -106,7 +106,10 @@ export async function runAttempts<T>(
       skip(attempt, 'over_limit');
       continue;
     }
-    const state: BreakerState = await options.breaker.state(attempt.label).catch(() => 'closed' as const);
+    // Seen closed a moment ago (most attempts): known without a store call or a promise.
+    const state: BreakerState = options.breaker.knownClosed?.(attempt.label)
+      ? 'closed'
+      : await options.breaker.state(attempt.label).catch(() => 'closed' as const);
     if (state === 'open') {
       skip(attempt, 'breaker_open');
       continue;
@@ -137,7 +140,8 @@ export async function runAttempts<T>(
         records.push(record);
         if (!options.deferSuccess) {
           options.onResult?.(attempt, record);
-          await options.breaker.success(attempt.label, state).catch(() => {});
+          // Only a probe's success changes the breaker (breaker.ts): after a closed one there is nothing to wait for.
+          if (state === 'probe') await options.breaker.success(attempt.label, state).catch(() => {});
         }
         return { ok: true, value, attempt, records, breakerState: state };
       } catch (thrown) {

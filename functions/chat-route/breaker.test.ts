@@ -67,4 +67,22 @@ describe('CircuitBreaker read cache', () => {
     expect(await local.failure(label, 'closed')).toBe(true);
     expect(await local.state(label)).toBe('open'); // its own failure is seen at once
   });
+
+  it('knownClosed is true exactly while state() would answer closed from the read cache', async () => {
+    const breaker = new CircuitBreaker(createMemoryStore(), config, `myca:test:${randomHex(4)}`);
+    const label = 'planning/openai/gpt-4o';
+    expect(breaker.knownClosed(label)).toBe(false); // never asked: the store must be
+    expect(await breaker.state(label)).toBe('closed');
+    expect(breaker.knownClosed(label)).toBe(true);
+    expect(breaker.knownClosed('other/label')).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, CLOSED_CACHE_MS + 50));
+    expect(breaker.knownClosed(label)).toBe(false);
+    expect(await breaker.state(label)).toBe('closed');
+    expect(breaker.knownClosed(label)).toBe(true);
+    // A local failure (here it opens the breaker) ends the trust at once.
+    expect(await breaker.failure(label, 'closed')).toBe(true);
+    expect(breaker.knownClosed(label)).toBe(false);
+    expect(await breaker.state(label)).toBe('open');
+    expect(breaker.knownClosed(label)).toBe(false);
+  });
 });

@@ -12,6 +12,16 @@ export type BreakerState = 'closed' | 'open' | 'probe';
 export const CLOSED_CACHE_MS = 1000;
 const closedUntil = new WeakMap<KeyValueStore, Map<string, number>>();
 
+interface BreakerKeys {
+  failures: string;
+  open: string;
+  half: string;
+  probe: string;
+}
+/** The store keys of each prefix and label, made once (labels come from the configuration: few). */
+const keyNames = new Map<string, Map<string, BreakerKeys>>();
+const MAX_LABELS = 10_000;
+
 /**
  * A circuit breaker per provider+model, kept in the key-value store so that stateless instances
  * agree. Closed: failures are counted in a window; `failures` of them open it. Open: attempts are
@@ -25,9 +35,28 @@ export class CircuitBreaker {
     private readonly prefix = 'myca:cb',
   ) {}
 
-  private keys(label: string) {
-    const base = `${this.prefix}:${label}`;
-    return { failures: `${base}:failures`, open: `${base}:open`, half: `${base}:half`, probe: `${base}:probe` };
+  private keys(label: string): BreakerKeys {
+    let byLabel = keyNames.get(this.prefix);
+    if (!byLabel) {
+      byLabel = new Map();
+      keyNames.set(this.prefix, byLabel);
+    }
+    let keys = byLabel.get(label);
+    if (!keys) {
+      const base = `${this.prefix}:${label}`;
+      keys = { failures: `${base}:failures`, open: `${base}:open`, half: `${base}:half`, probe: `${base}:probe` };
+      if (byLabel.size >= MAX_LABELS) byLabel.clear();
+      byLabel.set(label, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * True when this process saw the breaker closed less than {@link CLOSED_CACHE_MS} ago: {@link state}
+   * would answer `closed` without asking the store. Lets the attempt loop skip a promise per attempt.
+   */
+  knownClosed(label: string): boolean {
+    return (this.closedCache().get(this.keys(label).open) ?? 0) > Date.now();
   }
 
   private closedCache(): Map<string, number> {

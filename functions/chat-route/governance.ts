@@ -123,7 +123,9 @@ export function admitEmbeddings(
  */
 export async function admit(services: Services, gov: Governance, plan: Attempt[], demand: Demand): Promise<Gate> {
   const { task } = demand;
-  const policy = await keyDirectory(services.kv).policy(services, gov.keyId);
+  const directory = keyDirectory(services.kv);
+  // Known without a promise on the hot path (a cached key, no generation check due; a configured key).
+  const policy = directory.policyCached(services, gov.keyId) ?? (await directory.policy(services, gov.keyId));
   if (!policy) throw new ApiError('UNAUTHENTICATED', { detail: 'The key was revoked', hint: 'use another key' });
   const agent = agentOf(services, policy, gov.agent);
   const allowed = allowedPlan(services, policy, plan, task);
@@ -151,13 +153,16 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
   if (policy.budget_usd !== null)
     counters.push({ key: keys.spend, by: reserveNano, max: toNano(policy.budget_usd), ttlMs: windows.periodEnd - now + 3_600_000 });
   if (counters.length > 0) {
-    const answer = await services.kv.addWithin(counters).catch((error: unknown) => {
+    let answer: Awaited<ReturnType<typeof services.kv.addWithin>>;
+    try {
+      answer = await services.kv.addWithin(counters);
+    } catch (error) {
       throw new ApiError('UNAVAILABLE', {
         detail: 'The key’s limits cannot be checked now (the key-value store did not answer)',
         hint: 'retry shortly',
         cause: error,
       });
-    });
+    }
     if (!answer.ok) throw refusal(services, policy, counters[answer.index] as BoundedAdd, keys, windows, now);
   }
   const label = keyLabel(services.metrics, policy.id, services.config.governance.metrics_max_keys);
@@ -169,20 +174,18 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
       // A success whose provider reported no usage is counted at its estimate (the reservation's
       // worst case), never as a free call; the log says so.
       const estimated = settlement.usage === undefined && settlement.status === 'ok';
-      if (estimated) services.logger.warn('the provider reported no usage: counted at the estimate', { key: policy.id, task });
       const done = estimated ? { ...settlement, usage: estimateOf(counts, promptEstimate, output, demand, allowed) } : settlement;
       const cost = done.attempt && done.usage ? costOf(done.attempt, done.usage) : undefined;
       if (settled) return cost;
       settled = true;
+      if (estimated) services.logger.warn('the provider reported no usage: counted at the estimate', { key: policy.id, task });
       const used = done.usage ? done.usage.prompt_tokens + done.usage.completion_tokens : 0;
-      const back: BoundedAdd[] = counters
-        .filter((counter) => counter.key !== keys.requests)
-        .map((counter) => ({
-          ...counter,
-          max: null,
-          by: counter.key === keys.tokens ? used - reserveTokens : toNano(cost ?? 0) - reserveNano,
-        }))
-        .filter((counter) => counter.by !== 0);
+      const back: BoundedAdd[] = [];
+      for (const counter of counters) {
+        if (counter.key === keys.requests) continue;
+        const by = counter.key === keys.tokens ? used - reserveTokens : toNano(cost ?? 0) - reserveNano;
+        if (by !== 0) back.push({ key: counter.key, by, max: null, ttlMs: counter.ttlMs });
+      }
       if (back.length > 0) {
         const warn = (error: unknown) =>
           services.logger.warn('keys’ usage could not be settled in the key-value store', { error: error as Error });

@@ -13,9 +13,23 @@ export interface Windows {
   periodEnd: number;
 }
 
+/**
+ * The last windows worked out, per budget period: every call in the same minute gets the same ones
+ * (a UTC day or month starts on a minute), so the dates are worked out once a minute, not per request.
+ */
+const lastWindows = new Map<KeyPolicy['budget_period'], Readonly<Windows>>();
+
 /** The fixed windows `now` falls in: the minute of the RPM and TPM limits, and the UTC day or month of the budget. */
-export function windowsAt(now: number, period: KeyPolicy['budget_period']): Windows {
+export function windowsAt(now: number, period: KeyPolicy['budget_period']): Readonly<Windows> {
   const minuteStart = Math.floor(now / 60_000) * 60_000;
+  const last = lastWindows.get(period);
+  if (last?.minuteStart === minuteStart) return last;
+  const windows = Object.freeze(computeWindows(now, minuteStart, period));
+  lastWindows.set(period, windows);
+  return windows;
+}
+
+function computeWindows(now: number, minuteStart: number, period: KeyPolicy['budget_period']): Windows {
   const date = new Date(now);
   const periodStart =
     period === 'month'
@@ -28,13 +42,29 @@ export function windowsAt(now: number, period: KeyPolicy['budget_period']): Wind
   return { minuteStart, minuteEnd: minuteStart + 60_000, periodStart, periodEnd };
 }
 
+export interface CounterKeys {
+  requests: string;
+  tokens: string;
+  spend: string;
+}
+
+/** Keys' counter names of the current windows, by key id (the same strings each request: no new ones to build and hash). */
+const lastKeys = new Map<string, { windows: Readonly<Windows>; keys: Readonly<CounterKeys> }>();
+/** Key ids whose names are kept at most; past it the map starts over. */
+const MAX_KEYS = 10_000;
+
 /** The store keys of one key's counters in these windows (a new window is a new key; old ones expire). */
-export function counterKeys(id: string, windows: Windows) {
-  return {
+export function counterKeys(id: string, windows: Readonly<Windows>): Readonly<CounterKeys> {
+  const last = lastKeys.get(id);
+  if (last && last.windows.minuteStart === windows.minuteStart && last.windows.periodStart === windows.periodStart) return last.keys;
+  const keys = Object.freeze({
     requests: `myca:gov:rpm:${id}:${windows.minuteStart}`,
     tokens: `myca:gov:tpm:${id}:${windows.minuteStart}`,
     spend: `myca:gov:usd:${id}:${windows.periodStart}`,
-  };
+  });
+  if (lastKeys.size >= MAX_KEYS) lastKeys.clear();
+  lastKeys.set(id, { windows, keys });
+  return keys;
 }
 
 /** What a key used in its current windows (for GET /v1/keys/:id and a spend page). */
@@ -83,8 +113,10 @@ export class SettleBatcher {
 
   add(counters: ReadonlyArray<BoundedAdd>): void {
     for (const counter of counters) {
+      // The pending entries are the batcher's own (made here): added to in place.
       const known = this.pending.get(counter.key);
-      this.pending.set(counter.key, known ? { ...known, by: known.by + counter.by } : { ...counter, max: null });
+      if (known) known.by += counter.by;
+      else this.pending.set(counter.key, { key: counter.key, by: counter.by, max: null, ttlMs: counter.ttlMs });
     }
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), SETTLE_LINGER_MS);

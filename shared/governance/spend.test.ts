@@ -70,6 +70,48 @@ describe('spend rows while Postgres is down (real Postgres behind a proxy that i
     expect(writer.pending()).toBe(0);
   });
 
+  it('stores each field as given: text with quotes, backslashes, newlines and non-ASCII, nulls, tiny costs, booleans, batches of any size', async () => {
+    const writer = make(100);
+    const at = new Date('2026-03-01T12:34:56.789Z');
+    const odd: SpendRow = {
+      ...row(0),
+      at,
+      agent: 'planner',
+      run_id: 'run:1.2_3-4',
+      correlation_id: 'c-"quoted" \\back\\slash\nnew\tline é ✓ 😀',
+      task: "it's {a,b} [1] \\N null",
+      provider: null,
+      model: null,
+      prompt_tokens: 2_000_000_000,
+      completion_tokens: 0,
+      cost_usd: 1e-9,
+      latency_ms: 0,
+      status: 'client_closed',
+      attempts: 3,
+      stream: true,
+    };
+    const plain: SpendRow = { ...row(1), at, correlation_id: 'spend-fields-plain', cost_usd: null };
+    // Three batch sizes in turn: each is written whole and right.
+    for (const batch of [
+      [odd],
+      [plain, { ...plain, correlation_id: 'spend-fields-2' }],
+      [{ ...plain, correlation_id: 'spend-fields-3' }],
+    ]) {
+      for (const item of batch) writer.add(item, db);
+      await writer.flush();
+    }
+    const stored = await direct`
+      select at, key_id, agent, run_id, correlation_id, task, provider, model, prompt_tokens, completion_tokens,
+        cost_usd::text as cost_usd, latency_ms, status, attempts, stream
+      from llm_spend where at = ${at} order by id`;
+    expect(stored).toHaveLength(4);
+    expect({ ...stored[0] }).toEqual({ ...odd, cost_usd: '0.000000001' });
+    expect({ ...stored[1] }).toEqual({ ...plain, cost_usd: null });
+    expect(stored.map((r) => r.correlation_id)).toEqual([odd.correlation_id, 'spend-fields-plain', 'spend-fields-2', 'spend-fields-3']);
+    const [priced] = await direct`select cost_usd::text as cost_usd from llm_spend where correlation_id = 'c0' order by id limit 1`;
+    expect(priced?.cost_usd).toBe('0.000212500');
+  });
+
   it('keeps what fits in its bound while Postgres is down, drops and counts the rest, and writes the kept rows once it is back', async () => {
     const before = await count();
     const writer = make(3);

@@ -127,7 +127,15 @@ export class SpendWriter {
     if (!db || rows.length === 0) return;
     this.writing += rows.length;
     try {
-      await groupCommit(db.sql).run((sql) => sql`insert into llm_spend ${sql(rows as never, COLUMNS as never)}`);
+      // The rows go as one JSON text parameter, not as VALUES with 15 parameters a row: one statement
+      // text for every batch size (prepared once, not re-parsed for each count of rows), and far less
+      // work on both sides (bench: client 8.5 → 3.6 µs a row, Postgres 8.5 → 6 µs). Dates become ISO
+      // strings and numbers their shortest text, as postgres.js sends them as parameters.
+      const json = JSON.stringify(rows);
+      await groupCommit(db.sql).run(
+        (sql) =>
+          sql`insert into llm_spend (${sql(COLUMNS)}) select ${sql(COLUMNS)} from json_populate_recordset(null::llm_spend, ${json}::text::json)`,
+      );
       if (this.failures > 0) this.services.logger.info('spend rows are written again', { after_failures: this.failures });
       this.failures = 0;
       this.warned = false;

@@ -126,12 +126,14 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   }
   const services = c.get('services');
   const token = match[1];
-  const principal =
-    services.jwt && JWT_SHAPE.test(token)
-      ? await services.jwt.verify(token)
-      : token.startsWith(SECRET_PREFIX)
-        ? ((await keyDirectory(services.kv).verify(services, token)) ?? (await services.auth.verify(token)))
-        : await services.auth.verify(token);
+  let principal: Principal | null;
+  if (services.jwt && JWT_SHAPE.test(token)) principal = await services.jwt.verify(token);
+  else if (token.startsWith(SECRET_PREFIX)) {
+    // A key made through the API: from the directory's cache without a promise when it can answer so.
+    const directory = keyDirectory(services.kv);
+    const cached = directory.verifyCached(services, token);
+    principal = (cached !== undefined ? cached : await directory.verify(services, token)) ?? (await services.auth.verify(token));
+  } else principal = await services.auth.verify(token);
   if (!principal) {
     throw new ApiError('UNAUTHENTICATED', {
       detail: 'Unknown API key',

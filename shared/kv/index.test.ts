@@ -82,6 +82,17 @@ describe.each(stores)('key-value store: %s', (_name, make) => {
     expect(await kv.addWithin([{ key: t, by: -20, max: null, ttlMs: 10_000 }])).toEqual({ ok: true, totals: [50] });
   });
 
+  it('addWithin gives a new counter its TTL and leaves an existing counter’s TTL as it is', async () => {
+    const kv = make();
+    const k = key();
+    const started = Date.now();
+    expect(await kv.addWithin([{ key: k, by: 1, max: null, ttlMs: TTL }])).toEqual({ ok: true, totals: [1] });
+    expect(await kv.addWithin([{ key: k, by: 1, max: 5, ttlMs: 60_000 }])).toEqual({ ok: true, totals: [2] });
+    expect(await kv.get(k)).toBe('2');
+    await until(started + TTL + 400);
+    expect(await kv.get(k)).toBeNull();
+  });
+
   it('answers ping', async () => {
     await expect(make().ping()).resolves.toBeUndefined();
   });

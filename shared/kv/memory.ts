@@ -58,17 +58,29 @@ export function createMemoryStore(
       return next;
     },
     addWithin: async (counters) => {
-      const current = counters.map((counter) => Number(live(counter.key)?.value ?? 0));
-      for (const [index, counter] of counters.entries()) {
-        const total = (current[index] ?? 0) + counter.by;
+      // Plain loops, one clock read: this runs on every request of a key with limits (embedded mode).
+      const now = clock.now();
+      const current: number[] = [];
+      for (let index = 0; index < counters.length; index++) {
+        const counter = counters[index] as (typeof counters)[number];
+        let entry = entries.get(counter.key);
+        if (entry && entry.expiresAt !== null && entry.expiresAt <= now) {
+          entries.delete(counter.key);
+          entry = undefined;
+        }
+        const value = Number(entry?.value ?? 0);
+        const total = value + counter.by;
         if (counter.max !== null && counter.by > 0 && total > counter.max) return { ok: false, index, total };
+        current.push(value);
       }
-      const totals = counters.map((counter, index) => {
-        const entry = live(counter.key);
-        const next = (current[index] ?? 0) + counter.by;
-        entries.set(counter.key, { value: String(next), expiresAt: entry ? entry.expiresAt : expiry(counter.ttlMs) });
-        return next;
-      });
+      const totals: number[] = [];
+      for (let index = 0; index < counters.length; index++) {
+        const counter = counters[index] as (typeof counters)[number];
+        const entry = entries.get(counter.key);
+        const next = (current[index] as number) + counter.by;
+        entries.set(counter.key, { value: String(next), expiresAt: entry ? entry.expiresAt : counter.ttlMs ? now + counter.ttlMs : null });
+        totals.push(next);
+      }
       return { ok: true, totals };
     },
     ping: async () => {},
