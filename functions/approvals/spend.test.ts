@@ -128,7 +128,7 @@ describe.each(RUNTIMES)('the spend page on %s, in Chromium', (runtime) => {
     for (const query of ['group_by=secret_sha256', 'from=yesterday', 'from=2020-01-01&to=2026-01-01', 'from=2026-02-01&to=2026-01-01']) {
       const response = await page.goto(`${base}/approvals/spend?${query}`);
       expect(response?.status()).toBe(400);
-      expect(await page.getByRole('alert').textContent()).toMatch(/group_by key, agent, model or day/);
+      expect(await page.getByRole('alert').textContent()).toMatch(/group_by key, agent, model, day or kind/);
     }
     await page.context().close();
   });

@@ -101,7 +101,7 @@ describe('spend rows while Postgres is down (real Postgres behind a proxy that i
       await writer.flush();
     }
     const stored = await direct`
-      select at, key_id, agent, run_id, correlation_id, task, provider, model, prompt_tokens, completion_tokens,
+      select at, kind, key_id, agent, run_id, correlation_id, task, provider, model, prompt_tokens, completion_tokens,
         cost_usd::text as cost_usd, latency_ms, status, attempts, stream
       from llm_spend where at = ${at} order by id`;
     expect(stored).toHaveLength(4);
