@@ -7,7 +7,8 @@
  *       second server that writes spend rows (bench/governed.ts),
  * non-stream (`json`), a short stream of 5 chunks in one network write (`stream`) and a long one
  * (`stream-200`: BENCH_STREAM_CHUNKS chunks, default 200, each of a few tokens and written on its
- * own, the usage last; CPU is given a chunk too), 50 connections, everything on 127.0.0.1, each
+ * own, the usage last; CPU is given a chunk too), `responses-200` (`POST /v1/responses` on the same
+ * OpenAI task: the native pass-through of a Responses stream of as many events), 50 connections, everything on 127.0.0.1, each
  * server and the load generator (autocannon) in its own process, each row measured after a warm-up at
  * the same load (BENCH_WARMUP_SECONDS, default 2). Prints one table. BENCH_MODES=stream-200 (a comma
  * list of json, stream, stream-200, cache-hit) measures only those; BENCH_TARGETS=b,c only those targets.
@@ -34,8 +35,8 @@ const KEY = `myca_${'b'.repeat(40)}`;
 /** Chunks of the long stream (bench/upstream.ts streams a long answer for `user: "bench-chunks-N"`). */
 const LONG_CHUNKS = Number(process.env.BENCH_STREAM_CHUNKS ?? 200);
 const SHORT_CHUNKS = 5;
-type Mode = 'json' | 'stream' | 'stream-200' | 'cache-hit';
-const ASKED = (process.env.BENCH_MODES ?? 'json,stream,stream-200,cache-hit').split(',') as Mode[];
+type Mode = 'json' | 'stream' | 'stream-200' | 'responses-200' | 'cache-hit';
+const ASKED = (process.env.BENCH_MODES ?? 'json,stream,stream-200,responses-200,cache-hit').split(',') as Mode[];
 /** A cache hit is compared with a pass-through request of the same run: json is measured with it. */
 const MODES: Mode[] = ASKED.includes('cache-hit') && !ASKED.includes('json') ? ['json', ...ASKED] : ASKED;
 const TARGETS = (process.env.BENCH_TARGETS ?? 'a,b,b2,c,d').split(',');
@@ -160,13 +161,17 @@ function autocannon(url: string, body: string, seconds: number, key: string): Pr
  * any server that has run for a minute), then the measured run.
  */
 async function load(url: string, mode: Mode, pids: number[], key = KEY): Promise<Omit<Row, 'target' | 'mode'>> {
-  const body = JSON.stringify({
-    model: 'execution',
-    messages: [{ role: 'user', content: 'hello' }],
-    ...(mode === 'json' || mode === 'cache-hit' ? {} : { stream: true }),
-    ...(mode === 'cache-hit' ? { temperature: 0 } : {}),
-    ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
-  });
+  const body = JSON.stringify(
+    mode === 'responses-200'
+      ? { model: 'execution', input: 'hello', stream: true, store: false, user: `bench-chunks-${LONG_CHUNKS}` }
+      : {
+          model: 'execution',
+          messages: [{ role: 'user', content: 'hello' }],
+          ...(mode === 'json' || mode === 'cache-hit' ? {} : { stream: true }),
+          ...(mode === 'cache-hit' ? { temperature: 0 } : {}),
+          ...(mode === 'stream-200' ? { user: `bench-chunks-${LONG_CHUNKS}` } : {}),
+        },
+  );
   if (WARMUP_SECONDS > 0) await autocannon(url, body, WARMUP_SECONDS, key);
   const before = pids.map(cpuMs);
   const result = await autocannon(url, body, SECONDS, key);
@@ -255,7 +260,10 @@ try {
   for (const mode of MODES) {
     for (const [name, url, pids] of targets) {
       if (mode === 'cache-hit' && !name.startsWith('(c)')) continue; // only MYCA Edge's plain row has a cache
-      rows.push({ target: name, mode, ...(await load(url, mode, pids, name.startsWith('(d)') ? governedSecret : KEY)) });
+      // The Hono forwarder only forwards chat completions; the others take the Responses path as it is.
+      if (mode === 'responses-200' && name.startsWith('(b2)')) continue;
+      const target = mode === 'responses-200' ? url.replace('/v1/chat/completions', '/v1/responses') : url;
+      rows.push({ target: name, mode, ...(await load(target, mode, pids, name.startsWith('(d)') ? governedSecret : KEY)) });
     }
   }
   // After the load: a long-running gateway's code is compiled by then, as it would be in service

@@ -204,10 +204,13 @@ export function responsesStream(
   const onFrame = (frame: string) => {
     let event = '';
     let data = '';
-    for (const line of frame.split('\n')) {
-      if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data += line.slice(5).trimStart();
-    }
+    // Nearly every frame of the chat pipeline is one `data: …` line: no split for it.
+    if (frame.startsWith('data: ') && !frame.includes('\n')) data = frame.slice(6);
+    else
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+      }
     if (!data || ended) return;
     if (event === 'error') {
       ended = true;
@@ -227,9 +230,17 @@ export function responsesStream(
       return final ? undefined : fail('the stream ended before the answer was complete', 'stream_interrupted');
     }
     // The most frequent native event by far passes without a parse: only its number is ours.
-    if (native && data.startsWith(TEXT_DELTA) && SEQUENCE.test(data)) {
-      out += `event: response.output_text.delta\ndata: ${data.replace(SEQUENCE, `"sequence_number":${sequence++}`)}\n\n`;
-      return;
+    if (native && data.startsWith(TEXT_DELTA)) {
+      let numbered = false;
+      const text = data.replace(SEQUENCE, () => {
+        numbered = true;
+        return `"sequence_number":${sequence}`;
+      });
+      if (numbered) {
+        sequence++;
+        out += `event: response.output_text.delta\ndata: ${text}\n\n`;
+        return;
+      }
     }
     const value = JSON.parse(data) as ChatCompletionChunk | NativeEvent;
     // Chat chunks have no `type`; every event of the Responses API has one.

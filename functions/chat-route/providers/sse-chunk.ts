@@ -1,5 +1,5 @@
 import type { ChatCompletionChunk, Usage } from '../contract.js';
-import { errorInBody, keepWireText, ProviderError } from './types.js';
+import { errorInBody, keepWireText, NativeEventChunk, ProviderError } from './types.js';
 
 /**
  * The fields a gateway must see in a stream chunk: an error, usage, a finish reason. Each with a
@@ -42,9 +42,9 @@ class WireChunk {
   }
 }
 
-/** The provider's own text of a chunk that {@link wireChunk} left unparsed, else undefined. */
+/** The provider's own text of a chunk that {@link wireChunk} left unparsed (or a native event), else undefined. */
 export function unparsedText(value: object): string | undefined {
-  return value instanceof WireChunk ? value.text : undefined;
+  return value instanceof WireChunk || value instanceof NativeEventChunk ? value.text : undefined;
 }
 
 /**

@@ -20,14 +20,21 @@ export const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
 /** The data of one event: its `data:` lines joined (one leading space dropped, as the SSE spec says). */
 function eventData(block: string): string {
-  // Nearly every event is one `data: {…}` line: no arrays for it.
-  if (block.startsWith('data:') && !block.includes('\n')) return block.charCodeAt(5) === 32 ? block.slice(6) : block.slice(5);
+  // Nearly every event is one `data: {…}` line, or an `event: <type>` line and then one (OpenAI's
+  // Responses API, Anthropic): no arrays for them.
+  const first = block.indexOf('\n');
+  if (first === -1) return block.startsWith('data:') ? dataOf(block) : '';
+  if (block.startsWith('event:') && block.startsWith('data:', first + 1) && block.indexOf('\n', first + 1) === -1)
+    return dataOf(block.slice(first + 1));
   return block
     .split(/\r?\n/)
     .filter((line) => line.startsWith('data:'))
-    .map((line) => (line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)))
+    .map(dataOf)
     .join('\n');
 }
+
+/** A `data:` line's value (one leading space dropped). */
+const dataOf = (line: string) => (line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
 
 export class SseFrames {
   #decoder = new TextDecoder();

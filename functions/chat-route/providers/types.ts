@@ -36,6 +36,18 @@ export interface ChatProvider {
   };
 }
 
+/**
+ * An event of a provider's own Responses API stream, passed on as its text (the native adapter has
+ * parsed it to check it, and read its usage when it ends the answer). A class, not a WeakMap entry:
+ * a long answer is hundreds of events, and weak maps cost the collector.
+ */
+export class NativeEventChunk {
+  constructor(
+    readonly text: string,
+    readonly usage: ChatCompletionChunk['usage'] | undefined,
+  ) {}
+}
+
 const natives = new WeakSet<object>();
 
 /** Marks an answer (completion or chunk) whose wire text is a native Responses object or event. */
@@ -45,7 +57,7 @@ export function markNative<T extends object>(value: T): T {
 }
 
 /** Whether an answer came from a provider's own Responses API (its wire text is a Response or an event). */
-export const isNative = (value: object): boolean => natives.has(value);
+export const isNative = (value: object): boolean => value instanceof NativeEventChunk || natives.has(value);
 
 /**
  * The provider's own JSON text of a completion or stream chunk an adapter parsed without changing it

@@ -12,7 +12,7 @@
  * quota) still fails the attempt before the stream opens, and the next model may be tried.
  */
 import type { ChatCompletion, ChatCompletionChunk, NativeResponsesBody, Usage } from '../../contract.js';
-import { type CallOptions, keepWireText, markNative, ProviderError } from '../types.js';
+import { type CallOptions, keepWireText, markNative, NativeEventChunk, ProviderError } from '../types.js';
 import { errorOfRest, invalidAnswer, type Post, parseBody, readText, sseData } from './wire.js';
 
 interface NativeUsage {
@@ -73,7 +73,7 @@ const MAX_HELD = 16;
 
 /** An event passed on as its wire text, with the usage the pipeline counts when it carries it. */
 const eventChunk = (data: string, usage?: Usage): ChatCompletionChunk =>
-  keepWireText(markNative({ usage } as unknown as ChatCompletionChunk), data);
+  new NativeEventChunk(data, usage) as unknown as ChatCompletionChunk;
 
 export function nativeResponses(name: string, post: Post) {
   return {
