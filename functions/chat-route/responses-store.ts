@@ -51,11 +51,14 @@ export async function saveResponse(
     insert into llm_responses (id, principal_id, model, response, conversation, item_ids, bytes, expires_at)
     values (${row.id}, ${row.principalId}, ${row.model}, ${sql.json(row.response as never)}, ${sql.json(row.conversation as never)},
             string_to_array(${itemIds}, ','), ${bytes}, now() + ${row.retentionDays} * interval '1 day')`;
-  // Bounded per key: its oldest beyond the newest maxPerKey go (one key cannot fill the table).
+  // Bounded per key: its oldest beyond the newest maxPerKey go (one key cannot fill the table). Rows
+  // another insert of the same key is deleting are skipped, not waited for: concurrent answers of
+  // one key would otherwise queue behind each other's delete (seconds at a few hundred a second).
   await sql`
     delete from llm_responses where id in (
       select id from llm_responses where principal_id = ${row.principalId}
       order by created_at desc, id desc offset ${row.maxPerKey}
+      for update skip locked
     )`;
   return true;
 }
