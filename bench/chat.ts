@@ -8,7 +8,8 @@
  * non-stream (`json`), a short stream of 5 chunks in one network write (`stream`) and a long one
  * (`stream-200`: BENCH_STREAM_CHUNKS chunks, default 200, each of a few tokens and written on its
  * own, the usage last; CPU is given a chunk too), `responses-200` (`POST /v1/responses` on the same
- * OpenAI task: the native pass-through of a Responses stream of as many events), 50 connections, everything on 127.0.0.1, each
+ * OpenAI task: the native pass-through of a Responses stream of as many events, `store: false`, so
+ * the row is the pass-through, not the database's insert), 50 connections, everything on 127.0.0.1, each
  * server and the load generator (autocannon) in its own process, each row measured after a warm-up at
  * the same load (BENCH_WARMUP_SECONDS, default 2). Prints one table. BENCH_MODES=stream-200 (a comma
  * list of json, stream, stream-200, cache-hit) measures only those; BENCH_TARGETS=b,c only those targets.
