@@ -87,4 +87,24 @@ describe('ATTACK review2: revocation racing an in-flight key lookup', () => {
     expect(principal).toBeNull();
     expect(directory.policyCached(services, ID)).toBeUndefined();
   }, 10_000);
+  it('policy (the key gate, actions, agent runs): a lookup begun before a revocation is not cached past the check that saw it', async () => {
+    const { state, services, directory, other } = setup();
+    expect(await directory.verify(services, `myca_vk_${'x'.repeat(43)}`)).toBeNull();
+    let release: (() => void) | undefined;
+    state.hold = (r) => {
+      release = r;
+    };
+    const inFlight = directory.policy(services, ID);
+    await sleep(5);
+    state.hold = null;
+    state.revoked = true;
+    await other.changed();
+    await sleep(GENERATION_CHECK_MS + 50);
+    expect(await directory.verify(services, `myca_vk_${'y'.repeat(43)}`)).toBeNull();
+    release?.();
+    await inFlight;
+    await sleep(200);
+    const policy = directory.policyCached(services, ID) ?? (await directory.policy(services, ID));
+    expect(policy).toBeNull();
+  }, 10_000);
 });
