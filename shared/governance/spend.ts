@@ -47,6 +47,38 @@ const COLUMNS = [
 ] as const;
 
 /** Rows per INSERT. */
+/** The largest value of the integer columns, and of `cost_usd` (numeric(18,9)). */
+const MAX_INT = 2_147_483_647;
+const MAX_COST = 999_999_999;
+const TEXT_FIELDS = ['key_id', 'agent', 'run_id', 'correlation_id', 'task', 'provider', 'model', 'status'] as const;
+
+const whole = (value: number) => (Number.isFinite(value) ? Math.min(MAX_INT, Math.max(0, Math.round(value))) : 0);
+
+/**
+ * A row as Postgres takes it: counts within the integer columns, cost within its numeric, no NUL in
+ * text (Postgres refuses U+0000), `stream` a boolean. A provider's or caller's value outside these
+ * would make Postgres refuse the row and, with it, its whole batch.
+ */
+function storable(row: SpendRow): SpendRow {
+  const out = {
+    ...row,
+    prompt_tokens: whole(row.prompt_tokens),
+    completion_tokens: whole(row.completion_tokens),
+    latency_ms: whole(row.latency_ms),
+    attempts: whole(row.attempts),
+    cost_usd: row.cost_usd === null || !Number.isFinite(row.cost_usd) ? null : Math.min(MAX_COST, Math.max(0, row.cost_usd)),
+    stream: row.stream === true,
+  };
+  for (const field of TEXT_FIELDS) {
+    const value = out[field];
+    if (typeof value === 'string' && value.includes('\u0000')) (out as Record<string, unknown>)[field] = value.replaceAll('\u0000', '');
+  }
+  return out;
+}
+
+/** Postgres refused the data itself (SQLSTATE class 22, data exception; 23, integrity): retrying the same rows cannot help. */
+const isDataError = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown })?.code ?? ''));
+
 const BATCH_ROWS = 500;
 /** A row waits at most this long for others to share its INSERT. */
 const LINGER_MS = 50;
@@ -84,7 +116,7 @@ export class SpendWriter {
       this.drop(1);
       return undefined;
     }
-    this.buffer.push(row);
+    this.buffer.push(storable(row));
     if (this.services.runtime === 'workerd') return this.write();
     this.schedule(this.failures > 0 ? this.backoff() : LINGER_MS);
     return undefined;
@@ -131,11 +163,20 @@ export class SpendWriter {
       // text for every batch size (prepared once, not re-parsed for each count of rows), and far less
       // work on both sides (bench: client 8.5 → 3.6 µs a row, Postgres 8.5 → 6 µs). Dates become ISO
       // strings and numbers their shortest text, as postgres.js sends them as parameters.
-      const json = JSON.stringify(rows);
-      await groupCommit(db.sql).run(
-        (sql) =>
-          sql`insert into llm_spend (${sql(COLUMNS)}) select ${sql(COLUMNS)} from json_populate_recordset(null::llm_spend, ${json}::text::json)`,
-      );
+      await this.insert(db, rows).catch(async (error: unknown) => {
+        if (!isDataError(error)) throw error;
+        // One row Postgres refuses must not keep the others out (nor come back for ever): one at a time, the bad ones dropped and counted.
+        for (const row of rows)
+          await this.insert(db, [row]).catch((rowError: unknown) => {
+            if (!isDataError(rowError)) throw rowError;
+            this.dropped++;
+            this.services.metrics.llmSpendDropped.add(1, { reason: 'invalid' });
+            this.services.logger.warn('a spend row Postgres refuses was dropped', {
+              error: rowError as Error,
+              correlation_id: row.correlation_id,
+            });
+          });
+      });
       if (this.failures > 0) this.services.logger.info('spend rows are written again', { after_failures: this.failures });
       this.failures = 0;
       this.warned = false;
@@ -156,6 +197,14 @@ export class SpendWriter {
     } finally {
       this.writing -= rows.length;
     }
+  }
+
+  private insert(db: Database, rows: SpendRow[]): Promise<unknown> {
+    const json = JSON.stringify(rows);
+    return groupCommit(db.sql).run(
+      (sql) =>
+        sql`insert into llm_spend (${sql(COLUMNS)}) select ${sql(COLUMNS)} from json_populate_recordset(null::llm_spend, ${json}::text::json)`,
+    );
   }
 
   private drop(count: number): void {

@@ -63,7 +63,7 @@ export const METRIC_FAMILIES = {
   llmSpendDropped: {
     name: 'llm_spend_rows_dropped_total',
     type: 'counter',
-    help: 'Spend rows (llm_spend) dropped unwritten: the buffer was full while Postgres was down',
+    help: 'Spend rows (llm_spend) dropped unwritten: the buffer was full while Postgres was down (buffer_full), or Postgres refused the row (invalid)',
     labels: ['reason'],
   },
   llmGovernanceRefusals: {

@@ -8,10 +8,10 @@ import { createLogger } from '../log/index.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { type SpendRow, SpendWriter } from './spend.js';
 
-// Review (wt/review2): one row Postgres refuses poisons its whole batch, and the batch goes back to
-// the buffer to be retried for ever: every other key's rows behind it are never written (then
-// dropped once the buffer is full). countedUsage (tokens.ts) passes any finite positive count a
-// provider reports, so a hostile or buggy upstream's usage of 3e9 prompt tokens (> integer) does it.
+// An outside review's case: one row Postgres refused poisoned its whole batch, and the batch went back
+// to the buffer to be retried for ever: every other key's rows behind it were never written (then
+// dropped once the buffer was full). A provider's usage of 3e9 prompt tokens (> integer) or a NUL in a
+// text field did it.
 
 const row = (n: number, extra: Partial<SpendRow> = {}): SpendRow => ({
   at: new Date(),
@@ -33,7 +33,7 @@ const row = (n: number, extra: Partial<SpendRow> = {}): SpendRow => ({
   ...extra,
 });
 
-describe('ATTACK review2: spend rows as one JSON parameter (real Postgres)', () => {
+describe('spend rows Postgres would refuse (real Postgres)', () => {
   let database: TestDatabase;
   let db: Database;
   let direct: postgres.Sql;
