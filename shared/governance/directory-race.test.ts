@@ -5,9 +5,9 @@ import type { Services } from '../services.js';
 import { GENERATION_CHECK_MS, KeyDirectory } from './directory.js';
 import { type KeyRow, sha256Hex } from './keys.js';
 
-// Review (wt/review2): a lookup that read the key before its revocation, and lands after this
-// instance's generation check already saw the revocation, is cached for KEY_MAX_AGE_MS (10 s) and
-// answered without a promise by verifyCached / policyCached: the revoked key works ~10 s, not ~1 s.
+// An outside review's case: a lookup that read the key before its revocation, and landed after this
+// instance's generation check already saw the revocation, was cached for KEY_MAX_AGE_MS (10 s) and
+// answered without a promise by verifyCached / policyCached: the revoked key worked ~10 s, not ~1 s.
 
 const ID = 'vk_0123456789abcdef0123abcd';
 const SECRET = `myca_vk_${'r'.repeat(43)}`;
@@ -58,7 +58,7 @@ function setup() {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('ATTACK review2: revocation racing an in-flight key lookup', () => {
+describe('revocation racing an in-flight key lookup', () => {
   it('verify: a lookup begun before a revocation is not cached past the generation check that saw it', async () => {
     const { state, services, directory, other } = setup();
     // Prime the directory's generation (a first check), so the next one is due in 1 s.

@@ -32,6 +32,8 @@ export class KeyDirectory {
   private generation: string | null = null;
   private checkedAt = 0;
   private checking: Promise<void> | undefined;
+  /** Goes up with every cache clear: a lookup that began before one must not refill the cache with what it read. */
+  private epoch = 0;
 
   constructor(private readonly kv: KeyValueStore) {}
 
@@ -58,6 +60,7 @@ export class KeyDirectory {
     const now = services.clock.now();
     const cached = this.bySecret.get(digest);
     if (cached && cached.until > now) return cached.policy && { id: cached.policy.id, role: cached.policy.role };
+    const epoch = this.epoch;
     const row = await findKeyBySecret(services.db.sql, digest).catch((error: unknown) => {
       throw new ApiError('UNAVAILABLE', {
         detail: 'The keys made through the API cannot be looked up now (the database did not answer)',
@@ -70,9 +73,12 @@ export class KeyDirectory {
     const graceEnd =
       row?.by_previous && row.previous_secret_expires_at ? row.previous_secret_expires_at.getTime() : Number.POSITIVE_INFINITY;
     const until = Math.min(now + KEY_MAX_AGE_MS, graceEnd);
-    // Only secrets of real keys are remembered: a flood of made-up ones must not push them out.
-    if (row) this.remember(this.bySecret, digest, { policy, until });
-    if (policy) this.remember(this.byId, policy.id, { policy, until: now + KEY_MAX_AGE_MS });
+    // Only secrets of real keys are remembered: a flood of made-up ones must not push them out. A
+    // lookup that a cache clear overtook (a revocation seen meanwhile) answers but is not remembered.
+    if (epoch === this.epoch) {
+      if (row) this.remember(this.bySecret, digest, { policy, until });
+      if (policy) this.remember(this.byId, policy.id, { policy, until: now + KEY_MAX_AGE_MS });
+    }
     return policy && { id: policy.id, role: policy.role };
   }
 
@@ -97,20 +103,27 @@ export class KeyDirectory {
     const now = services.clock.now();
     const cached = this.byId.get(id);
     if (cached && cached.until > now && cached.policy) return cached.policy;
+    const epoch = this.epoch;
     const row = await findKey(services.db.sql, id);
     if (!row || row.revoked_at) return null;
     const policy = policyOfRow(row, services.config);
-    this.remember(this.byId, id, { policy, until: now + KEY_MAX_AGE_MS });
+    if (epoch === this.epoch) this.remember(this.byId, id, { policy, until: now + KEY_MAX_AGE_MS });
     return policy;
   }
 
   /** Tells every instance that keys changed (after the change is committed). */
   async changed(): Promise<void> {
-    this.bySecret.clear();
-    this.byId.clear();
+    this.forget();
     const generation = await this.kv.incr(GENERATION_KEY);
     this.generation = String(generation);
     this.checkedAt = Date.now();
+  }
+
+  /** Clears both caches; a lookup begun before keeps its answer to itself (see `epoch`). */
+  private forget(): void {
+    this.bySecret.clear();
+    this.byId.clear();
+    this.epoch++;
   }
 
   private remember(map: Map<string, Entry>, key: string, entry: Entry): void {
@@ -125,8 +138,7 @@ export class KeyDirectory {
       .then(
         (generation) => {
           if (generation !== this.generation) {
-            this.bySecret.clear();
-            this.byId.clear();
+            this.forget();
             this.generation = generation;
           }
           this.checkedAt = Date.now();
