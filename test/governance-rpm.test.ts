@@ -1,6 +1,6 @@
 /**
- * Review (wt/review2): a key made through the API with rpm N gets N governed POSTs and, on a separate
- * counter (myca:rl:…), another N GET/DELETE /v1/responses/:id a minute: 2N requests a minute.
+ * One rpm for all of a key's requests: a key made through the API with rpm N got N governed POSTs
+ * and, on a separate counter, another N GET/DELETE /v1/responses/:id a minute (an outside review's case).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
@@ -10,7 +10,7 @@ import { type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 const USAGE = { prompt_tokens: 8, completion_tokens: 20, total_tokens: 28 };
 
-describe('ATTACK review2: one rpm for all of a key’s requests (node, real Postgres and Redis)', () => {
+describe('one rpm for all of a key’s requests (node, real Postgres and Redis)', () => {
   let database: TestDatabase;
   let llm: Awaited<ReturnType<typeof startFakeLLM>>;
   let a: RuntimeHandle;
