@@ -3,14 +3,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryStore } from '../kv/memory.js';
 import type { Services } from '../services.js';
 import { GENERATION_CHECK_MS, KEY_MAX_AGE_MS, KeyDirectory } from './directory.js';
-import type { KeyRow } from './keys.js';
+import { type KeyRow, sha256Hex } from './keys.js';
 
 const ID = 'vk_0123456789abcdef01234567';
 const SECRET = `myca_vk_${'s'.repeat(43)}`;
 
-/** A directory over a stand-in for Postgres that counts its lookups and can revoke the key. */
+/**
+ * A directory over a stand-in for Postgres that counts its lookups, can revoke the key, and can hold
+ * an answer back (`hold`: the query ran and read the row, its answer arrives when released).
+ */
 function setup() {
-  const state = { revoked: false, lookups: 0 };
+  const state = { revoked: false, lookups: 0, hold: null as null | ((release: () => void) => void) };
   const row: KeyRow = {
     id: ID,
     name: 'cached',
@@ -28,13 +31,19 @@ function setup() {
     revoked_at: null,
     previous_secret_expires_at: null,
   };
-  const sql = ((first: unknown) => {
+  const sql = ((first: unknown, ...values: unknown[]) => {
     // sql(COLUMNS): a column list inside the query; the query itself is a tagged template.
     if (!Array.isArray(first) || !('raw' in first)) return first;
     state.lookups++;
     const bySecret = (first as string[]).join('?').includes('secret_sha256');
-    if (state.revoked) return Promise.resolve(bySecret ? [] : [{ ...row, revoked_at: new Date() }]);
-    return Promise.resolve([bySecret ? { ...row, by_previous: false } : row]);
+    if (bySecret && !values.includes(sha256Hex(SECRET))) return Promise.resolve([]);
+    const answer = state.revoked
+      ? bySecret
+        ? []
+        : [{ ...row, revoked_at: new Date() }]
+      : [bySecret ? { ...row, by_previous: false } : row];
+    const hold = state.hold;
+    return hold ? new Promise((resolve) => hold(() => resolve(answer))) : Promise.resolve(answer);
   }) as unknown as Sql;
   const kv = createMemoryStore();
   const services = {
@@ -102,4 +111,38 @@ describe('KeyDirectory: answers from its cache without a promise, within the sam
     expect(directory.verifyCached(services, SECRET)).toBeUndefined();
     expect(directory.policyCached(services, ID)).toBeUndefined();
   });
+
+  // An outside review's case: a lookup that read the key before its revocation and landed after this
+  // instance's generation check had seen the revocation was cached for KEY_MAX_AGE_MS (10 s), and
+  // answered without a promise: the revoked key worked ~10 s, not ~1 s.
+  it.each(['verify', 'policy'] as const)(
+    '%s: a lookup begun before a revocation is not cached past the generation check that saw it',
+    async (lookup) => {
+      const { state, services, directory, other } = setup();
+      const ask = () => (lookup === 'verify' ? directory.verify(services, SECRET) : directory.policy(services, ID));
+      const unknown = (c: string) => directory.verify(services, `myca_vk_${c.repeat(43)}`);
+      // Prime the generation (a first check), so the next one is due in a second.
+      expect(await unknown('x')).toBeNull();
+      let release: (() => void) | undefined;
+      state.hold = (r) => {
+        release = r;
+      };
+      // A request looks the key up; Postgres read the row (live) but the answer is slow.
+      const inFlight = ask();
+      await Promise.resolve();
+      state.hold = null;
+      // Another instance revokes the key (committed, generation bumped); this one's next check sees it.
+      state.revoked = true;
+      await other.changed();
+      vi.setSystemTime(Date.now() + GENERATION_CHECK_MS);
+      expect(await unknown('y')).toBeNull();
+      // The slow lookup lands now, with the pre-revocation row: answered, never remembered.
+      release?.();
+      await inFlight;
+      vi.setSystemTime(Date.now() + 200);
+      const cached = directory.verifyCached(services, SECRET);
+      expect(cached !== undefined ? cached : await directory.verify(services, SECRET)).toBeNull();
+      expect(directory.policyCached(services, ID) ?? (await directory.policy(services, ID))).toBeNull();
+    },
+  );
 });
