@@ -145,10 +145,10 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
         )
       : 0;
   const reserveNano = policy.budget_usd !== null ? toNano(worstCost) : 0;
-  const rpm = policy.source === 'data' ? (policy.rpm ?? services.config.llm.routing.rate_limit.requests_per_minute) : 0;
   const counters: BoundedAdd[] = [];
   const minuteTtl = windows.minuteEnd - now + 1000;
-  if (rpm > 0) counters.push({ key: keys.requests, by: 1, max: rpm, ttlMs: minuteTtl });
+  const requests = requestCounter(services, policy, keys, windows, now);
+  if (requests) counters.push(requests);
   if (policy.tpm !== null) counters.push({ key: keys.tokens, by: reserveTokens, max: policy.tpm, ttlMs: minuteTtl });
   if (policy.budget_usd !== null)
     counters.push({ key: keys.spend, by: reserveNano, max: toNano(policy.budget_usd), ttlMs: windows.periodEnd - now + 3_600_000 });
@@ -157,11 +157,7 @@ export async function admit(services: Services, gov: Governance, plan: Attempt[]
     try {
       answer = await services.kv.addWithin(counters);
     } catch (error) {
-      throw new ApiError('UNAVAILABLE', {
-        detail: 'The key’s limits cannot be checked now (the key-value store did not answer)',
-        hint: 'retry shortly',
-        cause: error,
-      });
+      throw limitsUnavailable(error);
     }
     if (!answer.ok) throw refusal(services, policy, counters[answer.index] as BoundedAdd, keys, windows, now);
   }
@@ -225,6 +221,53 @@ function estimateOf(counted: boolean, prompt: number, output: number, demand: De
   const promptTokens = counted ? prompt : demand.promptTokens();
   const outputTokens = counted ? output : demand.outputTokens(allowed);
   return { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: promptTokens + outputTokens };
+}
+
+/** A key's requests this minute as a bounded counter, or undefined when it counts none (a configured key, rpm 0). */
+function requestCounter(
+  services: Services,
+  policy: KeyPolicy,
+  keys: ReturnType<typeof counterKeys>,
+  windows: ReturnType<typeof windowsAt>,
+  now: number,
+): BoundedAdd | undefined {
+  const rpm = policy.source === 'data' ? (policy.rpm ?? services.config.llm.routing.rate_limit.requests_per_minute) : 0;
+  return rpm > 0 ? { key: keys.requests, by: 1, max: rpm, ttlMs: windows.minuteEnd - now + 1000 } : undefined;
+}
+
+const limitsUnavailable = (error: unknown) =>
+  new ApiError('UNAVAILABLE', {
+    detail: 'The key’s limits cannot be checked now (the key-value store or the database did not answer)',
+    hint: 'retry shortly',
+    headers: { 'retry-after': '1' },
+    cause: error,
+  });
+
+/**
+ * One request of a key that passes no gate (reading or deleting stored responses) on the gate's own
+ * request counter, so that all of a key's requests share its `rpm`; the gate's 429 when it is spent.
+ */
+export async function countRequest(services: Services, keyId: string): Promise<void> {
+  const directory = keyDirectory(services.kv);
+  let policy: KeyPolicy | null;
+  try {
+    policy = directory.policyCached(services, keyId) ?? (await directory.policy(services, keyId));
+  } catch (error) {
+    throw limitsUnavailable(error);
+  }
+  if (!policy) return; // revoked: authentication refuses it
+  const now = services.clock.now();
+  const windows = windowsAt(now, policy.budget_period);
+  const keys = counterKeys(policy.id, windows);
+  const counter = requestCounter(services, policy, keys, windows, now);
+  if (!counter) return;
+  let answer: Awaited<ReturnType<typeof services.kv.addWithin>>;
+  try {
+    answer = await services.kv.addWithin([counter]);
+  } catch (error) {
+    throw limitsUnavailable(error);
+  }
+  if (!answer.ok) throw refusal(services, policy, counter, keys, windows, now);
 }
 
 /** The agent a call is attributed to: the one named (if the key may act as it), else the key's only agent. */
