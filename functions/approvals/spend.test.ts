@@ -119,7 +119,8 @@ describe.each(RUNTIMES)('the spend page on %s, in Chromium', (runtime) => {
     await page.getByLabel('Group by', { exact: true }).selectOption('agent');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect.poll(() => new URL(page.url()).searchParams.get('group_by')).toBe('agent');
-    expect(await page.locator('#spend-table tbody th').allTextContents()).toEqual(['financial', 'plan[U+202E]ner']);
+    // The URL changes when the navigation commits, before the new document has its table: wait for the rows.
+    await expect.poll(() => page.locator('#spend-table tbody th').allTextContents()).toEqual(['financial', 'plan[U+202E]ner']);
     await page.context().close();
   });
 
