@@ -215,6 +215,46 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect(rows[0]).toMatchObject({ stream: true, status: 'ok', prompt_tokens: 8, completion_tokens: 20 });
   });
 
+  it('a stream its client closes before the usage chunk is charged at an estimate of what it delivered, never free', async () => {
+    // 90 characters of answer in three chunks, then the finish reason; the usage chunk comes 1.5 s later,
+    // long after a client that stops reading at the finish reason has gone.
+    const piece = 'spore '.repeat(5);
+    const content = (text: string) => chunk({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+    llm.always('gpt-4o', {
+      sse: [content(piece), content(piece), content(piece), STREAM[1] as string, chunk({ choices: [], usage: USAGE }), '[DONE]'],
+      delayMs: 500,
+    });
+    const key = await makeKey({ tpm: 10_000, budget_usd: 1, budget_period: 'month' });
+    await sameMinute();
+    const streamed = await ask(a, key.secret, { stream: true, max_tokens: 500 });
+    expect(streamed.status).toBe(200);
+    const reader = (streamed.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('"finish_reason":"stop"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before its finish reason: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+
+    const [row] = await written(key.id, 1);
+    expect(Number(row?.cost_usd)).toBeGreaterThan(0);
+    if (runtime === 'workerd' && row?.status === 'ok') {
+      // workerd learns that a client left only when a write to it fails: here the usage chunk was
+      // read and sent first, so the call is counted at the provider's own usage.
+      expect(row).toMatchObject({ stream: true, prompt_tokens: 8, completion_tokens: 20 });
+      return;
+    }
+    // The prompt at its estimate (8, as reserved); the answer at ⌈characters / 3⌉ of what the chunks
+    // carried past their envelope: at least the 90 characters' 30 tokens, never past max_tokens.
+    expect(row).toMatchObject({ stream: true, status: 'client_closed', prompt_tokens: 8 });
+    expect(row?.completion_tokens).toBeGreaterThanOrEqual(30);
+    expect(row?.completion_tokens).toBeLessThan(60);
+    const line = await eventually(() => a.logs().find((entry) => entry.msg === 'stream finished' && entry.usage_estimated === true));
+    expect(line.usage).toMatchObject({ prompt_tokens: 8, completion_tokens: row?.completion_tokens });
+  });
+
   it('model allow-list, unpriced models and the agents a key may act as', async () => {
     llm.always('gpt-4o', { status: 200, body: chatCompletion('gpt-4o', { content: 'ok' }, USAGE) });
     llm.always('gpt-4o-mini', { status: 200, body: chatCompletion('gpt-4o-mini', { content: 'ok' }, USAGE) });

@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { runAttempts } from './attempts.js';
 import type { ChatRequest } from './contract.js';
-import { trackInFlight } from './deployments.js';
+import { answerBudget, trackInFlight } from './deployments.js';
 import { admitChat, type Governance } from './governance.js';
 import { endAttemptSpan, recordCall, recordUsage, startAttemptSpan } from './observe.js';
 import {
@@ -18,7 +18,7 @@ import {
 import type { Attempt } from './plan.js';
 import { isNative } from './providers/types.js';
 import { openStream, sseResponse } from './stream.js';
-import { countedUsage } from './tokens.js';
+import { countedUsage, streamedUsage } from './tokens.js';
 
 export interface StreamedChat {
   /** The SSE answer, already opened on the model that served (its first chunk has arrived). */
@@ -94,7 +94,10 @@ export async function streamChat(
     capMs: llm.routing.stream_max_ms,
     headers: attemptHeaders(attempt, outcome.records.length),
     onEnd: (result) => {
-      const usage = countedUsage(result.usage);
+      const reported = countedUsage(result.usage);
+      // Without the provider's usage the call is counted at an estimate of what it streamed: in the
+      // key's limits and spend row, the token and cost metrics, the span and the log alike.
+      const usage = reported ?? streamedUsage(request, result.answerChars, answerBudget(request, attempt.config));
       outcome.value.release();
       useTokens(attempt, usage);
       // The attempt is counted once, here, with how it really ended; the breaker learns it too.
@@ -123,7 +126,15 @@ export async function streamChat(
         logger.info('client closed the stream', { llm: attempt.label, status: 499, chunks: result.chunks });
       else if (result.error)
         logger.warn('stream failed after the first byte', { llm: attempt.label, status: result.status, error: result.error });
-      logger.info('stream finished', { llm: attempt.label, usage, cost_usd: cost, chunks: result.chunks });
+      if (!reported && result.status === 'ok')
+        logger.warn('the provider reported no usage: counted at an estimate of what it streamed', { llm: attempt.label });
+      logger.info('stream finished', {
+        llm: attempt.label,
+        usage,
+        ...(reported ? {} : { usage_estimated: true }),
+        cost_usd: cost,
+        chunks: result.chunks,
+      });
     },
   });
   return { response, attempt, attempts: outcome.records.length, native: isNative(outcome.value.opened.first) };

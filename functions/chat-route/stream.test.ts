@@ -80,6 +80,20 @@ describe('a long stream', () => {
     expect(result()).toMatchObject({ status: 'ok', chunks: 203, usage: { completion_tokens: 200 } });
   });
 
+  it('measures the answer it streamed without parsing: each chunk past the smallest, a little above the text', async () => {
+    const events = longAnswer(200);
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    await response.text();
+    // The content as it travels (JSON-escaped), and what each chunk adds around it: `"content":""`,
+    // and `null` where the smallest chunk has `"stop"`.
+    const content = Array.from({ length: 200 }, (_, i) => JSON.stringify(` word${i} "usage": {} "error": 1`).length - 2);
+    const text = content.reduce((sum, chars) => sum + chars, 0);
+    const answerChars = result()?.answerChars ?? 0;
+    expect(answerChars).toBeGreaterThanOrEqual(text);
+    expect(answerChars).toBeLessThan(text + 16 * events.length);
+  });
+
   it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
     const opened = await open(longAnswer(200), true);
     const timers = vi.spyOn(globalThis, 'setTimeout');

@@ -5,7 +5,7 @@ import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
 import { callStream } from './providers/call.js';
 import { unparsedText } from './providers/sse-chunk.js';
-import { type ChatProvider, ProviderError, wireText } from './providers/types.js';
+import { type ChatProvider, NativeEventChunk, ProviderError, wireText } from './providers/types.js';
 
 /** A provider stream whose first chunk has arrived: from here on there is no fallback. */
 export interface OpenedStream {
@@ -56,6 +56,13 @@ export interface StreamResult {
   /** How the stream ended, as an attempt status: `ok`, the provider's status, `network`, `timeout`, `client_closed`. */
   status: AttemptRecord['status'];
   chunks: number;
+  /**
+   * About the characters of the answer the client was sent, for an estimate when the provider's usage
+   * never came (a cut stream, or a client that left before the usage chunk). Native events: their
+   * deltas' lengths. Chat chunks, passed on unparsed: each chunk's length past the smallest one's
+   * (a chunk is an envelope of the same fields around its delta), which errs a little high.
+   */
+  answerChars: number;
 }
 
 const encoder = new TextEncoder();
@@ -88,7 +95,11 @@ export function sseResponse(options: {
   onEnd: (result: StreamResult) => void;
 }): Response {
   const { opened, idleTimeoutMs, capAt } = options;
-  const result: StreamResult = { chunks: 0, status: 'ok' };
+  const result: StreamResult = { chunks: 0, status: 'ok', answerChars: 0 };
+  /** The chat chunks' characters, and the smallest chunk's (see {@link StreamResult.answerChars}). */
+  let chunkChars = 0;
+  let smallest = Number.POSITIVE_INFINITY;
+  let chatChunks = 0;
   /** The last frame is in `pending` (or the client went away): nothing more is read from the provider. */
   let finished = false;
   /** `onEnd` has run. */
@@ -106,6 +117,7 @@ export function sseResponse(options: {
   const end = () => {
     if (ended) return;
     ended = true;
+    if (chatChunks > 0) result.answerChars += chunkChars - chatChunks * smallest;
     options.onEnd(result);
   };
   const wake = () => {
@@ -121,7 +133,14 @@ export function sseResponse(options: {
   const append = (chunk: ChatCompletionChunk) => {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
-    pending += frame(unparsedText(chunk) ?? wireText(chunk));
+    const text = unparsedText(chunk) ?? wireText(chunk);
+    if (chunk instanceof NativeEventChunk) result.answerChars += chunk.deltaChars;
+    else {
+      chatChunks++;
+      chunkChars += text.length;
+      if (text.length < smallest) smallest = text.length;
+    }
+    pending += frame(text);
     wake();
   };
   /** Queues the last frame: `[DONE]`, or the error event. */

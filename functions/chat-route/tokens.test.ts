@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest } from './contract.js';
-import { estimateInputTokens, estimatePromptTokens } from './tokens.js';
+import { estimateInputTokens, estimatePromptTokens, streamedUsage } from './tokens.js';
 
 const ask = (content: ChatRequest['messages'][number]['content']): ChatRequest => ({
   model: 'fast',
@@ -34,5 +34,12 @@ describe('token estimates (one for the plan and the key gate)', () => {
         [4, 5, 6, 7, 8],
       ]),
     ).toBe(8);
+  });
+
+  it('a stream without the provider’s usage: the prompt estimate and ⌈streamed characters / 3⌉, at most the answer budget', () => {
+    expect(streamedUsage(ask('x'.repeat(30)), 100, 500)).toEqual({ prompt_tokens: 17, completion_tokens: 34, total_tokens: 51 });
+    expect(streamedUsage(ask('x'.repeat(30)), 100, 20)).toMatchObject({ completion_tokens: 20, total_tokens: 37 });
+    // No budget known (no max_tokens anywhere): not capped.
+    expect(streamedUsage(ask('x'.repeat(30)), 3000, 0)).toMatchObject({ completion_tokens: 1000 });
   });
 });

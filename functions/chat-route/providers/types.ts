@@ -45,6 +45,8 @@ export class NativeEventChunk {
   constructor(
     readonly text: string,
     readonly usage: ChatCompletionChunk['usage'] | undefined,
+    /** The length of the event's `delta` (text, arguments, reasoning): what the model wrote, for an estimate. */
+    readonly deltaChars = 0,
   ) {}
 }
 

@@ -72,8 +72,8 @@ const OPENING = new Set(['response.created', 'response.in_progress', 'response.q
 const MAX_HELD = 16;
 
 /** An event passed on as its wire text, with the usage the pipeline counts when it carries it. */
-const eventChunk = (data: string, usage?: Usage): ChatCompletionChunk =>
-  new NativeEventChunk(data, usage) as unknown as ChatCompletionChunk;
+const eventChunk = (data: string, usage?: Usage, deltaChars = 0): ChatCompletionChunk =>
+  new NativeEventChunk(data, usage, deltaChars) as unknown as ChatCompletionChunk;
 
 export function nativeResponses(name: string, post: Post) {
   return {
@@ -114,6 +114,7 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
         error?: NativeResponse['error'];
         code?: string;
         message?: string;
+        delta?: unknown;
       }>(name, data);
       const type = typeof event?.type === 'string' ? event.type : undefined;
       if (!type) throw errorOfRest(name, data, 'a Responses event');
@@ -139,7 +140,7 @@ async function* streamEvents(name: string, body: NativeResponsesBody, call: Call
         yield eventChunk(data, chatUsage(event.response?.usage));
         return;
       }
-      yield eventChunk(data);
+      yield eventChunk(data, undefined, typeof event.delta === 'string' ? event.delta.length : 0);
     }
   }
   if (rest.text.startsWith('{')) throw errorOfRest(name, rest.text, 'a Responses event stream');
