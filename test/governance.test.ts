@@ -270,6 +270,13 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect(((await refused.json()) as { detail: string }).detail).toContain('no configured price');
     const free = await makeKey({ allow_unpriced: true });
     expect((await ask(a, free.secret, adhoc)).status).toBe(200);
+    // GET /v1/models lists what each key may call, no more.
+    const models = async (secret: string) =>
+      ((await (await b.fetch('/v1/models', { headers: headers(secret) })).json()) as { data: Array<{ id: string }> }).data.map(
+        (model) => model.id,
+      );
+    expect(await models(listed.secret)).toEqual(['execution']);
+    expect(await models(plain.secret)).toEqual(['planning', 'execution', 'fast', 'review', 'embedding']);
     // Agents: the one listed, none other; the spend row names it.
     expect((await ask(a, listed.secret, { model: 'execution' }, { 'x-myca-agent': 'financial' })).status).toBe(403);
     expect((await ask(a, listed.secret, { model: 'execution' }, { 'x-myca-agent': 'Not An Agent' })).status).toBe(400);

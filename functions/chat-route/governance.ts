@@ -5,6 +5,7 @@
  * what it used after the last (streams: when they end); every call leaves a spend row.
  */
 import type { Context } from 'hono';
+import type { ModelConfig } from '../../shared/config/index.js';
 import { keyDirectory } from '../../shared/governance/directory.js';
 import type { KeyPolicy } from '../../shared/governance/keys.js';
 import { keyLabel } from '../../shared/governance/labels.js';
@@ -293,34 +294,50 @@ function matches(pattern: string, value: string): boolean {
   return regex.test(value);
 }
 
+/** Whether a model is on the key's allow-list (an alias, `provider/model` or the bare model; `*` wildcards). */
+const onList = (policy: KeyPolicy, model: Pick<Attempt, 'alias' | 'provider' | 'model'>) =>
+  !policy.models ||
+  policy.models.some(
+    (pattern) =>
+      (model.alias !== null && matches(pattern, model.alias)) ||
+      matches(pattern, `${model.provider}/${model.model}`) ||
+      matches(pattern, model.model),
+  );
+/** Whether the key may call a model for its price: it has one, or the key allows unpriced models. */
+const priced = (policy: KeyPolicy, config: ModelConfig) => policy.allow_unpriced || config.cost !== undefined;
+
+/**
+ * Which of the configured aliases a key may call (`GET /v1/models` lists only those): its allow-list
+ * and unpriced models, as the gate applies them. Every alias for a key the directory does not know
+ * or cannot look up now (the gate refuses its calls all the same).
+ */
+export async function usableModels(services: Services, keyId: string): Promise<(alias: string, config: ModelConfig) => boolean> {
+  const directory = keyDirectory(services.kv);
+  // A listing is not a permission: when the directory cannot answer, every alias is listed (the gate still decides).
+  const policy = directory.policyCached(services, keyId) ?? (await directory.policy(services, keyId).catch(() => undefined));
+  if (!policy) return () => true;
+  return (alias, config) => onList(policy, { alias, provider: config.provider, model: config.model }) && priced(policy, config);
+}
+
 function allowedPlan(services: Services, policy: KeyPolicy, plan: Attempt[], task: string): Attempt[] {
   const listed = policy.models;
-  const onList = (attempt: Attempt) =>
-    !listed ||
-    listed.some(
-      (pattern) =>
-        (attempt.alias !== null && matches(pattern, attempt.alias)) ||
-        matches(pattern, `${attempt.provider}/${attempt.model}`) ||
-        matches(pattern, attempt.model),
-    );
-  const priced = (attempt: Attempt) => policy.allow_unpriced || attempt.config.cost !== undefined;
   // The model asked for is refused outright (never silently swapped); fallbacks the key may not use are left out.
   const first = plan[0];
-  if (first && !onList(first)) {
+  if (first && !onList(policy, first)) {
     services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
     throw new ApiError('FORBIDDEN', {
       detail: `The key "${policy.id}" may not use "${task}"`,
       hint: `its models: ${(listed ?? []).join(', ')}`,
     });
   }
-  if (first && !priced(first)) {
+  if (first && !priced(policy, first.config)) {
     services.metrics.llmGovernanceRefusals.add(1, { reason: 'model' });
     throw new ApiError('FORBIDDEN', {
       detail: `"${task}" has no configured price, and the key "${policy.id}" may not call unpriced models`,
       hint: 'use a model with cost in config/models.yaml, or allow_unpriced on the key (PATCH /v1/keys/:id)',
     });
   }
-  return plan.filter((attempt) => onList(attempt) && priced(attempt));
+  return plan.filter((attempt) => onList(policy, attempt) && priced(policy, attempt.config));
 }
 
 function refusal(

@@ -13,6 +13,7 @@ import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
 import { type ChatRequest, ChatRequestSchema, type ModelList } from './contract.js';
 import { serveEmbeddings } from './embeddings.js';
+import { usableModels } from './governance.js';
 import { registryFor } from './pipeline.js';
 import { rateLimit } from './rate-limit.js';
 import { mountResponses } from './responses-routes.js';
@@ -46,28 +47,32 @@ export function createChatRoute() {
   mountResponses(app, serveChat);
   app.post('/v1/embeddings', serveEmbeddings);
 
-  app.get('/v1/models', (c) => {
+  app.get('/v1/models', async (c) => {
     const services = c.get('services');
     const registry = registryFor(services);
+    // What the key may call: its allow-list and unpriced models, as its requests would be refused (403).
+    const usable = await usableModels(services, c.get('principal').id);
     const body: ModelList = {
       object: 'list',
-      data: Object.entries(services.config.llm.models).map(([alias, model]) => {
-        const entry = registry.get(model.provider);
-        return {
-          id: alias,
-          object: 'model' as const,
-          created: 0,
-          owned_by: model.provider,
-          myca: {
-            alias,
-            provider: model.provider,
-            model: model.model,
-            kind: model.kind,
-            available: Boolean(entry?.provider),
-            ...(entry?.reason ? { reason: entry.reason } : {}),
-          },
-        };
-      }),
+      data: Object.entries(services.config.llm.models)
+        .filter(([alias, model]) => usable(alias, model))
+        .map(([alias, model]) => {
+          const entry = registry.get(model.provider);
+          return {
+            id: alias,
+            object: 'model' as const,
+            created: 0,
+            owned_by: model.provider,
+            myca: {
+              alias,
+              provider: model.provider,
+              model: model.model,
+              kind: model.kind,
+              available: Boolean(entry?.provider),
+              ...(entry?.reason ? { reason: entry.reason } : {}),
+            },
+          };
+        }),
     };
     return c.json(body);
   });
