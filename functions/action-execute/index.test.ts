@@ -146,6 +146,29 @@ describe.each(RUNTIMES)('action-execute and approve on %s', (runtime) => {
     }
   });
 
+  it('answers a denied action as problem+json carrying its id and links (and on replay)', async () => {
+    // docs/API.md and docs/ACTION_AUDIT.md: a refused action adds its `id`, `links` and `action_status`.
+    const key = idem();
+    const body = { type: 'db.query', input: { query: 'audit_counts_by_status' } };
+    for (const response of [await submit(body, keys.financial, key), await submit(body, keys.financial, key)]) {
+      expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      const problem = (await response.json()) as Record<string, unknown> & { id: string; links?: { self?: string } };
+      expect(problem).toMatchObject({ code: 'FORBIDDEN', action_status: 'denied', id: expect.any(String) });
+      expect(problem.links?.self, JSON.stringify(problem)).toBe(`/v1/actions/${problem.id}`);
+    }
+  });
+
+  it('replays a denied action with the hint it was first refused with', async () => {
+    const key = idem();
+    const body = { type: 'db.query', input: { query: 'audit_counts_by_status' } };
+    const denied = (await (await submit(body, keys.financial, key)).json()) as { id: string; hint: string };
+    expect(denied.hint).toContain('file.read');
+    const replayed = (await (await submit(body, keys.financial, key)).json()) as { id: string; hint: string; replayed: boolean };
+    expect(replayed).toMatchObject({ id: denied.id, replayed: true });
+    expect(replayed.hint).toBe(denied.hint);
+  });
+
   it('refuses unknown actions, bad input and missing keys with clear 4xx', async () => {
     const unknown = await submit({ type: 'shell.exec', input: { cmd: 'rm -rf /' } });
     expect(unknown.status).toBe(400);
