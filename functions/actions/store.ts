@@ -246,6 +246,12 @@ export function present(row: ActionRow) {
     decided_at: row.decided_at?.toISOString() ?? null,
     executed_at: row.executed_at?.toISOString() ?? null,
     expires_at: row.expires_at?.toISOString() ?? null,
-    links: { self: `/v1/actions/${row.id}`, approve: `/v1/actions/${row.id}/approve`, reject: `/v1/actions/${row.id}/reject` },
+    links: links(row),
   };
+}
+
+/** Where an action is read, and — only while it waits for a person — where it is decided. */
+export function links(row: Pick<ActionRow, 'id' | 'status'>): Record<string, string> {
+  const self = `/v1/actions/${row.id}`;
+  return row.status === 'pending' ? { self, approve: `${self}/approve`, reject: `${self}/reject` } : { self };
 }

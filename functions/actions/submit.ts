@@ -10,7 +10,7 @@ import { asSeen } from './expire.js';
 import { decide } from './policy.js';
 import { actionContext, executeClaimed, toolLabel } from './run.js';
 import type { SubmitAction } from './schemas.js';
-import { type ActionRow, actionDigest, findByIdempotencyKey, insertAction, present } from './store.js';
+import { type ActionRow, actionDigest, findByIdempotencyKey, insertAction, links, present } from './store.js';
 
 const MAX_DEPTH = 16;
 
@@ -42,10 +42,12 @@ function replay(row: ActionRow, requestHash: string, now: number): { status: num
     });
   }
   if (row.status === 'denied') {
-    const status = (row.outputs as { problem?: { status?: number } } | null)?.problem?.status ?? 403;
-    throw new ApiError(denialCode(status), {
+    // The same refusal as the first time: its status, words and hint (kept in the row's outputs).
+    const problem = (row.outputs as { problem?: { status?: number; hint?: string } } | null)?.problem;
+    throw new ApiError(denialCode(problem?.status ?? 403), {
       detail: row.error ?? 'The action was denied',
-      extra: { id: row.id, action_status: 'denied', replayed: true },
+      ...(problem?.hint ? { hint: problem.hint } : {}),
+      extra: { id: row.id, links: links(row), action_status: 'denied', replayed: true },
     });
   }
   const problem = (row.outputs as { problem?: { status?: number } } | null)?.problem;
@@ -127,7 +129,7 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
         input: body.input,
         status: 'denied',
         error: message,
-        outputs: { problem: { status, detail: message } },
+        outputs: { problem: { status, detail: message, ...(hint ? { hint } : {}) } },
         approvalRequired: false,
         digest: actionDigest({ ...request, type: body.type, input: body.input, policyVersion: policy.version }),
         expiresAt: null,
@@ -143,7 +145,7 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
     throw new ApiError(denialCode(status), {
       detail: message,
       ...(hint ? { hint } : {}),
-      extra: { ...extra, id: row.id, action_status: 'denied' },
+      extra: { ...extra, id: row.id, links: links(row), action_status: 'denied' },
     });
   };
 

@@ -2,13 +2,24 @@ import { Hono } from 'hono';
 import { ConfigError, modelKnown } from '../../shared/config/index.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import type { Services } from '../../shared/services.js';
+import { chatModelUnavailable } from './model.js';
 import { unknownAgentActions } from './tools.js';
 
-/** Why an agent cannot run now (its model is not in models.yaml), or undefined. */
-export function unavailable(services: Services, model: string): string | undefined {
-  return modelKnown(services.config.llm, model)
-    ? undefined
-    : `its model "${model}" is not in models.yaml (aliases: ${Object.keys(services.config.llm.models).join(', ') || 'none'})`;
+/** Why an agent cannot run now, and what fixes it; undefined when it can. */
+export function unavailable(services: Services, model: string): { reason: string; hint: string } | undefined {
+  if (!modelKnown(services.config.llm, model))
+    return {
+      reason: `its model "${model}" is not in models.yaml (aliases: ${Object.keys(services.config.llm.models).join(', ') || 'none'})`,
+      hint: 'fix model in config/agents.yaml',
+    };
+  // Known, but nothing can serve it (no provider of its plan has a key): a run would only fail at its first step.
+  const unserved = chatModelUnavailable(services, model);
+  return unserved
+    ? {
+        reason: `its model "${model}" cannot be served: ${unserved}`,
+        hint: 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available',
+      }
+    : undefined;
 }
 
 /**
@@ -17,8 +28,9 @@ export function unavailable(services: Services, model: string): string | undefin
  */
 export function checkAgents(services: Services): void {
   for (const [name, agent] of Object.entries(services.config.agents.agents)) {
-    const reason = unavailable(services, agent.model);
-    if (reason) services.logger.warn('agent unavailable', { agent: name, reason });
+    // Only a model models.yaml lacks: providers without keys have the start's own warning, naming the variables.
+    if (!modelKnown(services.config.llm, agent.model))
+      services.logger.warn('agent unavailable', { agent: name, reason: unavailable(services, agent.model)?.reason });
   }
   const unknown = unknownAgentActions(services.config.agents.agents);
   if (unknown.length > 0) {
@@ -36,7 +48,7 @@ export function agentRoutes() {
     const services = c.get('services');
     return c.json({
       data: Object.entries(services.config.agents.agents).map(([name, agent]) => {
-        const reason = unavailable(services, agent.model);
+        const reason = unavailable(services, agent.model)?.reason;
         return {
           name,
           description: agent.description,

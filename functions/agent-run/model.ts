@@ -5,4 +5,4 @@
  * is one file (listed in test/architecture.test.ts) and a port, if one is wanted, is one change.
  */
 export type { ChatMessage, ChatRequest } from '../chat-route/contract.js';
-export { completeChat } from '../chat-route/index.js';
+export { chatModelUnavailable, completeChat } from '../chat-route/index.js';

@@ -55,9 +55,8 @@ export function startRoutes() {
             : `use the ${name} key, or list this key under agents.${name}.keys in config/agents.yaml`,
       });
     }
-    const reason = unavailable(services, agent.model);
-    if (reason)
-      throw new ApiError('UNAVAILABLE', { detail: `The agent "${name}" cannot run: ${reason}`, hint: 'fix model in config/agents.yaml' });
+    const why = unavailable(services, agent.model);
+    if (why) throw new ApiError('UNAVAILABLE', { detail: `The agent "${name}" cannot run: ${why.reason}`, hint: why.hint });
     const body = await readJson(c, StartRunSchema);
     const idempotencyKey = body.idempotency_key ?? c.req.header('idempotency-key') ?? null;
     const sql = requireDb(services).sql;

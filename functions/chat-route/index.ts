@@ -11,10 +11,12 @@ import { Hono } from 'hono';
 import type { WorkScope } from '../../shared/http/scope.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readJson } from '../../shared/http/validate.js';
+import type { Services } from '../../shared/services.js';
 import { type ChatRequest, ChatRequestSchema, type ModelList } from './contract.js';
 import { serveEmbeddings } from './embeddings.js';
 import { usableModels } from './governance.js';
 import { registryFor } from './pipeline.js';
+import { planAttempts } from './plan.js';
 import { rateLimit } from './rate-limit.js';
 import { mountResponses } from './responses-routes.js';
 import { sweepResponses } from './responses-store.js';
@@ -78,6 +80,15 @@ export function createChatRoute() {
   });
 
   return app;
+}
+
+/**
+ * Why a chat model (a task alias, a configured model or `provider/model`) cannot be called now — no
+ * model of its plan, fallbacks included, has a usable provider (a key) — or undefined when it can.
+ */
+export function chatModelUnavailable(services: Services, target: string): string | undefined {
+  const plan = planAttempts(services.config.llm, registryFor(services), { target, kind: 'chat' });
+  return plan.ok ? undefined : plan.reason;
 }
 
 /**
