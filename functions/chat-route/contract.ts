@@ -188,7 +188,7 @@ export const ResponsesRequestSchema = z.strictObject({
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   // Kept per key when the deployment keeps responses (RESPONSES_RETENTION_DAYS > 0), else refused.
   store: z.boolean().nullable().optional(),
-  previous_response_id: z.string().regex(RESPONSE_ID, 'a response id is "resp_" then letters and digits').nullable().optional(),
+  previous_response_id: z.string().regex(RESPONSE_ID, 'a response id is "resp_" then 8 to 128 letters and digits').nullable().optional(),
   truncation: z.literal('disabled').nullable().optional(),
   // Only the encrypted reasoning can be asked for (native providers; bridged answers have no reasoning items).
   include: z

@@ -18,7 +18,7 @@ function storedId(c: Context<AppEnv>) {
   if (!RESPONSE_ID.test(id))
     throw new ApiError('BAD_REQUEST', {
       detail: `"${id.slice(0, 80)}" is not a response id`,
-      hint: 'a response id is "resp_" then letters and digits, as POST /v1/responses answered it',
+      hint: 'a response id is "resp_" then 8 to 128 letters and digits, as POST /v1/responses answered it',
     });
   const services = c.get('services');
   return { id, principal: c.get('principal').id, db: services.config.responses.retention_days > 0 ? services.db : null };
