@@ -57,4 +57,19 @@ describe.each(RUNTIMES)('http.request method overrides on %s', (runtime) => {
     // Held for an approver (202) or refused (4xx); never executed under the reads rule.
     expect(response.status, `${response.status} ${body.status} by ${body.policy_rule}`).not.toBe(200);
   });
+
+  it.each([
+    ['a line break', 'a\r\nX-Injected: 1'],
+    ['a character beyond Latin-1', 'caf\u00e9 \u2603'],
+  ])('refuses a header value holding %s at submission (400), not as a 502 failure after it ran', async (_what, value) => {
+    effective.length = 0;
+    const response = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.agent, `header-value-${runtime}-${counter++}`),
+      body: JSON.stringify({ type: 'http.request', input: { method: 'GET', url: `${base}/v1/projects/42`, headers: { 'X-Note': value } } }),
+    });
+    const body = (await response.json()) as { action_status?: string; detail?: string };
+    expect(response.status, `${response.status} ${body.action_status}: ${body.detail}`).toBe(400);
+    expect(body.action_status).toBe('denied');
+  });
 });
