@@ -95,6 +95,8 @@ const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // OpenAI / Anthropic style keys (sk-..., sk-proj-..., sk-ant-...), MYCA keys (myca_...).
   [/\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, REDACTED],
   [/\bmyca_[A-Za-z0-9]{16,}/g, REDACTED],
+  // Keys made through POST /v1/keys: myca_vk_ then 32 bytes of base64url.
+  [/\bmyca_vk_[A-Za-z0-9_-]{16,}/g, REDACTED],
   // Google API keys.
   [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED],
   // AWS access key ids.

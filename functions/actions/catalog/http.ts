@@ -81,7 +81,14 @@ const HEADER_DENY = new Set([
   'te',
   'trailer',
   'keep-alive',
+  // Method overrides: a GET that an API would run as a DELETE must not pass as a read.
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
+
+/** A header value HTTP can carry: tab, visible ASCII and space, obs-text; never a line break or NUL. */
+const HEADER_VALUE = /^[\t\x20-\x7E\x80-\xFF]*$/;
 
 export const httpRequest = defineAction({
   name: 'http.request',
@@ -104,6 +111,14 @@ export const httpRequest = defineAction({
     checkUrl(input.url, ctx.http);
     for (const name of Object.keys(input.headers)) {
       if (HEADER_DENY.has(name.toLowerCase())) throw new ActionError(400, `the header ${name} may not be set`);
+    }
+    for (const [name, value] of Object.entries(input.headers)) {
+      if (!HEADER_VALUE.test(value))
+        throw new ActionError(
+          400,
+          `the value of the header ${name} holds a line break, a control character or a character beyond Latin-1`,
+          'send header values as visible ASCII (encode anything else, e.g. as percent-encoding)',
+        );
     }
   },
   execute: async (ctx, input) => {
