@@ -1,5 +1,6 @@
 import type { AgentConfig } from '../../shared/config/index.js';
 import { ApiError } from '../../shared/http/errors.js';
+import { checkedJson, wellFormed } from '../../shared/http/json-input.js';
 import { runOn } from '../../shared/http/scope.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
@@ -44,12 +45,21 @@ export async function think(
     if (!(error instanceof ApiError)) throw error;
     return { kind: 'model_failed', error: `the model call of step ${n} failed: ${error.message}` };
   }
-  const message = chat.completion.choices[0]?.message;
-  const calls = (message?.tool_calls ?? []).filter((call) => call.type === 'function');
+  const answer = chat.completion.choices[0]?.message;
+  // A model's words may hold half a surrogate pair, which Postgres refuses: made well-formed before
+  // a row, an action or a digest sees them (the arguments' JSON escapes too, when parsed below).
+  const content = typeof answer?.content === 'string' ? wellFormed(answer.content) : null;
+  const calls = (answer?.tool_calls ?? [])
+    .filter((call) => call.type === 'function')
+    .map((call) => ({
+      id: wellFormed(String(call.id)),
+      type: 'function' as const,
+      function: { name: wellFormed(String(call.function.name)), arguments: wellFormed(String(call.function.arguments ?? '')) },
+    }));
   messages.push({
     role: 'assistant',
-    content: message?.content ?? null,
-    ...(calls.length > 0 ? { tool_calls: calls.map((call) => ({ id: call.id, type: 'function' as const, function: call.function })) } : {}),
+    content,
+    ...(calls.length > 0 ? { tool_calls: calls } : {}),
   });
   const step: RunStep = {
     n,
@@ -61,13 +71,14 @@ export async function think(
     tool_calls: [],
     final: calls.length === 0,
   };
-  if (calls.length === 0) return { kind: 'step', step, final: message?.content ?? '' };
+  if (calls.length === 0) return { kind: 'step', step, final: content ?? '' };
 
   for (const [index, call] of calls.entries()) {
     const type = byName.get(call.function.name) ?? null;
     let input: unknown;
     try {
-      input = JSON.parse(call.function.arguments || '{}');
+      const text = call.function.arguments || '{}';
+      input = checkedJson(JSON.parse(text), text);
     } catch {
       input = undefined;
     }

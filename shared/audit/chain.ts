@@ -5,11 +5,20 @@ import { redact, redactString } from '../redact/index.js';
 import { anchorHead, readAnchor } from './anchor.js';
 import { canonicalJson, sha256 } from './hash.js';
 
+/** A lone surrogate as `JSON.stringify` writes it (a pair is written as itself), after an even run of backslashes. */
+const LONE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+
 /**
- * What the audit tables may hold: secrets masked, and NUL characters (which Postgres text and jsonb
- * refuse) kept as the visible escape `\\u0000`, so a hostile input is recorded instead of failing the write.
+ * What the audit tables may hold: secrets masked, NUL characters (which Postgres text and jsonb
+ * refuse) kept as the visible escape `\\u0000`, and half a surrogate pair (which jsonb refuses) as
+ * U+FFFD, so a hostile input is recorded instead of failing the write.
  */
-export const storable = <T>(value: T): T => JSON.parse(JSON.stringify(redact(value) ?? null).replaceAll('\\u0000', '\\\\u0000')) as T;
+export const storable = <T>(value: T): T =>
+  JSON.parse(
+    JSON.stringify(redact(value) ?? null)
+      .replaceAll('\\u0000', '\\\\u0000')
+      .replace(LONE_ESCAPE, '$1\\ufffd'),
+  ) as T;
 
 /** The same for a single text column. */
 export const storableText = (text: string | null | undefined): string | null =>

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './errors.js';
+import { checkedJson, JsonDepthError, MAX_JSON_DEPTH } from './json-input.js';
 import type { BodyLimit } from './types.js';
 
 /** Largest JSON body any endpoint accepts unless it says otherwise (1 MiB; HTTP_MAX_BODY_BYTES). */
@@ -52,6 +53,15 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, optio
     throw new ApiError('MALFORMED_JSON', {
       detail: `The body is not valid JSON: ${(error as Error).message}`,
       hint: 'check quotes, commas and brackets',
+    });
+  }
+  try {
+    data = checkedJson(data, text);
+  } catch (error) {
+    if (!(error instanceof JsonDepthError)) throw error;
+    throw new ApiError('BAD_REQUEST', {
+      detail: `The body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+      hint: 'flatten the structure; no field of any endpoint needs that depth',
     });
   }
   const result = schema.safeParse(data);
