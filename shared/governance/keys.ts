@@ -156,7 +156,8 @@ export function policyOfRow(row: KeyRow, config: Pick<Config, 'agents'>): KeyPol
     name: row.name,
     role: row.role,
     source: 'data',
-    agents: [...new Set([...row.agents, ...named])],
+    // An agent removed from agents.yaml is no agent any more: a key made for it acts as none (as a configured key's does).
+    agents: [...new Set([...row.agents.filter((agent) => Object.hasOwn(config.agents.agents, agent)), ...named])],
     models: row.models,
     allow_unpriced: row.allow_unpriced,
     rpm: row.rpm,
