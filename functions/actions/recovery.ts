@@ -18,7 +18,8 @@ const ACTOR = 'recovery';
  * else (file.delete, http.request, integrations' writes) may or may not have taken effect, so it
  * ends as `failed` with an `interrupted` event instead.
  */
-export const isRerunnable = (action: ActionDefinition<never, unknown>) => action.category === 'read' || action.name === 'file.write';
+export const isRerunnable = (action: ActionDefinition<never, unknown>, row: Pick<ActionRow, 'action_category'>) =>
+  (action.category === 'read' && row.action_category === 'read') || action.name === 'file.write';
 
 export interface Recovered {
   /** Run again (then `executed` or `failed` as the run went). */
@@ -69,7 +70,7 @@ async function recoverOne(
 ): Promise<keyof Recovered | undefined> {
   const correlationId = row.correlation_id;
   const action = CATALOG.get(row.action_type);
-  let input = action && isRerunnable(action) && row.recovery_attempts === 0 ? await exactInput(sql, row) : undefined;
+  let input = action && isRerunnable(action, row) && row.recovery_attempts === 0 ? await exactInput(sql, row) : undefined;
   const superseded = action?.name === 'file.write' && input !== undefined && (await supersededWrite(sql, row, input));
   if (superseded) input = undefined;
   if (action && input !== undefined) {

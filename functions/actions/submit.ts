@@ -210,21 +210,23 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
     );
   }
   const input = parsed.data as Record<string, unknown>;
+  const context = actionContext(services, new AbortController().signal, request.agentId);
   try {
-    action.check?.(actionContext(services, new AbortController().signal, request.agentId), input as never);
+    action.check?.(context, input as never);
   } catch (error) {
     if (error instanceof ActionError) return deny(error.status as 400, action.category, error.message, 'check', {}, error.hint);
     throw error;
   }
+  const category = action.categoryOf?.(context, input as never) ?? action.category;
 
   const tracer = services.tracerProvider.getTracer('myca-actions');
   const decision = tracer.startActiveSpan('action.decide', (span) => {
-    const result = decide(policy, services.config.actions.approval_required, action, request.agentId, input);
+    const result = decide(policy, services.config.actions.approval_required, { name: action.name, category }, request.agentId, input);
     span.setAttributes({ 'myca.action.type': action.name, 'myca.policy.rule': result.rule, 'myca.policy.mode': result.mode });
     span.end();
     return result;
   });
-  if (decision.mode === 'deny') return deny(403, action.category, `Policy denies ${action.name} for ${request.agentId}`, decision.rule);
+  if (decision.mode === 'deny') return deny(403, category, `Policy denies ${action.name} for ${request.agentId}`, decision.rule);
 
   // The approval binds to this digest: the validated, defaulted input and who/what/which policy.
   const digest = actionDigest({ ...request, type: action.name, input, policyVersion: policy.version });
@@ -236,7 +238,7 @@ export async function submitAction(scope: RequestScope, idempotencyKey: string, 
       {
         ...request,
         type: action.name,
-        category: action.category,
+        category,
         input,
         status: held ? 'pending' : 'executing',
         approvalRequired: held,

@@ -15,6 +15,9 @@ const namedQuery = (queries: ActionContext['queries'], name: string) => (Object.
 export const dbQuery = defineAction({
   name: 'db.query',
   category: 'read',
+  // A query configured with `write: true` is a write: the policy's write rules apply, and the
+  // recovery sweep never runs it again.
+  categoryOf: (ctx, input) => (namedQuery(ctx.queries, input.query)?.write ? 'write' : 'read'),
   description: 'Run a named, parameterised query from config/policy.yaml.',
   inputSchema: z.strictObject({
     query: z.string().regex(/^[a-z0-9_]+$/),

@@ -31,6 +31,8 @@ export interface ActionContext {
 export interface ActionDefinition<I = unknown, O = unknown> {
   name: string;
   category: ActionCategory;
+  /** The category of this input when it is not always `category` (a named query that writes). */
+  categoryOf?(ctx: Omit<ActionContext, 'signal'>, input: I): ActionCategory;
   description: string;
   inputSchema: z.ZodType<I>;
   outputSchema: z.ZodType<O>;
