@@ -14,7 +14,7 @@ const ACTOR = 'recovery';
 /**
  * What the sweep runs again when its worker is gone: reads (no effect to repeat) and `file.write`
  * (the same bytes to the same path: running it twice leaves what running it once does, unless a
- * later write or delete of that path has run since: see {@link supersededWrite}). Everything
+ * write or delete of that path has run since it started: see {@link supersededWrite}). Everything
  * else (file.delete, http.request, integrations' writes) may or may not have taken effect, so it
  * ends as `failed` with an `interrupted` event instead.
  */
@@ -145,11 +145,15 @@ async function supersededWrite(sql: Parameters<typeof transition>[0], row: Actio
   if (!path) return false;
   // Any spelling of the path holds its last name literally: a cheap filter before the exact comparison.
   const name = path.slice(path.lastIndexOf('/') + 1);
+  // What counts is the order the writes ran in, not the order they were asked for: an older write
+  // approved after this one started is the last word on the path. This one started executing when it
+  // was approved (or, when no person had to, when it was made).
+  const started = row.decided_at ?? row.created_at;
   const later = await sql<{ path: string | null }[]>`
     select inputs->>'path' as path from action_audit_logs
     where action_type in ('file.write', 'file.delete')
-      and status in ('executed', 'executing', 'approved')
-      and created_at >= ${row.created_at} and id <> ${row.id}
+      and id <> ${row.id}
+      and (status in ('executing', 'approved') or (status = 'executed' and executed_at >= ${started}))
       and strpos(inputs->>'path', ${name}) > 0`;
   return later.some((other) => resolve(other.path) === path);
 }
