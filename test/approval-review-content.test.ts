@@ -75,4 +75,13 @@ describe.each(RUNTIMES)('reviewing a held write on %s', (runtime) => {
     const shown = /Write <strong>(\d+) bytes<\/strong>/.exec(html)?.[1];
     expect(Number(shown), `the page says ${shown} bytes`).toBe(bytes);
   });
+
+  it('warns the approver when parts of the request are masked as secrets, and that approving runs them unseen', async () => {
+    const held = await hold('finance/ledger-masked.csv', `date,account\n"password":"${HIDDEN}"\n`);
+    const html = await reviewPage(held.id);
+    expect(html).not.toContain(HIDDEN);
+    expect(html).toContain('Parts of this request look like secrets and are shown here as ***');
+    const plain = await reviewPage((await hold('finance/ledger-plain.csv', 'date,account\n')).id);
+    expect(plain).not.toContain('Parts of this request look like secrets');
+  });
 });

@@ -22,5 +22,5 @@ export { type Decision, decide } from './policy.js';
 export { actionIdParam, actionReply } from './reply.js';
 export { toolLabel } from './run.js';
 export { ApproveSchema, actionBodyLimit, RejectSchema, STATUSES, type SubmitAction, SubmitActionSchema } from './schemas.js';
-export { type ActionRow, type ActionStatus, actionDigest, findAction, present } from './store.js';
+export { type ActionRow, type ActionStatus, actionDigest, findAction, present, type ReviewFacts, reviewFacts } from './store.js';
 export { type Submitted, submitAction } from './submit.js';

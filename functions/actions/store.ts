@@ -237,6 +237,24 @@ export async function readSnapshot(sql: Sql, id: string): Promise<unknown> {
   return row ? (JSON.parse(row.input) as unknown) : undefined;
 }
 
+/** What a person reviewing an action must know of the input it runs, without seeing a secret of it. */
+export interface ReviewFacts {
+  /** Parts of the input were masked as secrets in what the page shows (the action runs them as submitted). */
+  masked: boolean;
+  /** The UTF-8 size of the content a write puts in place (`content` or `body`), as submitted. */
+  contentBytes: number | null;
+}
+
+/** {@link ReviewFacts} from the action's exact input (its snapshot), or from the stored one when there is none. */
+export async function reviewFacts(sql: Sql, row: Pick<ActionRow, 'id' | 'inputs'>): Promise<ReviewFacts> {
+  const exact = ((await readSnapshot(sql, row.id)) ?? row.inputs) as Record<string, unknown> | null;
+  const content = exact?.content ?? exact?.body;
+  return {
+    masked: exact !== null && canonicalJson(storable(exact)) !== canonicalJson(exact),
+    contentBytes: typeof content === 'string' ? new TextEncoder().encode(content).byteLength : null,
+  };
+}
+
 /** The API's view of a row: dates as ISO strings, nothing internal (request hash). */
 export function present(row: ActionRow) {
   const { request_hash: _hash, lease_until: _lease, recovery_attempts: _attempts, chain_head: _head, ...rest } = row;

@@ -3,7 +3,16 @@ import { ApiError } from '../../shared/http/errors.js';
 import { scopeOf } from '../../shared/http/scope.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { isUuid, readForm } from '../../shared/http/validate.js';
-import { type ActionRow, actionEvents, approveAction, type DecisionHooks, rejectAction, requireDb, viewAction } from '../actions/index.js';
+import {
+  type ActionRow,
+  actionEvents,
+  approveAction,
+  type DecisionHooks,
+  rejectAction,
+  requireDb,
+  reviewFacts,
+  viewAction,
+} from '../actions/index.js';
 import { page } from './layout.js';
 import { DetailPage, type RunContext } from './views/index.js';
 
@@ -26,9 +35,11 @@ async function detail(
     [run = null] = await sql<RunContext[]>`select id, agent_name, status, input, step from agent_runs where id = ${row.agent_run_id}`;
   }
   const querySql = row.action_type === 'db.query' ? services.config.policy.queries[String(row.inputs.query)]?.sql : undefined;
+  const facts = await reviewFacts(sql, row);
   return c.html(
     <DetailPage
       row={row}
+      facts={facts}
       events={events}
       run={run}
       principal={c.get('principal')}

@@ -127,12 +127,14 @@ const MAY_NAME_SECRET = /auth|key|token|pass|pwd|pin|sig|secret|cookie|credentia
  */
 const NAMED_PATTERNS: ReadonlyArray<[RegExp, (match: string, ...groups: string[]) => string]> = [
   [
-    /"([^"\\\n]{1,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g,
+    // A JSON string holds no raw line break: a "value" running over lines is not one (and masking it
+    // would hide whole lines of a file from the person approving its write).
+    /"([^"\\\n]{1,64})"(\s*:\s*)"((?:[^"\\\n]|\\.)*)"/g,
     (match, name = '', colon = '', value = '') => (value && isSecretKey(name) ? `"${name}"${colon}"${REDACTED}"` : match),
   ],
   // Single-quoted members (Python reprs, JS literals): {'password': '…'}.
   [
-    /'([^'\\\n]{1,64})'(\s*:\s*)'((?:[^'\\]|\\.)*)'/g,
+    /'([^'\\\n]{1,64})'(\s*:\s*)'((?:[^'\\\n]|\\.)*)'/g,
     (match, name = '', colon = '', value = '') => (value && isSecretKey(name) ? `'${name}'${colon}'${REDACTED}'` : match),
   ],
   [

@@ -1,7 +1,7 @@
 import type { Principal } from '../../../shared/http/auth.js';
 import { Layout } from './layout.js';
 import { Category, clip, duration, EventTable, Notice, PREVIEW, Pre, TextFact, Visible, when } from './shared.js';
-import type { ActionRow, AuditEventRow, RunContext } from './types.js';
+import type { ActionRow, AuditEventRow, ReviewFacts, RunContext } from './types.js';
 import { WhatHappens } from './what-happens.js';
 
 /** The request's section title: what will happen while it waits, what happened once it ran. */
@@ -19,6 +19,8 @@ export function DetailPage(props: {
   csrf: string;
   now: number;
   querySql?: string;
+  /** What the page cannot show of the exact input: masked parts, the real size of a write. */
+  facts?: ReviewFacts;
   notice?: { kind: 'ok' | 'error'; text: string } | undefined;
 }) {
   const { row } = props;
@@ -44,8 +46,19 @@ export function DetailPage(props: {
 
       <section aria-labelledby="what">
         <h2 id="what">{whatHeading(row.status, pending)}</h2>
-        <WhatHappens row={row} {...(props.querySql ? { querySql: props.querySql } : {})} />
-        <p class="muted">Secrets in the request are shown as ***; the approved request runs exactly as submitted.</p>
+        <WhatHappens
+          row={row}
+          {...(props.querySql ? { querySql: props.querySql } : {})}
+          {...(props.facts?.contentBytes != null ? { contentBytes: props.facts.contentBytes } : {})}
+        />
+        {props.facts?.masked ? (
+          <Notice kind="error">
+            Parts of this request look like secrets and are shown here as ***. {pending ? 'Approving runs' : 'It ran'} the request exactly
+            as submitted, those parts included, unseen here: {pending ? 'reject it' : 'check it'} if they should not be there.
+          </Notice>
+        ) : (
+          <p class="muted">Secrets in the request are shown as ***; the approved request runs exactly as submitted.</p>
+        )}
       </section>
 
       {pending ? (

@@ -1,8 +1,8 @@
-import type { ActionRow } from '../../actions/index.js';
+import type { ActionRow, ReviewFacts } from '../../actions/index.js';
 
 /** The spend report's rows, as GET /v1/spend answers them (one definition, in shared/governance). */
 export type { SpendGroup, SpendGroupBy, SpendPeriod, SpendReport, SpendTotals } from '../../../shared/governance/report.js';
-export type { ActionRow };
+export type { ActionRow, ReviewFacts };
 
 export interface InboxRow extends ActionRow {
   run_status: string | null;

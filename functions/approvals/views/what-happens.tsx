@@ -1,8 +1,8 @@
 import { clip, PREVIEW, Pre, str, Visible } from './shared.js';
 import type { ActionRow } from './types.js';
 
-/** The (redacted) input, rendered as what will happen. */
-export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: string }) {
+/** The (redacted) input, rendered as what will happen; `contentBytes`: the exact content's size, when known. */
+export function WhatHappens({ row, querySql, contentBytes }: { row: ActionRow; querySql?: string; contentBytes?: number }) {
   const input = row.inputs;
   const content = str(input.content ?? input.body);
   const preview = clip(content, PREVIEW, '…');
@@ -11,7 +11,7 @@ export function WhatHappens({ row, querySql }: { row: ActionRow; querySql?: stri
       return (
         <>
           <p>
-            Write <strong>{new TextEncoder().encode(content).byteLength} bytes</strong> to{' '}
+            Write <strong>{contentBytes ?? new TextEncoder().encode(content).byteLength} bytes</strong> to{' '}
             <code>
               <Visible text={str(input.path)} />
             </code>{' '}
