@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import type { Principal } from '../../shared/http/auth.js';
+import { type Principal, verifyKey } from '../../shared/http/auth.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readForm } from '../../shared/http/validate.js';
 import type { Services } from '../../shared/services.js';
@@ -16,7 +16,7 @@ const socketAddress = (c: Context): string | undefined =>
 /** An API key or (when configured) a JWT, as the API accepts them. */
 async function verifyCredential(services: Services, credential: string): Promise<Principal | null> {
   if (!credential) return null;
-  const byKey = await services.auth.verify(credential);
+  const byKey = await verifyKey(services, credential);
   if (byKey) return byKey;
   if (services.jwt && credential.split('.').length === 3) return services.jwt.verify(credential).catch(() => null);
   return null;

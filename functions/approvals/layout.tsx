@@ -2,12 +2,14 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
+import { keyDirectory } from '../../shared/governance/directory.js';
+import { KEY_ID } from '../../shared/governance/keys.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
 import { readForm } from '../../shared/http/validate.js';
 import { requireDb } from '../actions/index.js';
 import { CSS, JS } from './assets.js';
-import { findSession, sameToken } from './session.js';
+import { endSession, findSession, sameToken } from './session.js';
 import { ErrorPage } from './views/index.js';
 
 /** The session cookie's name. */
@@ -68,7 +70,19 @@ export function guard(app: Hono<AppEnv>): void {
 /** Everything but sign-in needs a session; every POST also needs the session's CSRF token. */
 export const signedIn: MiddlewareHandler<AppEnv> = async (c, next) => {
   const services = c.get('services');
-  const session = await findSession(requireDb(services).sql, getCookie(c, COOKIE));
+  const sql = requireDb(services).sql;
+  const cookie = getCookie(c, COOKIE);
+  let session = await findSession(sql, cookie);
+  // A key made through the API may be revoked (or change role) while its session lasts: the session
+  // ends with it, within the key directory's revocation bound (about 1 s).
+  if (session && KEY_ID.test(session.principal.id)) {
+    const directory = keyDirectory(services.kv);
+    const policy = directory.policyCached(services, session.principal.id) ?? (await directory.policy(services, session.principal.id));
+    if (policy?.role !== session.principal.role) {
+      await endSession(sql, cookie);
+      session = null;
+    }
+  }
   if (!session) {
     if (c.req.method === 'GET' && !c.req.header('x-myca-fragment')) return c.redirect('/approvals/login', 303);
     return c.text('Sign in again', 401);

@@ -5,6 +5,7 @@ import type { ApiKeyEntry, Role } from '../config/index.js';
 import { keyDirectory } from '../governance/directory.js';
 import { SECRET_PREFIX } from '../governance/keys.js';
 import type { ApiKeyStore, JwtVerifier, Principal } from '../identity.js';
+import type { Services } from '../services.js';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './types.js';
 
@@ -128,12 +129,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   const token = match[1];
   let principal: Principal | null;
   if (services.jwt && JWT_SHAPE.test(token)) principal = await services.jwt.verify(token);
-  else if (token.startsWith(SECRET_PREFIX)) {
-    // A key made through the API: from the directory's cache without a promise when it can answer so.
-    const directory = keyDirectory(services.kv);
-    const cached = directory.verifyCached(services, token);
-    principal = (cached !== undefined ? cached : await directory.verify(services, token)) ?? (await services.auth.verify(token));
-  } else principal = await services.auth.verify(token);
+  else principal = await verifyKey(services, token);
   if (!principal) {
     throw new ApiError('UNAUTHENTICATED', {
       detail: 'Unknown API key',
@@ -144,6 +140,17 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   c.set('principal', principal);
   c.set('logFields', { ...c.get('logFields'), principal: principal.id });
   return principal;
+}
+
+/**
+ * The principal of an API key — one made through `POST /v1/keys` (the key directory, from its cache
+ * without a promise when it can answer so), or one of MYCA_API_KEYS / auth.yaml — or null.
+ */
+export async function verifyKey(services: Services, token: string): Promise<Principal | null> {
+  if (!token.startsWith(SECRET_PREFIX)) return services.auth.verify(token);
+  const directory = keyDirectory(services.kv);
+  const cached = directory.verifyCached(services, token);
+  return (cached !== undefined ? cached : await directory.verify(services, token)) ?? (await services.auth.verify(token));
 }
 
 /** The JWT verifier the configuration asks for, or null when JWTs are not accepted. */
