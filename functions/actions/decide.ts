@@ -112,6 +112,19 @@ export async function approveAction(
   recordLatency(services, approved, 'approved');
 
   const action = CATALOG.get(approved.action_type);
+  // The approval is recorded: a database that stops answering now leaves it `approved` with its
+  // lease, and the recovery sweep runs it when the lease ends. The approver hears so, not a 500.
+  const unstarted = (status: 'approved' | 'executing') => (error: unknown) =>
+    new ApiError('UNAVAILABLE', {
+      detail: 'The approval is recorded, but the action could not be started now (the database did not answer); nothing ran',
+      hint:
+        status === 'approved'
+          ? `the recovery sweep runs it once its lease ends (GET /v1/actions/${id} shows the outcome)`
+          : `once its lease ends the recovery sweep runs it if it is a read or a file.write, else ends it failed (interrupted) (GET /v1/actions/${id})`,
+      headers: { 'retry-after': String(services.config.actions.lease_s) },
+      extra: { id, action_status: status },
+      cause: error,
+    });
   const executing = await transition(
     db.sql,
     id,
@@ -119,10 +132,15 @@ export async function approveAction(
     'executing',
     { event: 'executing', actor: principal.id, correlationId, data: {} },
     { leaseS: services.config.actions.lease_s },
-  );
+  ).catch((error: unknown) => {
+    throw unstarted('approved')(error);
+  });
   if (!action || !executing) throw new ApiError('CONFLICT', { detail: 'The action could not be started', extra: { id } });
-  // Execute exactly what was approved: the snapshot must still hash to the digest.
-  const input = await readSnapshot(db.sql, id);
+  // Execute exactly what was approved: the snapshot must still hash to the digest. (Unreadable now:
+  // the row is `executing` with its lease, and the sweep takes it over.)
+  const input = await readSnapshot(db.sql, id).catch((error: unknown) => {
+    throw unstarted('executing')(error);
+  });
   const digest = actionDigest({
     type: approved.action_type,
     input,
