@@ -7,6 +7,8 @@ import type { Role } from './config/index.js';
 export interface Principal {
   id: string;
   role: Role;
+  /** When the credential itself stops being valid (a JWT's `exp`, epoch ms); a session never outlives it. */
+  expiresAt?: number;
 }
 
 /** Looks callers up by the SHA-256 of their key; raw keys are never kept in memory. */

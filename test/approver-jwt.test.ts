@@ -67,6 +67,24 @@ describe.each(RUNTIMES)('approver JWTs on %s (loopback JWKS)', (runtime) => {
       body: JSON.stringify({ digest: held.digest }),
     });
 
+  it('signs in to the approvals page with an approver JWT for no longer than the token is valid', async () => {
+    const base = await app.url();
+    const signIn = await fetch(`${base}/approvals/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      body: new URLSearchParams({ credential: await sign({ sub: 'auth0|brief', [ROLES]: ['approver'] }, { expires: '3s' }) }).toString(),
+      redirect: 'manual',
+    });
+    expect(signIn.status).toBe(303);
+    const setCookie = signIn.headers.get('set-cookie') ?? '';
+    expect(Number(/Max-Age=(\d+)/i.exec(setCookie)?.[1])).toBeLessThanOrEqual(3);
+    const cookie = setCookie.split(';')[0] ?? '';
+    expect((await fetch(`${base}/approvals`, { headers: { cookie }, redirect: 'manual' })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const after = await fetch(`${base}/approvals`, { headers: { cookie }, redirect: 'manual' });
+    expect(after.status, 'the session outlived its token').toBe(303);
+  });
+
   it('lets a verified approver JWT approve, recorded under its subject', async () => {
     const held = await hold();
     const response = await approveWith(await sign({ sub: 'auth0|alice', [ROLES]: ['approver'] }), held);

@@ -71,8 +71,9 @@ export function signInRoutes() {
       c.get('logger').warn('an agent key tried to sign in to the approvals page', { principal: principal.id });
       return c.html(<LoginPage error="Agent keys cannot sign in: this page is for approvers. Use an approver key." />, 403);
     }
-    const { id } = await createSession(requireDb(services).sql, principal);
-    setCookie(c, COOKIE, id, { httpOnly: true, secure: isHttps(c), sameSite: 'Strict', path: '/approvals', maxAge: SESSION_TTL_S });
+    const { id, session } = await createSession(requireDb(services).sql, principal);
+    const maxAge = Math.max(1, Math.min(SESSION_TTL_S, Math.ceil((session.expiresAt.getTime() - services.clock.now()) / 1000)));
+    setCookie(c, COOKIE, id, { httpOnly: true, secure: isHttps(c), sameSite: 'Strict', path: '/approvals', maxAge });
     c.get('logger').info('approver signed in', { principal: principal.id });
     return c.redirect('/approvals', 303);
   });

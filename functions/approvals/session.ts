@@ -13,13 +13,18 @@ export interface Session {
   expiresAt: Date;
 }
 
-/** Starts a session; returns the cookie value (only its hash is stored). */
+/**
+ * Starts a session of {@link SESSION_TTL_S}, or shorter when the credential expires sooner (a JWT's
+ * `exp`); returns the cookie value (only its hash is stored).
+ */
 export async function createSession(sql: Sql, principal: Principal): Promise<{ id: string; session: Session }> {
   const id = randomHex(32);
   const csrfToken = randomHex(32);
+  const ends = principal.expiresAt === undefined ? null : new Date(principal.expiresAt);
   const [row] = await sql<{ expires_at: Date }[]>`
     insert into approval_sessions (id_hash, principal_id, role, csrf_token, expires_at)
-    values (${sha256Hex(id)}, ${principal.id}, ${principal.role}, ${csrfToken}, now() + ${SESSION_TTL_S} * interval '1 second')
+    values (${sha256Hex(id)}, ${principal.id}, ${principal.role}, ${csrfToken},
+      least(now() + ${SESSION_TTL_S} * interval '1 second', coalesce(${ends}::timestamptz, 'infinity')))
     returning expires_at`;
   return { id, session: { principal, csrfToken, expiresAt: row?.expires_at ?? new Date() } };
 }

@@ -44,7 +44,7 @@ export function createJwtVerifier(options: { issuer: string; audience: string; j
           detail: 'The token carries no approver or admin role',
           hint: `the ${options.rolesClaim} claim must include approver`,
         });
-      return { id: `jwt:${payload.sub}`, role };
+      return { id: `jwt:${payload.sub}`, role, ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 } : {}) };
     },
   };
 }
