@@ -8,7 +8,17 @@ import type { Services } from '../../shared/services.js';
 import { findActions, requireDb } from '../actions/index.js';
 import { addUsage, LeaseLost, leaseMsFor, preview, runContext } from './context.js';
 import { ACTIVE_ACTION, settle } from './settle.js';
-import { claimRun, findRun, type RunEvent, type RunPatch, type RunRow, type RunStatus, runsToResume, saveRun } from './store.js';
+import {
+  claimRun,
+  findRun,
+  type RunEvent,
+  type RunPatch,
+  type RunRow,
+  type RunStatus,
+  renewLease,
+  runsToResume,
+  saveRun,
+} from './store.js';
 import { think } from './think.js';
 import { toolsFor } from './tools.js';
 
@@ -138,7 +148,10 @@ async function runLoop(
       },
       async (span) => {
         try {
-          return await think(services, logger, run, agent, n, messages, tools, byName, events, pending);
+          const renew = async () => {
+            if (!(await renewLease(sql, run.id, owner, leaseMs))) throw new LeaseLost();
+          };
+          return await think(services, logger, run, agent, n, messages, tools, byName, events, pending, renew);
         } catch (error) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
           throw error;

@@ -192,6 +192,18 @@ export async function saveRun(
   return row;
 }
 
+/**
+ * Extends the run's lease by `leaseMs` from now while `owner` holds it (a step with many slow tool
+ * calls must not outlive its lease and be taken over mid-way); false when it no longer holds it.
+ */
+export async function renewLease(sql: Sql, id: string, owner: string, leaseMs: number): Promise<boolean> {
+  const rows = await sql`
+    update agent_runs set lease_until = now() + ${leaseMs} * interval '1 millisecond'
+    where id = ${id} and lease_owner = ${owner}
+    returning id`;
+  return rows.length > 0;
+}
+
 export async function readEvents(
   sql: Sql,
   runId: string,

@@ -24,6 +24,8 @@ export async function think(
   byName: Map<string, string>,
   events: RunEvent[],
   pending: PendingAction[],
+  /** Extends the run's lease before each tool call (throws when it was lost). */
+  renew: () => Promise<void>,
 ): Promise<Thought> {
   const request = {
     model: agent.model,
@@ -74,6 +76,8 @@ export async function think(
   if (calls.length === 0) return { kind: 'step', step, final: content ?? '' };
 
   for (const [index, call] of calls.entries()) {
+    // The model call and each earlier tool call took time: the lease is extended before every action.
+    await renew();
     const type = byName.get(call.function.name) ?? null;
     let input: unknown;
     try {
