@@ -5,19 +5,13 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
-import { completionReply, startFakeLLM } from './support/fake-llm.js';
+import { completionReply, startFakeLLM, toolCall } from './support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
 // JSON may carry a lone UTF-16 surrogate as an escape ("\ud800"); JSON.parse gives it back as a
 // string that Postgres jsonb refuses ("invalid input syntax for type json"). Such input comes from
 // callers (a request body) and from models (a tool call's arguments are JSON the model writes).
 const LONE = '\ud800';
-
-const toolCall = (name: string, args: unknown) => ({
-  id: `call_${Math.random().toString(36).slice(2, 10)}`,
-  type: 'function',
-  function: { name, arguments: JSON.stringify(args) },
-});
 
 describe.each(RUNTIMES)('input holding an unpaired surrogate on %s', (runtime) => {
   let database: TestDatabase;

@@ -5,16 +5,11 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apiKeys, expireNow, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
-import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
+import { completionReply, startFakeLLM, toolCall } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeLLM>>;
 
-const toolCall = (name: string, args: unknown, id = `call_${Math.random().toString(36).slice(2, 10)}`) => ({
-  id,
-  type: 'function',
-  function: { name, arguments: JSON.stringify(args) },
-});
 const answer = (model: string, content: string) => completionReply(model, { content });
 const calls = (model: string, ...toolCalls: unknown[]) => completionReply(model, { tool_calls: toolCalls });
 

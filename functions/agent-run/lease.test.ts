@@ -4,14 +4,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys, headers, keys, migratedDatabase } from '../../test/support/actions.js';
 import type { TestDatabase } from '../../test/support/databases.js';
-import { completionReply, startFakeLLM } from '../../test/support/fake-llm.js';
+import { completionReply, startFakeLLM, toolCall } from '../../test/support/fake-llm.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from '../../test/support/runtimes.js';
-
-const toolCall = (name: string, args: unknown) => ({
-  id: `call_${Math.random().toString(36).slice(2, 10)}`,
-  type: 'function',
-  function: { name, arguments: JSON.stringify(args) },
-});
 
 /**
  * A step's tool calls run one after another, and each may take long: the run's lease is extended

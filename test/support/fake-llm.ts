@@ -372,3 +372,10 @@ export function nativeStream(text: string, usage = { input_tokens: 5, output_tok
   ];
   return events.map((event, sequence_number) => JSON.stringify({ ...event, sequence_number }));
 }
+
+/** A function tool call as a model writes it in a chat completion (`arguments` is JSON text). */
+export const toolCall = (name: string, args: unknown, id = `call_${Math.random().toString(36).slice(2, 10)}`) => ({
+  id,
+  type: 'function',
+  function: { name, arguments: JSON.stringify(args) },
+});
