@@ -275,15 +275,11 @@ export function responsesFramer(
   };
   /** A chunk or frame that could not be read (not JSON: the provider's fault) ends the answer as failed. */
   let unreadable = false;
-  const guarded = (read: () => void) => {
-    try {
-      read();
-    } catch {
-      if (ended) return;
-      ended = true;
-      unreadable = true;
-      fail('the provider sent an event that is not valid JSON', 'stream_interrupted');
-    }
+  const refuse = () => {
+    if (ended) return;
+    ended = true;
+    unreadable = true;
+    fail('the provider sent an event that is not valid JSON', 'stream_interrupted');
   };
   const take = () => {
     const text = out;
@@ -297,15 +293,24 @@ export function responsesFramer(
       if (ended) return '';
       // A native event's text is read as the bytes' path reads it; a chat chunk is read as it is (a
       // chunk passed on unparsed parses on first use, and may throw then).
-      guarded(() => (chunk instanceof NativeEventChunk ? onData(text) : onChunk(chunk)));
+      try {
+        if (chunk instanceof NativeEventChunk) onData(text);
+        else onChunk(chunk);
+      } catch {
+        refuse();
+      }
       return take();
     },
     end(error) {
-      if (!ended) onEnd(error === undefined ? undefined : { message: error, code: 'stream_interrupted' });
+      if (!ended) onEnd(error ? { message: error, code: 'stream_interrupted' } : undefined);
       return take();
     },
     frame(frame) {
-      guarded(() => onFrame(frame));
+      try {
+        onFrame(frame);
+      } catch {
+        refuse();
+      }
       return take();
     },
     cut() {
