@@ -47,6 +47,8 @@ describe.each(RUNTIMES)('response cache on %s', (runtime) => {
       UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
       LLM_CACHE_ENABLED: 'true',
       LLM_RATE_LIMIT_RPM: '0',
+      // /v1/responses through the chat pipeline (a native stream is not cached).
+      OPENAI_RESPONSES_API: 'bridge',
     });
   }, 60_000);
   afterAll(async () => {
@@ -116,6 +118,22 @@ describe.each(RUNTIMES)('response cache on %s', (runtime) => {
     expect(missText.endsWith('data: [DONE]\n\n')).toBe(true);
     const hit = await waitForHit(() => chat(alice, fresh));
     expect(await hit.text()).toBe(missText);
+  });
+
+  it('a streamed /v1/responses on a cached task: the miss is kept, and a repeat from the cache gives the same Responses events', async () => {
+    const body = { model: 'execution', temperature: 0, input: `classify ticket ${Date.now()}-${++counter}`, stream: true, store: false };
+    const send = () => app.fetch('/v1/responses', { method: 'POST', headers: headers(alice), body: JSON.stringify(body) });
+    const miss = await send();
+    expect(miss.headers.get('x-myca-cache')).toBe('miss');
+    const missText = await miss.text();
+    const events = [...missText.matchAll(/^event: (.+)$/gm)].map((match) => match[1]);
+    expect(events.slice(0, 2)).toEqual(['response.created', 'response.in_progress']);
+    expect(events).toContain('response.output_text.delta');
+    expect(events.at(-1)).toBe('response.completed');
+    const hit = await waitForHit(send);
+    // The same events but for the ids each answer gets and the second it was made.
+    const same = (sse: string) => sse.replaceAll(/"(resp|msg)_[A-Za-z0-9]+"/g, '"$1_"').replaceAll(/"created_at":\d+/g, '"created_at":0');
+    expect(same(await hit.text())).toBe(same(missText));
   });
 
   it('x-myca-cache: no-store and refresh; a request that is not deterministic is not cached', async () => {

@@ -9,8 +9,9 @@ import type { AppEnv } from '../../shared/http/types.js';
 import { type ChatRequest, RESPONSE_ID } from './contract.js';
 import { serveResponses } from './responses.js';
 import { deleteResponse, findResponse } from './responses-store.js';
+import type { SseFramer } from './stream.js';
 
-type ServeChat = (c: Context<AppEnv>, request: ChatRequest) => Promise<Response>;
+type ServeChat = (c: Context<AppEnv>, request: ChatRequest, framer?: SseFramer) => Promise<Response>;
 
 /** The principal's database, or the 404 every unknown response gets (nothing is kept without one). */
 function storedId(c: Context<AppEnv>) {

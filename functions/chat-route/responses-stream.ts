@@ -1,16 +1,31 @@
 /**
- * The chat pipeline's SSE (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when the
- * provider broke off, idle timeout or cap) → the Responses API's event sequence. When the provider
- * spoke the Responses API itself (native), its events pass through in order, under the gateway's id.
- * Only `[DONE]` leads to `response.completed` (or `response.incomplete`); an `error` event or a
- * stream that just ends leads to `response.failed`. Cancelling the result cancels the chat stream, which cuts the upstream.
+ * The chat pipeline's answer → the Responses API's event sequence. {@link responsesFramer} writes the
+ * events from the provider's chunks in the pipeline's own pass (stream.ts: the same timer, hold and
+ * accounting); {@link responsesStream} reads the chat SSE's bytes instead (a cache's replay, or a
+ * stream the cache keeps). When the provider spoke the Responses API itself (native), its events pass
+ * through in order, under the gateway's id. Only a whole answer (`[DONE]`) leads to
+ * `response.completed` (or `response.incomplete`); an error, a cut, or a stream that just ends leads
+ * to `response.failed`. Cancelling the result cuts the upstream.
  */
 import type { ChatCompletionChunk, ResponsesRequest } from './contract.js';
+import { NativeEventChunk } from './providers/types.js';
 import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
+import type { SseFramer } from './stream.js';
 
 /** A text delta as OpenAI writes it (`type` first), and its number (the first, top-level one: in a string it would be escaped). */
 const TEXT_DELTA = '{"type":"response.output_text.delta"';
-const SEQUENCE = /"sequence_number":\d+/;
+const SEQUENCE = '"sequence_number":';
+
+/** `data` with its first `"sequence_number":` followed by digits numbered `sequence` instead, or undefined without one. */
+function renumbered(data: string, sequence: number): string | undefined {
+  for (let at = data.indexOf(SEQUENCE); at !== -1; at = data.indexOf(SEQUENCE, at + 1)) {
+    const from = at + SEQUENCE.length;
+    let to = from;
+    for (let code = data.charCodeAt(to); code >= 48 && code <= 57; code = data.charCodeAt(++to));
+    if (to > from) return data.slice(0, from) + sequence + data.slice(to);
+  }
+  return undefined;
+}
 
 /** One event of the Responses API as a native provider wrote it. */
 interface NativeEvent {
@@ -27,20 +42,27 @@ interface CallState {
   item: { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: string };
 }
 
+/** The Responses events of one answer, written as its chunks (or its chat SSE's frames) come. */
+export interface ResponsesFramer extends SseFramer {
+  /** One frame of the chat pipeline's SSE (without its blank line): the path of {@link responsesStream}. */
+  frame(frame: string): string;
+  settle(): Promise<string>;
+  /** Ends a stream that stopped without its last frame (`[DONE]` or an `error` event). */
+  cut(): string;
+  /** It has been given a chunk: the pipeline's stream is written by it (serveChat chose it). */
+  readonly used: boolean;
+}
+
 /**
- * `save` keeps the finished response (stored responses); the final event waits for it and says whether
- * it was kept (`store`). A failed stream is never kept.
+ * `save` keeps the finished response (stored responses); the final event waits for it ({@link
+ * ResponsesFramer.settle}) and says whether it was kept (`store`). A failed stream is never kept.
  */
-export function responsesStream(
+export function responsesFramer(
   request: ResponsesRequest,
-  source: ReadableStream<Uint8Array>,
   meta: ResponseMeta,
   save: (response: { model: string; output: unknown[] }) => Promise<boolean> = async () => false,
-): ReadableStream<Uint8Array> {
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
+): ResponsesFramer {
   const response = responseShell(request, meta, Math.floor(Date.now() / 1000), request.model);
-  let buffered = '';
   let sequence = 0;
   let started = false;
   let ended = false;
@@ -201,42 +223,20 @@ export function responsesStream(
     if (type === 'response.failed' || type === 'error') ended = true;
     emit(type, data);
   };
-  const onFrame = (frame: string) => {
-    let event = '';
-    let data = '';
-    // Nearly every frame of the chat pipeline is one `data: …` line: no split for it.
-    if (frame.startsWith('data: ') && !frame.includes('\n')) data = frame.slice(6);
-    else
-      for (const line of frame.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data += line.slice(5).trimStart();
-      }
-    if (!data || ended) return;
-    if (event === 'error') {
-      ended = true;
-      let detail = 'the provider stream failed';
-      let code = 'stream_interrupted';
-      try {
-        const parsed = JSON.parse(data) as { error?: { message?: string; code?: string } };
-        detail = parsed.error?.message ?? detail;
-        code = parsed.error?.code ?? code;
-      } catch {}
-      return fail(detail, code);
-    }
-    if (data === '[DONE]') {
-      ended = true;
-      if (!native) return complete();
-      // A native stream's terminal event is held in `final`; without one it did not finish.
-      return final ? undefined : fail('the stream ended before the answer was complete', 'stream_interrupted');
-    }
+  /** The end of the answer: `error` when it broke off, else whole (a native one only with its terminal event). */
+  const onEnd = (error?: { message: string; code: string }) => {
+    ended = true;
+    if (error) return fail(error.message, error.code);
+    if (!native) return complete();
+    // A native stream's terminal event is held in `final`; without one it did not finish.
+    if (!final) fail('the stream ended before the answer was complete', 'stream_interrupted');
+  };
+  /** One event's data: a native event (its text as the provider wrote it) or a chat chunk's JSON. */
+  const onData = (data: string) => {
     // The most frequent native event by far passes without a parse: only its number is ours.
     if (native && data.startsWith(TEXT_DELTA)) {
-      let numbered = false;
-      const text = data.replace(SEQUENCE, () => {
-        numbered = true;
-        return `"sequence_number":${sequence}`;
-      });
-      if (numbered) {
+      const text = renumbered(data, sequence);
+      if (text !== undefined) {
         sequence++;
         out += `event: response.output_text.delta\ndata: ${text}\n\n`;
         return;
@@ -249,32 +249,110 @@ export function responsesStream(
       onEvent(value as NativeEvent);
     } else onChunk(value as ChatCompletionChunk);
   };
-  /** Emits the held final event once the save has answered (it never throws: a failed save is `store: false`). */
-  const settle = async () => {
-    // Only once the source has ended well: a native terminal event arrives before the source's end.
-    if (!final || !ended) return;
-    const { type, response: done } = final;
-    final = undefined;
-    done.store = meta.store ? await save(done).catch(() => false) : false;
-    emit(type, { response: done });
-  };
-  /** A frame that could not be read (not JSON: the provider's fault) ends the answer as failed. */
-  let unreadable = false;
-  const readFrame = (frame: string) => {
-    try {
-      onFrame(frame);
-    } catch {
-      if (ended) return;
-      ended = true;
-      unreadable = true;
-      fail('the provider sent an event that is not valid JSON', 'stream_interrupted');
+  const onFrame = (frame: string) => {
+    let event = '';
+    let data = '';
+    // Nearly every frame of the chat pipeline is one `data: …` line: no split for it.
+    if (frame.startsWith('data: ') && !frame.includes('\n')) data = frame.slice(6);
+    else
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+      }
+    if (!data || ended) return;
+    if (event === 'error') {
+      let detail = 'the provider stream failed';
+      let code = 'stream_interrupted';
+      try {
+        const parsed = JSON.parse(data) as { error?: { message?: string; code?: string } };
+        detail = parsed.error?.message ?? detail;
+        code = parsed.error?.code ?? code;
+      } catch {}
+      return onEnd({ message: detail, code });
     }
+    if (data === '[DONE]') return onEnd();
+    onData(data);
+  };
+  /** A chunk or frame that could not be read (not JSON: the provider's fault) ends the answer as failed. */
+  let unreadable = false;
+  const refuse = () => {
+    if (ended) return;
+    ended = true;
+    unreadable = true;
+    fail('the provider sent an event that is not valid JSON', 'stream_interrupted');
   };
   const take = () => {
     const text = out;
     out = '';
     return text;
   };
+  let used = false;
+  return {
+    chunk(chunk, text) {
+      used = true;
+      if (ended) return '';
+      // A native event's text is read as the bytes' path reads it; a chat chunk is read as it is (a
+      // chunk passed on unparsed parses on first use, and may throw then).
+      try {
+        if (chunk instanceof NativeEventChunk) onData(text);
+        else onChunk(chunk);
+      } catch {
+        refuse();
+      }
+      return take();
+    },
+    end(error) {
+      if (!ended) onEnd(error ? { message: error, code: 'stream_interrupted' } : undefined);
+      return take();
+    },
+    frame(frame) {
+      try {
+        onFrame(frame);
+      } catch {
+        refuse();
+      }
+      return take();
+    },
+    cut() {
+      if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
+      return take();
+    },
+    /** Emits the held final event once the save has answered (it never throws: a failed save is `store: false`). */
+    async settle() {
+      // Only once the source has ended well: a native terminal event arrives before the source's end.
+      if (final && ended) {
+        const { type, response: done } = final;
+        final = undefined;
+        done.store = meta.store ? await save(done).catch(() => false) : false;
+        emit(type, { response: done });
+      }
+      return take();
+    },
+    get refused() {
+      return unreadable;
+    },
+    get used() {
+      return used;
+    },
+  };
+}
+
+/**
+ * The chat pipeline's SSE bytes (OpenAI chat chunks, `data: [DONE]` on success, an `error` event when
+ * the provider broke off, idle timeout or cap) → the Responses API's events, for an answer that did
+ * not come through {@link responsesFramer} (a cache's). Cancelling the result cancels the chat stream.
+ */
+export function responsesStream(
+  request: ResponsesRequest,
+  source: ReadableStream<Uint8Array>,
+  meta: ResponseMeta,
+  save?: (response: { model: string; output: unknown[] }) => Promise<boolean>,
+): ReadableStream<Uint8Array> {
+  const framer = responsesFramer(request, meta, save);
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let buffered = '';
+  let out = '';
   const reader = source.getReader();
 
   // A pull stream rather than pipeThrough: workerd does not pass a client's cancel back through a
@@ -284,32 +362,31 @@ export function responsesStream(
       for (;;) {
         const next = await reader.read();
         if (next.done) {
-          if (buffered.trim()) readFrame(buffered);
-          if (!ended) fail('the stream ended before the answer was complete', 'stream_interrupted');
-          await settle();
-          const rest = take();
-          if (rest) controller.enqueue(encoder.encode(rest));
+          if (buffered.trim()) out += framer.frame(buffered);
+          out += framer.cut();
+          out += await framer.settle();
+          if (out) controller.enqueue(encoder.encode(out));
           controller.close();
           return;
         }
         buffered += decoder.decode(next.value, { stream: true });
         let end = buffered.indexOf('\n\n');
-        while (end !== -1 && !unreadable) {
-          readFrame(buffered.slice(0, end));
+        while (end !== -1 && !framer.refused) {
+          out += framer.frame(buffered.slice(0, end));
           buffered = buffered.slice(end + 2);
           end = buffered.indexOf('\n\n');
         }
-        if (unreadable) {
+        if (framer.refused) {
           // Nothing more is read: the chat stream is cancelled (the upstream cut, the call counted).
           await reader.cancel('the provider sent an unreadable event').catch(() => {});
-          const rest = take();
-          if (rest) controller.enqueue(encoder.encode(rest));
+          if (out) controller.enqueue(encoder.encode(out));
           controller.close();
           return;
         }
-        await settle();
-        const text = take();
-        if (text) {
+        out += await framer.settle();
+        if (out) {
+          const text = out;
+          out = '';
           controller.enqueue(encoder.encode(text));
           return;
         }

@@ -29,7 +29,8 @@ import {
 } from './contract.js';
 import { fromNative, incompleteReason, newId, type ResponseMeta, responseShell, responsesUsage } from './responses-shape.js';
 import { inputItems, prepareState } from './responses-state.js';
-import { responsesStream } from './responses-stream.js';
+import { responsesFramer, responsesStream } from './responses-stream.js';
+import type { SseFramer } from './stream.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -256,12 +257,16 @@ export function toResponse(request: ResponsesRequest, completion: ChatCompletion
 /** The route: parse, translate, run the chat pipeline, translate its answer back (errors pass as they are). */
 export async function serveResponses(
   c: Context<AppEnv>,
-  serveChat: (c: Context<AppEnv>, request: ChatRequest) => Promise<Response>,
+  serveChat: (c: Context<AppEnv>, request: ChatRequest, framer?: SseFramer) => Promise<Response>,
 ): Promise<Response> {
   const request = await readJson(c, ResponsesRequestSchema, { limit: MAX_BODY });
   const state = await prepareState(c, request);
-  const answer = await serveChat(c, toChatRequest(request, state.items));
+  // A stream's events are written from the provider's chunks as the pipeline reads them (the framer
+  // has then seen the first); a stream the cache answers or keeps comes as chat SSE and is read again.
+  const framer = request.stream ? responsesFramer(request, state, state.save) : undefined;
+  const answer = await serveChat(c, toChatRequest(request, state.items), framer);
   if (answer.status !== 200 || !answer.body) return answer;
+  if (framer?.used) return answer;
   const headers = new Headers(answer.headers);
   if (request.stream) return new Response(responsesStream(request, answer.body, state, state.save), { status: 200, headers });
   const answered = (await answer.json()) as ChatCompletion | NativeResponse;

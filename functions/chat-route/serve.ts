@@ -11,14 +11,17 @@ import type { ChatRequest } from './contract.js';
 import { governanceOf } from './governance.js';
 import { attemptHeaders, ClientClosedError, clientClosed } from './pipeline.js';
 import { isNative, wireText } from './providers/types.js';
+import type { SseFramer } from './stream.js';
 import { streamChat } from './stream-chat.js';
 
 /**
  * One `POST /v1/chat/completions` request, already parsed: from the response cache when it applies
  * and holds the answer, else {@link completeChat} or {@link streamChat}; then the answer and the
- * request's log fields. `/v1/responses` calls it too, with a translated request.
+ * request's log fields. `/v1/responses` calls it too, with a translated request and its `framer`: a
+ * stream it writes (its events in the pipeline's own pass) is one the cache does not keep (a native
+ * one, or any with the cache off for the task); every other stream is chat SSE.
  */
-export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promise<Response> {
+export async function serveChat(c: Context<AppEnv>, request: ChatRequest, framer?: SseFramer): Promise<Response> {
   const services = c.get('services');
   const target = c.req.header('x-myca-task') || request.model;
   const clientSignal = c.req.raw.signal;
@@ -52,7 +55,9 @@ export async function serveChat(c: Context<AppEnv>, request: ChatRequest): Promi
   const cacheHeader: Record<string, string> = plan ? { 'x-myca-cache': 'miss' } : {};
   try {
     if (request.stream) {
-      const streamed = await streamChat(services, request, target, clientSignal, c.get('logger'), governance);
+      // The cache keeps chat SSE: a stream it would keep is written as chat chunks whatever the framer.
+      const framerFor = framer ? (native: boolean) => (!plan || native ? framer : undefined) : undefined;
+      const streamed = await streamChat(services, request, target, clientSignal, c.get('logger'), governance, framerFor);
       c.set('logFields', { ...c.get('logFields'), llm: streamed.attempt.label, attempts: streamed.attempts, stream: true });
       // A native Responses stream is not kept: the cache replays chat answers.
       if (!plan || streamed.native) return streamed.response;

@@ -17,7 +17,7 @@ import {
 } from './pipeline.js';
 import type { Attempt } from './plan.js';
 import { isNative } from './providers/types.js';
-import { openStream, sseResponse } from './stream.js';
+import { openStream, type SseFramer, sseResponse } from './stream.js';
 import { countedUsage, streamedUsage } from './tokens.js';
 
 export interface StreamedChat {
@@ -44,6 +44,11 @@ export async function streamChat(
   logger: Logger,
   /** The key, agent and run it is for: its policy applies and a spend row is written (governance.ts). */
   governance?: Governance,
+  /**
+   * What the opened stream's chunks become (`native`: they are a provider's own Responses events):
+   * OpenAI's chat chunks when it gives none (stream.ts, chatFrames).
+   */
+  framerFor?: (native: boolean) => SseFramer | undefined,
 ): Promise<StreamedChat> {
   const prepared = prepareChat(services, request, target, usesLatency(services) ? await observedLatency(services, target) : undefined);
   const { llm, registry, tracer, loop, started, useTokens } = prepared;
@@ -87,8 +92,11 @@ export async function streamChat(
     provider: attempt.provider,
     model: attempt.model,
   });
+  const native = isNative(outcome.value.opened.first);
+  const framer = framerFor?.(native);
   const response = sseResponse({
     opened: outcome.value.opened,
+    ...(framer ? { framer } : {}),
     idleTimeoutMs: llm.routing.idle_timeout_ms,
     capAt: started + llm.routing.stream_max_ms,
     capMs: llm.routing.stream_max_ms,
@@ -137,5 +145,5 @@ export async function streamChat(
       });
     },
   });
-  return { response, attempt, attempts: outcome.records.length, native: isNative(outcome.value.opened.first) };
+  return { response, attempt, attempts: outcome.records.length, native };
 }

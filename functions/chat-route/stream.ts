@@ -67,6 +67,35 @@ export interface StreamResult {
 
 const encoder = new TextEncoder();
 const frame = (data: string, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${data}\n\n`;
+
+/**
+ * What a stream's chunks and its end become on the wire. {@link sseResponse} reads the provider, keeps
+ * time, holds back for slow clients and counts; the framer only writes. By default ({@link chatFrames})
+ * OpenAI's chat chunks; `/v1/responses` writes the Responses API's events in the same pass
+ * (responses-stream.ts), instead of reading the chat stream's bytes again.
+ */
+export interface SseFramer {
+  /** The frames of one chunk; `text` is its JSON as the provider wrote it (or serialised). */
+  chunk(chunk: ChatCompletionChunk, text: string): string;
+  /** The last frames: of a whole answer, or of one that broke off with `error` (already redacted). */
+  end(error?: string): string;
+  /** Awaited after the last frames, before the stream closes; its text goes out with them. */
+  settle?(): Promise<string>;
+  /**
+   * The framer could not read a chunk (it has written its own last frames): nothing more is read, the
+   * upstream is cut and the stream is counted as one its client left.
+   */
+  readonly refused?: boolean;
+}
+
+/** OpenAI's chat chunks, `data: [DONE]` on success, an `error` event carrying `{"error": …}` else. */
+export const chatFrames: SseFramer = {
+  chunk: (_chunk, text) => frame(text),
+  end: (error) =>
+    error
+      ? frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error')
+      : frame('[DONE]'),
+};
 /** Runs `fn` after whatever has already arrived has been handled (the next turn of the event loop). */
 const nextTurn = (fn: () => void) => (typeof setImmediate === 'function' ? setImmediate(fn) : setTimeout(fn, 0));
 /**
@@ -76,9 +105,11 @@ const nextTurn = (fn: () => void) => (typeof setImmediate === 'function' ? setIm
 const HOLD_CHARS = 64 * 1024;
 
 /**
- * Server-sent events in OpenAI's format, ending with `data: [DONE]` only on success. A provider that
- * fails or goes silent mid-stream ends it with an `error` event carrying `{"error": …}` and no
- * `[DONE]`, so no client mistakes a cut answer for a whole one.
+ * Server-sent events, by default in OpenAI's chat format ({@link chatFrames}), ending with
+ * `data: [DONE]` only on success. A provider that fails or goes silent mid-stream ends it with an
+ * `error` event carrying `{"error": …}` and no `[DONE]`, so no client mistakes a cut answer for a
+ * whole one. Another `framer` writes other events (the Responses API's) from the same chunks, with
+ * the same timer, hold and accounting.
  *
  * The provider's chunks are read as they come and framed into one pending text; the client's pulls
  * take all of it at once. Chunks that arrive together (several events in one network read, the common
@@ -93,8 +124,11 @@ export function sseResponse(options: {
   capMs: number;
   headers: Record<string, string>;
   onEnd: (result: StreamResult) => void;
+  /** What the chunks become: OpenAI's chat chunks unless given. */
+  framer?: SseFramer;
 }): Response {
   const { opened, idleTimeoutMs, capAt } = options;
+  const framer = options.framer ?? chatFrames;
   const result: StreamResult = { chunks: 0, status: 'ok', answerChars: 0 };
   /** The chat chunks' characters, and the smallest chunk's (see {@link StreamResult.answerChars}). */
   let chunkChars = 0;
@@ -104,6 +138,8 @@ export function sseResponse(options: {
   let finished = false;
   /** `onEnd` has run. */
   let ended = false;
+  /** The client went away (cancelled the body). */
+  let gone = false;
   /** Framed text not yet handed to the client. */
   let pending = '';
   let lastChunkAt = Date.now();
@@ -140,7 +176,8 @@ export function sseResponse(options: {
       chunkChars += text.length;
       if (text.length < smallest) smallest = text.length;
     }
-    pending += frame(text);
+    pending += framer.chunk(chunk, text);
+    if (framer.refused) return refuse();
     wake();
   };
   /** Queues the last frame: `[DONE]`, or the error event. */
@@ -155,9 +192,25 @@ export function sseResponse(options: {
       result.error = error;
       result.status = status;
     }
-    pending += error
-      ? frame(JSON.stringify({ error: { message: error, type: 'upstream_error', code: 'stream_interrupted' } }), 'error')
-      : frame('[DONE]');
+    pending += framer.end(error);
+    wake();
+  };
+  /** The client went away, or the framer refused a chunk: the upstream is cut and the stream counted as left. */
+  const leave = () => {
+    // Stop paying for tokens nobody reads.
+    opened.abort('client disconnected');
+    if (!finished || !result.error) {
+      result.error = 'client disconnected';
+      result.status = 'client_closed';
+    }
+    finished = true;
+    clearTimeout(timer);
+    held?.();
+    end();
+  };
+  /** What the framer has written so far (its own failure last) still goes out, then the stream closes. */
+  const refuse = () => {
+    leave();
     wake();
   };
   const cut = (capped: boolean) => {
@@ -192,6 +245,7 @@ export function sseResponse(options: {
         if (finished) return;
         if (next.done) return finish();
         append(next.value);
+        if (finished) return; // the framer refused it
         lastChunkAt = Date.now();
         // A provider that never pauses never lets the timer run: the cap is checked here too.
         if (lastChunkAt >= capAt) return cut(true);
@@ -203,16 +257,24 @@ export function sseResponse(options: {
     }
   };
   append(opened.first);
-  watch();
-  void read();
+  if (!finished) {
+    watch();
+    void read();
+  }
 
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
       if (!pending && !finished) await new Promise<void>((resolve) => (waiting = resolve));
-      if (ended) return; // the client went away meanwhile
-      const out = pending;
+      if (gone) return; // the client went away meanwhile
+      let out = pending;
       pending = '';
       held?.();
+      if (finished && framer.settle) {
+        // The stream is counted as it ended, not as the wait after it (a client leaving then changes nothing).
+        end();
+        out += await framer.settle();
+        if (gone) return;
+      }
       if (out) controller.enqueue(encoder.encode(out));
       if (finished) {
         controller.close();
@@ -220,16 +282,9 @@ export function sseResponse(options: {
       }
     },
     cancel: () => {
-      // The client went away: stop paying for tokens nobody reads.
-      opened.abort('client disconnected');
-      if (!finished || !result.error) {
-        result.error = 'client disconnected';
-        result.status = 'client_closed';
-      }
-      finished = true;
-      clearTimeout(timer);
-      held?.();
-      end();
+      gone = true;
+      // After the end was counted (a framer's wait for its last frames) there is nothing left to cut.
+      if (!ended) leave();
     },
   });
   return new Response(body, {
