@@ -183,7 +183,7 @@ describe('the Responses events written in the pipeline’s pass', () => {
     expect(results[0]?.[0]).toMatchObject({ status: 502, error: "the provider's stream broke off: connection reset" });
   });
 
-  it('end at a chunk that is not JSON: response.failed, the upstream cut, counted as a client that left, as before', async () => {
+  it('end at a chunk that is not JSON: response.failed, the upstream cut, counted as the provider’s failure (502)', async () => {
     const chunks = () => {
       const all = chatAnswer();
       // Braces around invalid JSON: the adapter passes it on unparsed, as it came.
@@ -195,10 +195,11 @@ describe('the Responses events written in the pipeline’s pass', () => {
     expect(types(written).at(-1)).toBe('response.failed');
     expect(written).toContain('not valid JSON');
     expect(written).not.toContain('response.completed');
-    expect(aborted).toEqual([['client disconnected'], ['client disconnected']]);
-    // Counted alike; the chat stream had read on past that chunk (never sent), the framer stops at it.
+    expect(aborted).toEqual([['unreadable chunk'], ['client disconnected']]);
+    // Written in the pipeline's pass, the provider's broken chunk is its failure; read again from chat
+    // bytes (a cache's path) it can only cancel its source. The framer stops at that chunk.
     expect(results.map((ended) => ended.map(({ status, error }) => ({ status, error })))).toEqual([
-      [{ status: 'client_closed', error: 'client disconnected' }],
+      [{ status: 502, error: 'the provider sent a chunk that is not valid JSON' }],
       [{ status: 'client_closed', error: 'client disconnected' }],
     ]);
     expect(results[0]?.[0]?.chunks).toBe(3);

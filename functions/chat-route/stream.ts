@@ -83,7 +83,7 @@ export interface SseFramer {
   settle?(): Promise<string>;
   /**
    * The framer could not read a chunk (it has written its own last frames): nothing more is read, the
-   * upstream is cut and the stream is counted as one its client left.
+   * upstream is cut and the stream is counted as the provider's failure (502).
    */
   readonly refused?: boolean;
 }
@@ -195,7 +195,7 @@ export function sseResponse(options: {
     pending += framer.end(error);
     wake();
   };
-  /** The client went away, or the framer refused a chunk: the upstream is cut and the stream counted as left. */
+  /** The client went away: the upstream is cut and the stream counted as left. */
   const leave = () => {
     // Stop paying for tokens nobody reads.
     opened.abort('client disconnected');
@@ -208,9 +208,18 @@ export function sseResponse(options: {
     held?.();
     end();
   };
-  /** What the framer has written so far (its own failure last) still goes out, then the stream closes. */
+  /**
+   * The framer could not read a chunk: the provider's fault, counted as its failure (502, the breaker
+   * learns it), never as a client that left. What the framer has written (its own failure last) still
+   * goes out, then the stream closes.
+   */
   const refuse = () => {
-    leave();
+    opened.abort('unreadable chunk');
+    result.error = 'the provider sent a chunk that is not valid JSON';
+    result.status = 502;
+    finished = true;
+    clearTimeout(timer);
+    held?.();
     wake();
   };
   const cut = (capped: boolean) => {
