@@ -94,6 +94,16 @@ describe('a long stream', () => {
     expect(answerChars).toBeLessThan(text + 16 * events.length);
   });
 
+  it('measures an answer that came in a single chunk (a server that streams it whole, without usage) as its text, not as nothing', async () => {
+    const whole = 'spore '.repeat(500);
+    const opened = await open([event({ choices: [{ index: 0, delta: { role: 'assistant', content: whole }, finish_reason: 'stop' }] })]);
+    const { response, result } = respond(opened);
+    await response.text();
+    expect(result()).toMatchObject({ status: 'ok', chunks: 1 });
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(whole.length);
+  });
+
   it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
     const opened = await open(longAnswer(200), true);
     const timers = vi.spyOn(globalThis, 'setTimeout');
