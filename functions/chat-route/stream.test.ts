@@ -104,6 +104,18 @@ describe('a long stream', () => {
     expect(result()?.answerChars).toBeGreaterThanOrEqual(whole.length);
   });
 
+  it('measures an answer cut after a few chunks of about one size (as Gemini streams) as its text, not as their differences', async () => {
+    const piece = (i: number) => `${'spore '.repeat(100)}${i}`;
+    const events = [0, 1, 2].map((i) => event({ choices: [{ index: 0, delta: { content: piece(i) }, finish_reason: null }] }));
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    await response.text();
+    // The provider's stream ends before a finish reason: a cut answer, counted at the estimate.
+    expect(result()).toMatchObject({ status: 'network', chunks: 3 });
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(3 * piece(0).length);
+  });
+
   it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
     const opened = await open(longAnswer(200), true);
     const timers = vi.spyOn(globalThis, 'setTimeout');
