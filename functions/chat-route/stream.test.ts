@@ -116,6 +116,36 @@ describe('a long stream', () => {
     expect(result()?.answerChars).toBeGreaterThanOrEqual(3 * piece(0).length);
   });
 
+  it('measures an Azure OpenAI answer near its text, though each content chunk carries its content filter results', async () => {
+    const safe = { filtered: false, severity: 'safe' };
+    const filters = { hate: safe, self_harm: safe, sexual: safe, violence: safe };
+    const azure = (choice: Record<string, unknown>) =>
+      event({
+        choices: [{ content_filter_results: {}, finish_reason: null, index: 0, logprobs: null, ...choice }],
+        system_fingerprint: 'fp_1',
+      });
+    const events = [
+      JSON.stringify({
+        choices: [],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+        prompt_filter_results: [{ prompt_index: 0, content_filter_results: filters }],
+      }),
+      azure({ delta: { role: 'assistant', content: '' } }),
+      ...Array.from({ length: 100 }, (_, i) => azure({ content_filter_results: filters, delta: { content: ` word${i}` } })),
+    ];
+    const text = Array.from({ length: 100 }, (_, i) => ` word${i}`.length).reduce((sum, chars) => sum + chars, 0);
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    await response.text();
+    // Cut before its finish reason and usage: counted at the estimate.
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(text);
+    expect(result()?.answerChars).toBeLessThan(text + 16 * events.length);
+  });
+
   it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
     const opened = await open(longAnswer(200), true);
     const timers = vi.spyOn(globalThis, 'setTimeout');
