@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../functions/actions/catalog/index.js';
-import { actionDigest, insertAction } from '../functions/actions/store.js';
+import { actionDigest, insertAction, transition } from '../functions/actions/store.js';
 import { canonicalJson, sha256 } from '../shared/audit/hash.js';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
@@ -100,5 +100,64 @@ describe.each(RUNTIMES)('the recovery sweep and writes approved out of order (%s
       select status, error from action_audit_logs where id = ${younger?.id as string}`;
     expect(['executed', 'failed']).toContain(row?.status);
     expect(await app.files.read(path), `the sweep ended the younger write ${row?.status}`).toBe('older, approved last');
+  });
+
+  it('does not run an interrupted write again over an older write approved after it that was interrupted too (one sweep takes both)', async () => {
+    // One worker stops with both writes in flight: the younger one started first, the older one was
+    // approved and started after it. Each wrote the file; the file holds the older one's bytes, the
+    // last to run. The sweep takes both at once, oldest first.
+    const path = 'notes/both.md';
+    const older = await app.fetch('/v1/actions', {
+      method: 'POST',
+      headers: headers(keys.corporate, `both-older-${runtime}`),
+      body: JSON.stringify({ type: 'file.write', input: { path, content: 'older, started last' } }),
+    });
+    expect(older.status).toBe(202);
+    const held = (await older.json()) as { id: string };
+
+    const input = { path, content: 'younger, started first' };
+    const body = { type: 'file.write', input, agent_id: 'corporate' };
+    const request = {
+      correlationId: `both-younger-${runtime}`,
+      traceparent: null,
+      agentId: 'corporate',
+      runId: null,
+      requestedBy: 'corporate',
+      idempotencyKey: `both-younger-${runtime}`,
+      requestHash: sha256(canonicalJson(body)),
+    };
+    const younger = await insertAction(
+      admin,
+      {
+        ...request,
+        type: 'file.write',
+        category: CATALOG.get('file.write')?.category ?? 'write',
+        input,
+        status: 'executing',
+        approvalRequired: false,
+        digest: actionDigest({ ...request, type: 'file.write', input, policyVersion: POLICY_VERSION }),
+        expiresAt: null,
+        policyVersion: POLICY_VERSION,
+        policyRule: 'test',
+        leaseS: 1,
+      },
+      [{ event: 'requested', actor: 'corporate', correlationId: request.correlationId, data: { type: 'file.write' } }],
+    );
+    expect(younger?.status).toBe('executing');
+    await app.files.write(path, 'younger, started first');
+
+    // The older one is approved and starts after it; its worker writes the file and stops too.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const event = { actor: 'approver', correlationId: `both-older-${runtime}`, data: {} };
+    expect(await transition(admin, held.id, ['pending'], 'approved', { ...event, event: 'approved' }, { leaseS: 1 })).toBeDefined();
+    expect(await transition(admin, held.id, ['approved'], 'executing', { ...event, event: 'executing' }, { leaseS: 1 })).toBeDefined();
+    await app.files.write(path, 'older, started last');
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await app.sweep();
+    const rows = await admin<{ id: string; status: string }[]>`
+      select id, status from action_audit_logs where id in (${held.id}, ${younger?.id as string})`;
+    expect(rows).toHaveLength(2);
+    expect(await app.files.read(path), `the sweep ended them ${rows.map((row) => row.status).join(', ')}`).toBe('older, started last');
   });
 });

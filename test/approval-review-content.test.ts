@@ -84,4 +84,9 @@ describe.each(RUNTIMES)('reviewing a held write on %s', (runtime) => {
     const plain = await reviewPage((await hold('finance/ledger-plain.csv', 'date,account\n')).id);
     expect(plain).not.toContain('Parts of this request look like secrets');
   });
+
+  it('does not tell the approver of masked secrets when nothing is masked: a NUL character is shown, not hidden', async () => {
+    const html = await reviewPage((await hold('finance/ledger-nul.csv', 'date,account\n2026-11-01,cash\u0000\n')).id);
+    expect(html).not.toContain('Parts of this request look like secrets');
+  });
 });

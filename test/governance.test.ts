@@ -255,6 +255,44 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect(line.usage).toMatchObject({ prompt_tokens: 8, completion_tokens: row?.completion_tokens });
   });
 
+  it('a stream its client closes after the finish reason is charged the answer the provider reports, its hidden reasoning included', async () => {
+    // A reasoning model: 2000 completion tokens, 1970 of them reasoning the stream never shows; the
+    // usage chunk comes 500 ms after the finish reason, the answer itself is finished by then.
+    const reasoning = {
+      prompt_tokens: 8,
+      completion_tokens: 2000,
+      total_tokens: 2008,
+      completion_tokens_details: { reasoning_tokens: 1970 },
+    };
+    const content = (text: string) => chunk({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+    llm.always('gpt-4o', {
+      sse: [
+        content('spore '.repeat(5)),
+        content('spore '.repeat(5)),
+        STREAM[1] as string,
+        chunk({ choices: [], usage: reasoning }),
+        '[DONE]',
+      ],
+      delayMs: 500,
+    });
+    const key = await makeKey({ tpm: 100_000, budget_usd: 1, budget_period: 'month' });
+    await sameMinute();
+    const streamed = await ask(a, key.secret, { stream: true, max_tokens: 4000 });
+    expect(streamed.status).toBe(200);
+    const reader = (streamed.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('"finish_reason":"stop"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before its finish reason: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+
+    const [row] = await written(key.id, 1);
+    expect(row?.completion_tokens, `counted ${row?.status}`).toBeGreaterThanOrEqual(2000);
+  });
+
   it('model allow-list, unpriced models and the agents a key may act as', async () => {
     llm.always('gpt-4o', { status: 200, body: chatCompletion('gpt-4o', { content: 'ok' }, USAGE) });
     llm.always('gpt-4o-mini', { status: 200, body: chatCompletion('gpt-4o-mini', { content: 'ok' }, USAGE) });

@@ -94,6 +94,58 @@ describe('a long stream', () => {
     expect(answerChars).toBeLessThan(text + 16 * events.length);
   });
 
+  it('measures an answer that came in a single chunk (a server that streams it whole, without usage) as its text, not as nothing', async () => {
+    const whole = 'spore '.repeat(500);
+    const opened = await open([event({ choices: [{ index: 0, delta: { role: 'assistant', content: whole }, finish_reason: 'stop' }] })]);
+    const { response, result } = respond(opened);
+    await response.text();
+    expect(result()).toMatchObject({ status: 'ok', chunks: 1 });
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(whole.length);
+  });
+
+  it('measures an answer cut after a few chunks of about one size (as Gemini streams) as its text, not as their differences', async () => {
+    const piece = (i: number) => `${'spore '.repeat(100)}${i}`;
+    const events = [0, 1, 2].map((i) => event({ choices: [{ index: 0, delta: { content: piece(i) }, finish_reason: null }] }));
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    await response.text();
+    // The provider's stream ends before a finish reason: a cut answer, counted at the estimate.
+    expect(result()).toMatchObject({ status: 'network', chunks: 3 });
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(3 * piece(0).length);
+  });
+
+  it('measures an Azure OpenAI answer near its text, though each content chunk carries its content filter results', async () => {
+    const safe = { filtered: false, severity: 'safe' };
+    const filters = { hate: safe, self_harm: safe, sexual: safe, violence: safe };
+    const azure = (choice: Record<string, unknown>) =>
+      event({
+        choices: [{ content_filter_results: {}, finish_reason: null, index: 0, logprobs: null, ...choice }],
+        system_fingerprint: 'fp_1',
+      });
+    const events = [
+      JSON.stringify({
+        choices: [],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+        prompt_filter_results: [{ prompt_index: 0, content_filter_results: filters }],
+      }),
+      azure({ delta: { role: 'assistant', content: '' } }),
+      ...Array.from({ length: 100 }, (_, i) => azure({ content_filter_results: filters, delta: { content: ` word${i}` } })),
+    ];
+    const text = Array.from({ length: 100 }, (_, i) => ` word${i}`.length).reduce((sum, chars) => sum + chars, 0);
+    const opened = await open(events);
+    const { response, result } = respond(opened);
+    await response.text();
+    // Cut before its finish reason and usage: counted at the estimate.
+    expect(result()?.usage).toBeUndefined();
+    expect(result()?.answerChars).toBeGreaterThanOrEqual(text);
+    expect(result()?.answerChars).toBeLessThan(text + 16 * events.length);
+  });
+
   it('arms one timer a stream for the idle timeout and the cap, not one a chunk', async () => {
     const opened = await open(longAnswer(200), true);
     const timers = vi.spyOn(globalThis, 'setTimeout');

@@ -42,4 +42,11 @@ describe('token estimates (one for the plan and the key gate)', () => {
     // No budget known (no max_tokens anywhere): not capped.
     expect(streamedUsage(ask('x'.repeat(30)), 3000, 0)).toMatchObject({ completion_tokens: 1000 });
   });
+
+  it('a stream of n answers without the provider’s usage: the cap is the budget of all n, not of one', () => {
+    // n: 4 and max_tokens 100 let the provider stream four answers of up to 100 tokens each: 1200
+    // streamed characters are 400 tokens, all within what the request allowed.
+    const request: ChatRequest = { ...ask('x'.repeat(30)), n: 4, max_tokens: 100 };
+    expect(streamedUsage(request, 1200, 100)).toMatchObject({ completion_tokens: 400 });
+  });
 });
