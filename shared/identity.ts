@@ -15,6 +15,8 @@ export interface Principal {
 export interface ApiKeyStore {
   /** The principal of this bearer secret, or null. */
   verify(secret: string): Promise<Principal | null>;
+  /** The role of a configured key's id, or undefined when no configured key has it (any more). */
+  roleOf(id: string): Principal['role'] | undefined;
   readonly size: number;
 }
 

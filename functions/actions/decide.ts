@@ -5,7 +5,9 @@ import type { RequestScope } from '../../shared/http/scope.js';
 import type { Services } from '../../shared/services.js';
 import { parseTraceparent } from '../../shared/telemetry/correlation.js';
 import { CATALOG } from './catalog/index.js';
+import type { ActionDefinition } from './catalog/types.js';
 import { auditUnavailable, requireDb } from './errors.js';
+import { isRerunnable } from './recovery.js';
 import { executeClaimed, toolLabel } from './run.js';
 import type { ApproveSchema, RejectSchema } from './schemas.js';
 import { type ActionRow, actionDigest, findAction, readSnapshot, transition } from './store.js';
@@ -112,15 +114,15 @@ export async function approveAction(
   recordLatency(services, approved, 'approved');
 
   const action = CATALOG.get(approved.action_type);
-  // The approval is recorded: a database that stops answering now leaves it `approved` with its
-  // lease, and the recovery sweep runs it when the lease ends. The approver hears so, not a 500.
+  // The approval is recorded: a database that stops answering now leaves it with its lease, and the
+  // recovery sweep takes it over when the lease ends. The approver hears what the sweep will do, not a 500.
+  const rerun = action !== undefined && isRerunnable(action as ActionDefinition<never, unknown>, approved);
   const unstarted = (status: 'approved' | 'executing') => (error: unknown) =>
     new ApiError('UNAVAILABLE', {
       detail: 'The approval is recorded, but the action could not be started now (the database did not answer); nothing ran',
-      hint:
-        status === 'approved'
-          ? `the recovery sweep runs it once its lease ends (GET /v1/actions/${id} shows the outcome)`
-          : `once its lease ends the recovery sweep runs it if it is a read or a file.write, else ends it failed (interrupted) (GET /v1/actions/${id})`,
+      hint: rerun
+        ? `once its lease ends the recovery sweep runs it (GET /v1/actions/${id} shows the outcome)`
+        : `once its lease ends the recovery sweep ends it failed (interrupted) without running it: ${approved.action_type} is never run again unseen; submit it anew then`,
       headers: { 'retry-after': String(services.config.actions.lease_s) },
       extra: { id, action_status: status },
       cause: error,

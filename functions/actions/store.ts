@@ -4,6 +4,7 @@ import { noteChainHead } from '../../shared/audit/anchor.js';
 import { type AuditEventInput, prepareEvents, storable, storableText } from '../../shared/audit/chain.js';
 import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { groupCommit } from '../../shared/db/group-commit.js';
+import { redact } from '../../shared/redact/index.js';
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed', 'denied'] as const;
 export type ActionStatus = (typeof STATUSES)[number];
@@ -250,7 +251,7 @@ export async function reviewFacts(sql: Sql, row: Pick<ActionRow, 'id' | 'inputs'
   const exact = ((await readSnapshot(sql, row.id)) ?? row.inputs) as Record<string, unknown> | null;
   const content = exact?.content ?? exact?.body;
   return {
-    masked: exact !== null && canonicalJson(storable(exact)) !== canonicalJson(exact),
+    masked: exact !== null && canonicalJson(redact(exact)) !== canonicalJson(exact),
     contentBytes: typeof content === 'string' ? new TextEncoder().encode(content).byteLength : null,
   };
 }

@@ -73,12 +73,17 @@ export const signedIn: MiddlewareHandler<AppEnv> = async (c, next) => {
   const sql = requireDb(services).sql;
   const cookie = getCookie(c, COOKIE);
   let session = await findSession(sql, cookie);
-  // A key made through the API may be revoked (or change role) while its session lasts: the session
-  // ends with it, within the key directory's revocation bound (about 1 s).
-  if (session && KEY_ID.test(session.principal.id)) {
-    const directory = keyDirectory(services.kv);
-    const policy = directory.policyCached(services, session.principal.id) ?? (await directory.policy(services, session.principal.id));
-    if (policy?.role !== session.principal.role) {
+  // A key may be revoked or change role while its session lasts: a key made through the API within
+  // the key directory's revocation bound (about 1 s), a configured one when the server restarts without
+  // it. The session ends with it. (A JWT's session ends with the token: createSession.)
+  if (session && !session.principal.id.startsWith('jwt:')) {
+    const id = session.principal.id;
+    let role: string | undefined;
+    if (KEY_ID.test(id)) {
+      const directory = keyDirectory(services.kv);
+      role = (directory.policyCached(services, id) ?? (await directory.policy(services, id)))?.role;
+    } else role = services.auth.roleOf(id);
+    if (role !== session.principal.role) {
       await endSession(sql, cookie);
       session = null;
     }

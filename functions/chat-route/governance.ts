@@ -17,6 +17,7 @@ import type { AppEnv } from '../../shared/http/types.js';
 import type { BoundedAdd } from '../../shared/kv/index.js';
 import type { Services } from '../../shared/services.js';
 import type { ChatRequest, EmbeddingsRequest, Usage } from './contract.js';
+import { deploymentsOf } from './deployments.js';
 import { costOf } from './observe.js';
 import type { Attempt } from './plan.js';
 import { estimateInputTokens, estimatePromptTokens } from './tokens.js';
@@ -316,7 +317,11 @@ export async function usableModels(services: Services, keyId: string): Promise<(
   // A listing is not a permission: when the directory cannot answer, every alias is listed (the gate still decides).
   const policy = directory.policyCached(services, keyId) ?? (await directory.policy(services, keyId).catch(() => undefined));
   if (!policy) return () => true;
-  return (alias, config) => onList(policy, { alias, provider: config.provider, model: config.model }) && priced(policy, config);
+  // As the gate sees them: an alias with deployments is each of its deployments (their models and prices).
+  return (alias, config) =>
+    deploymentsOf(alias, config).some(
+      ({ model }) => onList(policy, { alias, provider: model.provider, model: model.model }) && priced(policy, model),
+    );
 }
 
 function allowedPlan(services: Services, policy: KeyPolicy, plan: Attempt[], task: string): Attempt[] {

@@ -87,12 +87,13 @@ export function countedUsage(usage: Usage | null | undefined): Usage | undefined
 /**
  * The usage of a stream whose provider never sent its own (the connection broke, the stream was cut,
  * or the client left before the usage chunk, which comes last): the prompt at its estimate and the
- * answer at ⌈characters / {@link CHARS_PER_TOKEN}⌉ of what was streamed, at most `maxOutput` when
- * there is one. Never free: a client that stops reading at the finish reason still pays for its answer.
+ * answer at ⌈characters / {@link CHARS_PER_TOKEN}⌉ of what was streamed, at most `maxOutput` for each
+ * of its `n` answers when there is such a budget. Never free.
  */
 export function streamedUsage(request: ChatRequest, answerChars: number, maxOutput: number): Usage {
   const prompt = estimatePromptTokens(request);
   const streamed = Math.ceil(Math.max(0, answerChars) / CHARS_PER_TOKEN);
-  const completion = maxOutput > 0 ? Math.min(maxOutput, streamed) : streamed;
+  const answers = Math.max(1, Math.floor(Number(request.n ?? 1)) || 1);
+  const completion = maxOutput > 0 ? Math.min(maxOutput * answers, streamed) : streamed;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }

@@ -7,6 +7,8 @@ import { canonicalJson, sha256 } from './hash.js';
 
 /** A lone surrogate as `JSON.stringify` writes it (a pair is written as itself), after an even run of backslashes. */
 const LONE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+/** A NUL as `JSON.stringify` writes it, after an even run of backslashes (the text `\\u0000` is not one). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /**
  * What the audit tables may hold: secrets masked, NUL characters (which Postgres text and jsonb
@@ -16,7 +18,7 @@ const LONE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
 export const storable = <T>(value: T): T =>
   JSON.parse(
     JSON.stringify(redact(value) ?? null)
-      .replaceAll('\\u0000', '\\\\u0000')
+      .replace(NUL_ESCAPE, '$1\\\\u0000')
       .replace(LONE_ESCAPE, '$1\\ufffd'),
   ) as T;
 

@@ -66,12 +66,17 @@ export function sha256Hex(text: string): string {
  */
 export async function createApiKeyStore(entries: ReadonlyArray<ApiKeyEntry>): Promise<ApiKeyStore> {
   const byHash = new Map<string, Principal>();
+  const roles = new Map<string, Principal['role']>();
   for (const entry of entries) {
     const hash = entry.secret_sha256 ?? (entry.secret ? sha256Hex(entry.secret) : undefined);
-    if (hash) byHash.set(hash, { id: entry.id, role: entry.role });
+    if (hash) {
+      byHash.set(hash, { id: entry.id, role: entry.role });
+      roles.set(entry.id, entry.role);
+    }
   }
   return {
     size: byHash.size,
+    roleOf: (id) => roles.get(id),
     // Lookup by hash: the map key is a digest of the secret, so its timing reveals nothing usable.
     verify: async (secret) => byHash.get(sha256Hex(secret)) ?? null,
   };

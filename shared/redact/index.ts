@@ -92,11 +92,12 @@ const VALUE_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\b(Token)\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
   // Digest credentials: everything after the scheme word up to the end of the line.
   [/\b(Digest)\s+(?=[A-Za-z]+=)[^\r\n]*/g, `$1 ${REDACTED}`],
+  // Keys made through POST /v1/keys: myca_vk_ then 32 bytes of base64url (before the sk- pattern:
+  // base64url may hold "-sk-", and the key must go whole).
+  [/\bmyca_vk_[A-Za-z0-9_-]{16,}/g, REDACTED],
   // OpenAI / Anthropic style keys (sk-..., sk-proj-..., sk-ant-...), MYCA keys (myca_...).
   [/\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, REDACTED],
   [/\bmyca_[A-Za-z0-9]{16,}/g, REDACTED],
-  // Keys made through POST /v1/keys: myca_vk_ then 32 bytes of base64url.
-  [/\bmyca_vk_[A-Za-z0-9_-]{16,}/g, REDACTED],
   // Google API keys.
   [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED],
   // AWS access key ids.
