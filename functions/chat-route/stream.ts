@@ -4,7 +4,7 @@ import type { AttemptRecord } from './attempts.js';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './contract.js';
 import type { Attempt } from './plan.js';
 import { callStream } from './providers/call.js';
-import { unparsedText } from './providers/sse-chunk.js';
+import { deltaChars, unparsedText } from './providers/sse-chunk.js';
 import { type ChatProvider, NativeEventChunk, ProviderError, wireText } from './providers/types.js';
 
 /** A provider stream whose first chunk has arrived: from here on there is no fallback. */
@@ -59,8 +59,8 @@ export interface StreamResult {
   /**
    * About the characters of the answer the client was sent, for an estimate when the provider's usage
    * never came (a cut stream, or a client that left before the usage chunk). Native events: their
-   * deltas' lengths. Chat chunks, passed on unparsed: each chunk's length past the smallest one's
-   * (a chunk is an envelope of the same fields around its delta), which errs a little high.
+   * deltas' lengths. Chat chunks: the lengths of their text fields, found without parsing them
+   * ({@link deltaChars}); escapes count as written, which errs a little high.
    */
   answerChars: number;
 }
@@ -130,10 +130,6 @@ export function sseResponse(options: {
   const { opened, idleTimeoutMs, capAt } = options;
   const framer = options.framer ?? chatFrames;
   const result: StreamResult = { chunks: 0, status: 'ok', answerChars: 0 };
-  /** The chat chunks' characters, and the smallest chunk's (see {@link StreamResult.answerChars}). */
-  let chunkChars = 0;
-  let smallest = Number.POSITIVE_INFINITY;
-  let chatChunks = 0;
   /** The last frame is in `pending` (or the client went away): nothing more is read from the provider. */
   let finished = false;
   /** `onEnd` has run. */
@@ -153,7 +149,6 @@ export function sseResponse(options: {
   const end = () => {
     if (ended) return;
     ended = true;
-    if (chatChunks > 0) result.answerChars += chunkChars - chatChunks * smallest;
     options.onEnd(result);
   };
   const wake = () => {
@@ -170,12 +165,7 @@ export function sseResponse(options: {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
     const text = unparsedText(chunk) ?? wireText(chunk);
-    if (chunk instanceof NativeEventChunk) result.answerChars += chunk.deltaChars;
-    else {
-      chatChunks++;
-      chunkChars += text.length;
-      if (text.length < smallest) smallest = text.length;
-    }
+    result.answerChars += chunk instanceof NativeEventChunk ? chunk.deltaChars : deltaChars(text);
     pending += framer.chunk(chunk, text);
     if (framer.refused) return refuse();
     wake();
