@@ -215,9 +215,8 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     expect(rows[0]).toMatchObject({ stream: true, status: 'ok', prompt_tokens: 8, completion_tokens: 20 });
   });
 
-  it('a stream its client closes before the usage chunk is charged at an estimate of what it delivered, never free', async () => {
-    // 90 characters of answer in three chunks, then the finish reason; the usage chunk comes 1.5 s later,
-    // long after a client that stops reading at the finish reason has gone.
+  it('a stream its client leaves mid-answer is charged at an estimate of what it was sent, never free', async () => {
+    // 30 characters of answer a chunk, half a second apart; the client leaves after the second.
     const piece = 'spore '.repeat(5);
     const content = (text: string) => chunk({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
     llm.always('gpt-4o', {
@@ -231,9 +230,9 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     const reader = (streamed.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = '';
-    while (!text.includes('"finish_reason":"stop"')) {
+    while (text.split(piece).length - 1 < 2) {
       const { value, done } = await reader.read();
-      if (done) throw new Error(`the stream ended before its finish reason: ${text}`);
+      if (done) throw new Error(`the stream ended early: ${text}`);
       text += decoder.decode(value, { stream: true });
     }
     await reader.cancel();
@@ -241,16 +240,16 @@ describe.each(RUNTIMES)('key policy in chat-route on %s (two instances, real Pos
     const [row] = await written(key.id, 1);
     expect(Number(row?.cost_usd)).toBeGreaterThan(0);
     if (runtime === 'workerd' && row?.status === 'ok') {
-      // workerd learns that a client left only when a write to it fails: here the usage chunk was
-      // read and sent first, so the call is counted at the provider's own usage.
+      // workerd learns that a client left only when a write to it fails: here the rest was read and
+      // sent first, so the call is counted at the provider's own usage.
       expect(row).toMatchObject({ stream: true, prompt_tokens: 8, completion_tokens: 20 });
       return;
     }
-    // The prompt at its estimate (8, as reserved); the answer at ⌈characters / 3⌉ of what the chunks
-    // carried past their envelope: at least the 90 characters' 30 tokens, never past max_tokens.
+    // The prompt at its estimate (8, as reserved); the answer at ⌈characters / 3⌉ of the text sent:
+    // two chunks of 30 characters (a third may have been read as the client left), never past max_tokens.
     expect(row).toMatchObject({ stream: true, status: 'client_closed', prompt_tokens: 8 });
-    expect(row?.completion_tokens).toBeGreaterThanOrEqual(30);
-    expect(row?.completion_tokens).toBeLessThan(60);
+    expect(row?.completion_tokens).toBeGreaterThanOrEqual(20);
+    expect(row?.completion_tokens).toBeLessThanOrEqual(30);
     const line = await eventually(() => a.logs().find((entry) => entry.msg === 'stream finished' && entry.usage_estimated === true));
     expect(line.usage).toMatchObject({ prompt_tokens: 8, completion_tokens: row?.completion_tokens });
   });

@@ -201,3 +201,67 @@ describe('wireChunk', () => {
     expect(chunk.usage?.total_tokens).toBe(3);
   });
 });
+
+describe('a client that leaves a whole answer', () => {
+  /** A stream whose usage chunk comes only when `release` is called (or never). */
+  function afterFinish() {
+    let release: () => void = () => {};
+    const usageMayCome = new Promise<void>((resolve) => (release = resolve));
+    const chunks = longAnswer(3);
+    const [first, ...rest] = chunks.map((text) => wireChunk('p', text).chunk);
+    const usage = rest.pop() as ChatCompletionChunk;
+    const aborted: string[] = [];
+    const iterator = (async function* () {
+      yield* rest;
+      await usageMayCome;
+      yield usage;
+    })();
+    const opened: OpenedStream = { first: first as ChatCompletionChunk, rest: iterator, abort: (reason) => aborted.push(reason) };
+    return { opened, release, aborted };
+  }
+  const leaveAtFinish = async (response: Response) => {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('"finish_reason":"stop"')) text += decoder.decode((await reader.read()).value, { stream: true });
+    await reader.cancel();
+  };
+
+  it('is counted at the usage the provider sends after it, read on unseen', async () => {
+    const { opened, release, aborted } = afterFinish();
+    let ended: StreamResult | undefined;
+    const response = sseResponse({
+      opened,
+      idleTimeoutMs: 30_000,
+      capAt: Date.now() + 60_000,
+      capMs: 60_000,
+      headers: {},
+      onEnd: (r) => (ended = r),
+    });
+    await leaveAtFinish(response);
+    expect(ended).toBeUndefined();
+    release();
+    await vi.waitFor(() => expect(ended).toBeDefined());
+    expect(ended).toMatchObject({ status: 'client_closed', usage: { completion_tokens: 3 } });
+    expect(aborted).toEqual([]);
+  });
+
+  it('is cut after drainMs when the usage does not come, and counted without it', async () => {
+    const { opened, aborted } = afterFinish();
+    let ended: StreamResult | undefined;
+    const response = sseResponse({
+      opened,
+      idleTimeoutMs: 30_000,
+      capAt: Date.now() + 60_000,
+      capMs: 60_000,
+      headers: {},
+      drainMs: 50,
+      onEnd: (r) => (ended = r),
+    });
+    await leaveAtFinish(response);
+    await vi.waitFor(() => expect(ended).toBeDefined());
+    expect(ended?.usage).toBeUndefined();
+    expect(ended).toMatchObject({ status: 'client_closed' });
+    expect(aborted).toEqual(['client disconnected']);
+  });
+});

@@ -103,6 +103,12 @@ const nextTurn = (fn: () => void) => (typeof setImmediate === 'function' ? setIm
  * not read until the client catches up (the network's own back-pressure then holds the provider).
  */
 const HOLD_CHARS = 64 * 1024;
+/**
+ * How long the provider is read on, unseen, after a client left an answer it had whole (the finish
+ * reason came): the usage comes last, in its own chunk, and only it says what the answer cost (a
+ * reasoning model's hidden tokens included). Past it the upstream is cut and the stream estimated.
+ */
+export const DRAIN_MS = 5_000;
 
 /**
  * Server-sent events, by default in OpenAI's chat format ({@link chatFrames}), ending with
@@ -126,6 +132,8 @@ export function sseResponse(options: {
   onEnd: (result: StreamResult) => void;
   /** What the chunks become: OpenAI's chat chunks unless given. */
   framer?: SseFramer;
+  /** {@link DRAIN_MS} unless given. */
+  drainMs?: number;
 }): Response {
   const { opened, idleTimeoutMs, capAt } = options;
   const framer = options.framer ?? chatFrames;
@@ -136,6 +144,10 @@ export function sseResponse(options: {
   let ended = false;
   /** The client went away (cancelled the body). */
   let gone = false;
+  /** A chunk with a finish reason has come: the answer is whole, only its usage may be left. */
+  let answered = false;
+  /** The client left a whole answer: the provider is read on, unseen, for its usage (DRAIN_MS). */
+  let draining: ReturnType<typeof setTimeout> | undefined;
   /** Framed text not yet handed to the client. */
   let pending = '';
   let lastChunkAt = Date.now();
@@ -164,7 +176,11 @@ export function sseResponse(options: {
   const append = (chunk: ChatCompletionChunk) => {
     if (chunk.usage) result.usage = chunk.usage;
     result.chunks++;
-    const text = unparsedText(chunk) ?? wireText(chunk);
+    const unparsed = unparsedText(chunk);
+    // An unparsed chunk never has a finish reason (sse-chunk.ts parses those); a native answer's usage is in its last event.
+    if (!answered && unparsed === undefined) answered = chunk.choices?.some((choice) => choice.finish_reason) ?? false;
+    if (draining) return;
+    const text = unparsed ?? wireText(chunk);
     result.answerChars += chunk instanceof NativeEventChunk ? chunk.deltaChars : deltaChars(text);
     pending += framer.chunk(chunk, text);
     if (framer.refused) return refuse();
@@ -182,11 +198,22 @@ export function sseResponse(options: {
       result.error = error;
       result.status = status;
     }
+    if (draining) {
+      // Read to its end for the usage: counted now, as a stream its client left.
+      clearTimeout(draining);
+      if (!error) {
+        result.error = 'client disconnected';
+        result.status = 'client_closed';
+      }
+      end();
+      return;
+    }
     pending += framer.end(error);
     wake();
   };
   /** The client went away: the upstream is cut and the stream counted as left. */
   const leave = () => {
+    clearTimeout(draining);
     // Stop paying for tokens nobody reads.
     opened.abort('client disconnected');
     if (!finished || !result.error) {
@@ -283,7 +310,15 @@ export function sseResponse(options: {
     cancel: () => {
       gone = true;
       // After the end was counted (a framer's wait for its last frames) there is nothing left to cut.
-      if (!ended) leave();
+      if (ended) return;
+      // A whole answer whose usage has not come yet: read on for it, unseen and bounded; else cut now.
+      if (answered && !finished && !result.usage) {
+        pending = '';
+        draining = setTimeout(leave, options.drainMs ?? DRAIN_MS);
+        held?.();
+        return;
+      }
+      leave();
     },
   });
   return new Response(body, {
