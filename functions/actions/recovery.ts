@@ -146,14 +146,23 @@ async function supersededWrite(sql: Parameters<typeof transition>[0], row: Actio
   // Any spelling of the path holds its last name literally: a cheap filter before the exact comparison.
   const name = path.slice(path.lastIndexOf('/') + 1);
   // What counts is the order the writes ran in, not the order they were asked for: an older write
-  // approved after this one started is the last word on the path. This one started executing when it
-  // was approved (or, when no person had to, when it was made).
+  // approved after this one started is the last word on the path. A write started when it was
+  // approved (or, when no person had to, when it was made). Later than this one: one approved and
+  // not yet run; one executing that started after it (ties broken by id, so of two interrupted
+  // together exactly one is the later); one executed since it started; one that started after it
+  // and was interrupted while running (by this very sweep too: its bytes may be in place).
   const started = row.decided_at ?? row.created_at;
   const later = await sql<{ path: string | null }[]>`
     select inputs->>'path' as path from action_audit_logs
     where action_type in ('file.write', 'file.delete')
       and id <> ${row.id}
-      and (status in ('executing', 'approved') or (status = 'executed' and executed_at >= ${started}))
+      and (
+        status = 'approved'
+        or (status = 'executing' and (coalesce(decided_at, created_at), id) > (${started}::timestamptz, ${row.id}::uuid))
+        or (status = 'executed' and executed_at >= ${started})
+        or (status = 'failed' and error like 'interrupted:%' and error not like '%nothing was run%'
+          and (coalesce(decided_at, created_at), id) > (${started}::timestamptz, ${row.id}::uuid))
+      )
       and strpos(inputs->>'path', ${name}) > 0`;
   return later.some((other) => resolve(other.path) === path);
 }
