@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actionDigest, insertAction } from '../functions/actions/store.js';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
 import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
@@ -52,5 +53,40 @@ describe('a named query that writes (node)', () => {
     const [paid] = await sql<{ n: number }[]>`select count(*)::int as n from payments`;
     expect(paid?.n, `the payment was written (${response.status} ${body.status} by ${body.policy_rule})`).toBe(0);
     expect(response.status).toBe(202);
+  });
+
+  it('never runs again, after a crash, a query recorded as a read that the configuration now makes write', async () => {
+    // Recorded before policy.yaml gave record_payment `write: true` (a read then), its worker gone.
+    const input = { query: 'record_payment', params: { amount: '99' } };
+    const stuck = await insertAction(
+      sql,
+      {
+        correlationId: 'write-query-recovery',
+        traceparent: null,
+        agentId: 'planner',
+        runId: null,
+        requestedBy: 'planner',
+        idempotencyKey: `write-query-recovery-${Date.now()}`,
+        requestHash: 'h',
+        type: 'db.query',
+        category: 'read',
+        input,
+        status: 'executing',
+        approvalRequired: false,
+        digest: actionDigest({ type: 'db.query', input, agentId: 'planner', runId: null, policyVersion: 'old' }),
+        expiresAt: null,
+        policyVersion: 'old',
+        policyRule: 'categories.read',
+        leaseS: 1,
+      },
+      [{ event: 'requested', actor: 'planner', correlationId: 'write-query-recovery', data: { type: 'db.query' } }],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await app.sweep();
+    const [row] = await sql<{ status: string; error: string | null }[]>`
+      select status, error from action_audit_logs where id = ${stuck?.id as string}`;
+    expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted:/) });
+    const [paid] = await sql<{ n: number }[]>`select count(*)::int as n from payments where amount = 99`;
+    expect(paid?.n).toBe(0);
   });
 });

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log/index.js';
 import type { Services } from '../../shared/services.js';
 import { CATALOG } from './catalog/index.js';
 import type { ActionDefinition } from './catalog/types.js';
-import { executeClaimed, toolLabel } from './run.js';
+import { actionContext, executeClaimed, toolLabel } from './run.js';
 import { type ActionRow, actionDigest, readSnapshot, transition } from './store.js';
 
 /** Rows taken over per sweep (the next sweep takes the rest). */
@@ -71,6 +71,12 @@ async function recoverOne(
   const correlationId = row.correlation_id;
   const action = CATALOG.get(row.action_type);
   let input = action && isRerunnable(action, row) && row.recovery_attempts === 0 ? await exactInput(sql, row) : undefined;
+  // A read as it was recorded, but no longer one under today's configuration (its named query was
+  // made to write since): never run again unseen.
+  if (action?.categoryOf && input !== undefined && action.name !== 'file.write') {
+    const now = action.categoryOf(actionContext(services, new AbortController().signal, row.agent_id), input as never);
+    if (now !== 'read') input = undefined;
+  }
   const superseded = action?.name === 'file.write' && input !== undefined && (await supersededWrite(sql, row, input));
   if (superseded) input = undefined;
   if (action && input !== undefined) {
