@@ -6,18 +6,20 @@ import { chatModelUnavailable } from './model.js';
 import { unknownAgentActions } from './tools.js';
 
 /** Why an agent cannot run now, and what fixes it; undefined when it can. */
-export function unavailable(services: Services, model: string): { reason: string; hint: string } | undefined {
+export function unavailable(services: Services, model: string, tools = false): { reason: string; hint: string } | undefined {
   if (!modelKnown(services.config.llm, model))
     return {
       reason: `its model "${model}" is not in models.yaml (aliases: ${Object.keys(services.config.llm.models).join(', ') || 'none'})`,
       hint: 'fix model in config/agents.yaml',
     };
   // Known, but nothing can serve it (no provider of its plan has a key): a run would only fail at its first step.
-  const unserved = chatModelUnavailable(services, model);
+  const unserved = chatModelUnavailable(services, model, { tools });
   return unserved
     ? {
         reason: `its model "${model}" cannot be served: ${unserved}`,
-        hint: 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available',
+        hint: tools
+          ? 'set the provider keys in the environment (see .env.example), and give the agent a model that supports tools; GET /v1/models shows what is available'
+          : 'set the provider keys in the environment (see .env.example); GET /v1/models shows what is available',
       }
     : undefined;
 }
@@ -48,7 +50,7 @@ export function agentRoutes() {
     const services = c.get('services');
     return c.json({
       data: Object.entries(services.config.agents.agents).map(([name, agent]) => {
-        const reason = unavailable(services, agent.model)?.reason;
+        const reason = unavailable(services, agent.model, agent.actions.length > 0)?.reason;
         return {
           name,
           description: agent.description,

@@ -55,7 +55,7 @@ export function startRoutes() {
             : `use the ${name} key, or list this key under agents.${name}.keys in config/agents.yaml`,
       });
     }
-    const why = unavailable(services, agent.model);
+    const why = unavailable(services, agent.model, agent.actions.length > 0);
     if (why) throw new ApiError('UNAVAILABLE', { detail: `The agent "${name}" cannot run: ${why.reason}`, hint: why.hint });
     const body = await readJson(c, StartRunSchema);
     const idempotencyKey = body.idempotency_key ?? c.req.header('idempotency-key') ?? null;

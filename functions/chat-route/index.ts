@@ -84,10 +84,18 @@ export function createChatRoute() {
 
 /**
  * Why a chat model (a task alias, a configured model or `provider/model`) cannot be called now — no
- * model of its plan, fallbacks included, has a usable provider (a key) — or undefined when it can.
+ * model of its plan, fallbacks included, has a usable provider (a key), or, for a caller that offers
+ * tools, one that supports them — or undefined when it can.
  */
-export function chatModelUnavailable(services: Services, target: string): string | undefined {
-  const plan = planAttempts(services.config.llm, registryFor(services), { target, kind: 'chat' });
+export function chatModelUnavailable(services: Services, target: string, options: { tools?: boolean } = {}): string | undefined {
+  const request = options.tools
+    ? ({
+        model: target,
+        messages: [{ role: 'user', content: '' }],
+        tools: [{ type: 'function', function: { name: 'tool', parameters: { type: 'object' } } }],
+      } as ChatRequest)
+    : undefined;
+  const plan = planAttempts(services.config.llm, registryFor(services), { target, kind: 'chat', ...(request ? { request } : {}) });
   return plan.ok ? undefined : plan.reason;
 }
 
