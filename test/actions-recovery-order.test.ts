@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CATALOG } from '../functions/actions/catalog/index.js';
-import { actionDigest, insertAction, transition } from '../functions/actions/store.js';
-import { canonicalJson, sha256 } from '../shared/audit/hash.js';
-import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
+import { transition } from '../functions/actions/store.js';
+import { apiKeys, headers, insertExecuting, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
 import { RUNTIMES, type RuntimeHandle, startRuntime } from './support/runtimes.js';
-
-const POLICY_VERSION = '2026-11-28.1';
 
 /**
  * Two held writes of one file, approved in the other order than they were asked for: the younger
@@ -54,35 +50,13 @@ describe.each(RUNTIMES)('the recovery sweep and writes approved out of order (%s
     const held = (await older.json()) as { id: string; digest: string };
 
     // The younger one: approved first, its worker wrote the file and stopped (row left executing).
-    const input = { path, content: 'younger, approved first' };
-    const body = { type: 'file.write', input, agent_id: 'corporate' };
-    const request = {
-      correlationId: `younger-${runtime}`,
-      traceparent: null,
-      agentId: 'corporate',
-      runId: null,
-      requestedBy: 'corporate',
-      idempotencyKey: `younger-${runtime}`,
-      requestHash: sha256(canonicalJson(body)),
-    };
-    const younger = await insertAction(
-      admin,
-      {
-        ...request,
-        type: 'file.write',
-        category: CATALOG.get('file.write')?.category ?? 'write',
-        input,
-        status: 'executing',
-        approvalRequired: false,
-        digest: actionDigest({ ...request, type: 'file.write', input, policyVersion: POLICY_VERSION }),
-        expiresAt: null,
-        policyVersion: POLICY_VERSION,
-        policyRule: 'test',
-        leaseS: 1,
-      },
-      [{ event: 'requested', actor: 'corporate', correlationId: request.correlationId, data: { type: 'file.write' } }],
-    );
-    expect(younger?.status).toBe('executing');
+    const younger = await insertExecuting(admin, {
+      key: `younger-${runtime}`,
+      type: 'file.write',
+      input: { path, content: 'younger, approved first' },
+      agent: 'corporate',
+    });
+    expect(younger.status).toBe('executing');
     await app.files.write(path, 'younger, approved first');
 
     // Then the older one is approved and runs: the file holds the last decision.
@@ -97,7 +71,7 @@ describe.each(RUNTIMES)('the recovery sweep and writes approved out of order (%s
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await app.sweep();
     const [row] = await admin<{ status: string; error: string | null }[]>`
-      select status, error from action_audit_logs where id = ${younger?.id as string}`;
+      select status, error from action_audit_logs where id = ${younger.id}`;
     expect(['executed', 'failed']).toContain(row?.status);
     expect(await app.files.read(path), `the sweep ended the younger write ${row?.status}`).toBe('older, approved last');
   });
@@ -115,35 +89,13 @@ describe.each(RUNTIMES)('the recovery sweep and writes approved out of order (%s
     expect(older.status).toBe(202);
     const held = (await older.json()) as { id: string };
 
-    const input = { path, content: 'younger, started first' };
-    const body = { type: 'file.write', input, agent_id: 'corporate' };
-    const request = {
-      correlationId: `both-younger-${runtime}`,
-      traceparent: null,
-      agentId: 'corporate',
-      runId: null,
-      requestedBy: 'corporate',
-      idempotencyKey: `both-younger-${runtime}`,
-      requestHash: sha256(canonicalJson(body)),
-    };
-    const younger = await insertAction(
-      admin,
-      {
-        ...request,
-        type: 'file.write',
-        category: CATALOG.get('file.write')?.category ?? 'write',
-        input,
-        status: 'executing',
-        approvalRequired: false,
-        digest: actionDigest({ ...request, type: 'file.write', input, policyVersion: POLICY_VERSION }),
-        expiresAt: null,
-        policyVersion: POLICY_VERSION,
-        policyRule: 'test',
-        leaseS: 1,
-      },
-      [{ event: 'requested', actor: 'corporate', correlationId: request.correlationId, data: { type: 'file.write' } }],
-    );
-    expect(younger?.status).toBe('executing');
+    const younger = await insertExecuting(admin, {
+      key: `both-younger-${runtime}`,
+      type: 'file.write',
+      input: { path, content: 'younger, started first' },
+      agent: 'corporate',
+    });
+    expect(younger.status).toBe('executing');
     await app.files.write(path, 'younger, started first');
 
     // The older one is approved and starts after it; its worker writes the file and stops too.
@@ -156,7 +108,7 @@ describe.each(RUNTIMES)('the recovery sweep and writes approved out of order (%s
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await app.sweep();
     const rows = await admin<{ id: string; status: string }[]>`
-      select id, status from action_audit_logs where id in (${held.id}, ${younger?.id as string})`;
+      select id, status from action_audit_logs where id in (${held.id}, ${younger.id})`;
     expect(rows).toHaveLength(2);
     expect(await app.files.read(path), `the sweep ended them ${rows.map((row) => row.status).join(', ')}`).toBe('older, started last');
   });

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actionDigest, insertAction } from '../functions/actions/store.js';
 import { ROOT_DIR } from '../shared/runtime/node-config.js';
-import { apiKeys, headers, keys, migratedDatabase } from './support/actions.js';
+import { apiKeys, headers, insertExecuting, keys, migratedDatabase } from './support/actions.js';
 import type { TestDatabase } from './support/databases.js';
 import { type RuntimeHandle, startRuntime } from './support/runtimes.js';
 
@@ -58,33 +57,17 @@ describe('a named query that writes (node)', () => {
   it('never runs again, after a crash, a query recorded as a read that the configuration now makes write', async () => {
     // Recorded before policy.yaml gave record_payment `write: true` (a read then), its worker gone.
     const input = { query: 'record_payment', params: { amount: '99' } };
-    const stuck = await insertAction(
-      sql,
-      {
-        correlationId: 'write-query-recovery',
-        traceparent: null,
-        agentId: 'planner',
-        runId: null,
-        requestedBy: 'planner',
-        idempotencyKey: `write-query-recovery-${Date.now()}`,
-        requestHash: 'h',
-        type: 'db.query',
-        category: 'read',
-        input,
-        status: 'executing',
-        approvalRequired: false,
-        digest: actionDigest({ type: 'db.query', input, agentId: 'planner', runId: null, policyVersion: 'old' }),
-        expiresAt: null,
-        policyVersion: 'old',
-        policyRule: 'categories.read',
-        leaseS: 1,
-      },
-      [{ event: 'requested', actor: 'planner', correlationId: 'write-query-recovery', data: { type: 'db.query' } }],
-    );
+    const stuck = await insertExecuting(sql, {
+      key: `write-query-recovery-${Date.now()}`,
+      type: 'db.query',
+      input,
+      agent: 'planner',
+      category: 'read',
+    });
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await app.sweep();
     const [row] = await sql<{ status: string; error: string | null }[]>`
-      select status, error from action_audit_logs where id = ${stuck?.id as string}`;
+      select status, error from action_audit_logs where id = ${stuck.id}`;
     expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted:/) });
     const [paid] = await sql<{ n: number }[]>`select count(*)::int as n from payments where amount = 99`;
     expect(paid?.n).toBe(0);

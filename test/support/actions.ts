@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import type postgres from 'postgres';
+import { CATALOG } from '../../functions/actions/catalog/index.js';
+import { type ActionRow, actionDigest, insertAction } from '../../functions/actions/store.js';
+import { canonicalJson, sha256 } from '../../shared/audit/hash.js';
 import { createDatabase } from '../../shared/db/index.js';
 import { migrate, readMigrations } from '../../shared/db/migrate.js';
 import { ROOT_DIR } from '../../shared/runtime/node-config.js';
@@ -57,4 +60,47 @@ export async function expireNow(sql: postgres.Sql, id: string): Promise<void> {
     await tx`set local session_replication_role = replica`;
     await tx`update action_audit_logs set expires_at = now() - interval '1 second' where id = ${id}`;
   });
+}
+
+/** The policy version the tests' hand-made action rows carry. */
+export const TEST_POLICY_VERSION = '2026-11-28.1';
+
+/**
+ * An action row as a worker leaves it when it claims the action and stops before recording the
+ * outcome: `executing`, its lease 1 s, with the request hash and digest `POST /v1/actions` would have
+ * given it (so the recovery sweep may run it again from its stored input).
+ */
+export async function insertExecuting(
+  sql: postgres.Sql,
+  action: { key: string; type: string; input: Record<string, unknown>; agent: string; category?: string },
+): Promise<ActionRow> {
+  const { key, type, input, agent } = action;
+  const request = {
+    correlationId: `stuck-${key}`,
+    traceparent: null,
+    agentId: agent,
+    runId: null,
+    requestedBy: agent,
+    idempotencyKey: key,
+    requestHash: sha256(canonicalJson({ type, input, agent_id: agent })),
+  };
+  const row = await insertAction(
+    sql,
+    {
+      ...request,
+      type,
+      category: action.category ?? CATALOG.get(type)?.category ?? 'write',
+      input,
+      status: 'executing',
+      approvalRequired: false,
+      digest: actionDigest({ ...request, type, input, policyVersion: TEST_POLICY_VERSION }),
+      expiresAt: null,
+      policyVersion: TEST_POLICY_VERSION,
+      policyRule: 'test',
+      leaseS: 1,
+    },
+    [{ event: 'requested', actor: agent, correlationId: request.correlationId, data: { type } }],
+  );
+  if (!row) throw new Error(`no row inserted for ${key}`);
+  return row;
 }
