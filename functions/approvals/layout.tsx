@@ -2,7 +2,6 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
-import { keyDirectory } from '../../shared/governance/directory.js';
 import { KEY_ID } from '../../shared/governance/keys.js';
 import { ApiError } from '../../shared/http/errors.js';
 import type { AppEnv } from '../../shared/http/types.js';
@@ -73,20 +72,13 @@ export const signedIn: MiddlewareHandler<AppEnv> = async (c, next) => {
   const sql = requireDb(services).sql;
   const cookie = getCookie(c, COOKIE);
   let session = await findSession(sql, cookie);
-  // A key may be revoked or change role while its session lasts: a key made through the API within
-  // the key directory's revocation bound (about 1 s), a configured one when the server restarts without
-  // it. The session ends with it. (A JWT's session ends with the token: createSession.)
-  if (session && !session.principal.id.startsWith('jwt:')) {
-    const id = session.principal.id;
-    let role: string | undefined;
-    if (KEY_ID.test(id)) {
-      const directory = keyDirectory(services.kv);
-      role = (directory.policyCached(services, id) ?? (await directory.policy(services, id)))?.role;
-    } else role = services.auth.roleOf(id);
-    if (role !== session.principal.role) {
-      await endSession(sql, cookie);
-      session = null;
-    }
+  // A configured key's session ends when the server restarts without that key (or with another role).
+  // Keys made through the API are held to their row by findSession itself; a JWT's session ends with
+  // the token (createSession).
+  const { id, role } = session?.principal ?? {};
+  if (id && !id.startsWith('jwt:') && !KEY_ID.test(id) && services.auth.roleOf(id) !== role) {
+    await endSession(sql, cookie);
+    session = null;
   }
   if (!session) {
     if (c.req.method === 'GET' && !c.req.header('x-myca-fragment')) return c.redirect('/approvals/login', 303);

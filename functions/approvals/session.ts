@@ -31,14 +31,19 @@ export async function createSession(sql: Sql, principal: Principal): Promise<{ i
 
 export async function findSession(sql: Sql, id: string | undefined): Promise<Session | null> {
   if (!id || !/^[0-9a-f]{64}$/.test(id)) return null;
-  // A session begun before its key (one made through the API) was rotated ends once the secret it
-  // may have begun with stops working: a rotation after a leak also closes what the leak opened.
+  // The session of a key made through the API holds only while the key does, in the same query: not
+  // revoked, the same role, and — begun before a rotation — not past the old secret's end (a rotation
+  // after a leak also closes what the leak opened).
   const [row] = await sql<{ principal_id: string; role: Principal['role']; csrf_token: string; expires_at: Date }[]>`
     select s.principal_id, s.role, s.csrf_token, s.expires_at from approval_sessions s
     left join virtual_keys k on k.id = s.principal_id
     where s.id_hash = ${sha256Hex(id)} and s.expires_at > now()
-      and not (k.rotated_at is not null and s.created_at < k.rotated_at
-        and coalesce(k.previous_secret_expires_at, k.rotated_at) <= now())`;
+      and (
+        (k.id is null and s.principal_id !~ '^vk_[0-9a-f]{24}$')
+        or (k.revoked_at is null and k.role = s.role
+          and not (k.rotated_at is not null and s.created_at < k.rotated_at
+            and coalesce(k.previous_secret_expires_at, k.rotated_at) <= now()))
+      )`;
   return row ? { principal: { id: row.principal_id, role: row.role }, csrfToken: row.csrf_token, expiresAt: row.expires_at } : null;
 }
 
